@@ -1,0 +1,1 @@
+//! Connections and calls: URIs, handshake, invoke, reply interpretation.

@@ -1,0 +1,1 @@
+//! The C ABI. Thin: argument checks, panic containment, ownership; no protocol logic.

@@ -1,0 +1,1 @@
+//! Context, I/O thread, completion queue behind a pollable fd, timers.

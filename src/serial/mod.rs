@@ -1,0 +1,40 @@
+//! Serializers: pure functions from bytes to [`Value`]s and back. No I/O, no threads.
+//!
+//! Each format module offers `encode(&Value) -> Result<Vec<u8>>` and
+//! `decode(&[u8]) -> Result<Value>`; failures are `ErrorKind::Serialization`.
+
+pub mod serpent;
+
+/// Pyro4 serializer ids (the header's serializer field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(C)]
+pub enum SerializerId {
+    Serpent = 1,
+    Json = 2,
+    Marshal = 3,
+    Pickle = 4,
+}
+
+impl SerializerId {
+    pub fn from_u16(id: u16) -> Option<Self> {
+        Some(match id {
+            1 => SerializerId::Serpent,
+            2 => SerializerId::Json,
+            3 => SerializerId::Marshal,
+            4 => SerializerId::Pickle,
+            _ => return None,
+        })
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            SerializerId::Serpent => "serpent",
+            SerializerId::Json => "json",
+            SerializerId::Marshal => "marshal",
+            SerializerId::Pickle => "pickle",
+        }
+    }
+}
+
+/// Deepest container nesting any decoder accepts; deeper input is a Serialization error,
+/// never a stack overflow.
+pub const MAX_DEPTH: usize = 1000;

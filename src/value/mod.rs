@@ -1,0 +1,208 @@
+//! The Python-like value model shared by every serializer and the C API.
+
+mod repr;
+
+use num_bigint::BigInt;
+
+/// A Python value as it travels through Pyro4.
+///
+/// Invariants: `BigInt` holds only integers outside the `i64` range (constructors
+/// normalise through [`Value::from_bigint`]); `Dict` keys are unique (use [`Value::dict_set`]).
+#[derive(Debug, Clone)]
+pub enum Value {
+    None,
+    Bool(bool),
+    Int(i64),
+    BigInt(BigInt),
+    Float(f64),
+    Complex { re: f64, im: f64 },
+    Str(String),
+    Bytes(Vec<u8>),
+    List(Vec<Value>),
+    Tuple(Vec<Value>),
+    /// Kept in the order received; Python's own set order depends on hashes.
+    Set(Vec<Value>),
+    /// Insertion-ordered, like Python 3.7+ dicts.
+    Dict(Vec<(Value, Value)>),
+    /// An instance of a class the serializer cannot map onto a plain value
+    /// (serpent/json class dicts with `__class__`, pickled objects).
+    Object(Box<Object>),
+}
+
+/// An object of a class with no plain-value mapping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object {
+    /// Fully qualified class name, e.g. `mymodule.Thing`.
+    pub class: String,
+    /// The object's state: for class dicts, the dict without its `__class__` key.
+    pub state: Value,
+}
+
+/// The kind of a [`Value`], numbered as `pyro_value_kind` in the C header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(C)]
+pub enum ValueKind {
+    None = 0,
+    Bool = 1,
+    Int = 2,
+    BigInt = 3,
+    Float = 4,
+    Complex = 5,
+    Str = 6,
+    Bytes = 7,
+    List = 8,
+    Tuple = 9,
+    Set = 10,
+    Dict = 11,
+    Object = 12,
+}
+
+impl Value {
+    pub fn kind(&self) -> ValueKind {
+        match self {
+            Value::None => ValueKind::None,
+            Value::Bool(_) => ValueKind::Bool,
+            Value::Int(_) => ValueKind::Int,
+            Value::BigInt(_) => ValueKind::BigInt,
+            Value::Float(_) => ValueKind::Float,
+            Value::Complex { .. } => ValueKind::Complex,
+            Value::Str(_) => ValueKind::Str,
+            Value::Bytes(_) => ValueKind::Bytes,
+            Value::List(_) => ValueKind::List,
+            Value::Tuple(_) => ValueKind::Tuple,
+            Value::Set(_) => ValueKind::Set,
+            Value::Dict(_) => ValueKind::Dict,
+            Value::Object(_) => ValueKind::Object,
+        }
+    }
+
+    /// An integer, as `Int` when it fits in 64 bits.
+    pub fn from_bigint(b: BigInt) -> Value {
+        use num_traits::ToPrimitive;
+        match b.to_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::BigInt(b),
+        }
+    }
+
+    pub fn str(s: impl Into<String>) -> Value {
+        Value::Str(s.into())
+    }
+
+    /// Python's `repr()` of this value.
+    pub fn repr(&self) -> String {
+        let mut out = String::new();
+        repr::write_repr(self, &mut out);
+        out
+    }
+
+    /// The value under `key` in a dict (Python equality: `1 == 1.0 == True`).
+    pub fn dict_get(&self, key: &Value) -> Option<&Value> {
+        match self {
+            Value::Dict(items) => items.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The value under a str key in a dict.
+    pub fn dict_get_str(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Dict(items) => items
+                .iter()
+                .find(|(k, _)| matches!(k, Value::Str(s) if s == key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Insert or replace (keeping the original position, as Python does). False if not a dict.
+    pub fn dict_set(&mut self, key: Value, val: Value) -> bool {
+        match self {
+            Value::Dict(items) => {
+                if let Some(slot) = items.iter_mut().find(|(k, _)| *k == key) {
+                    slot.1 = val;
+                } else {
+                    items.push((key, val));
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Items of a list, tuple or set.
+    pub fn as_seq(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(v) | Value::Tuple(v) | Value::Set(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Python truthiness-free integer view: bools count as ints, as in Python.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            Value::Bool(b) => Some(*b as i64),
+            _ => None,
+        }
+    }
+}
+
+/// Python `==`: numbers compare across int/float/bool/complex, containers element-wise,
+/// sets regardless of order, NaN never equal.
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        use Value::*;
+        if let (Some(a), Some(b)) = (numeric(self), numeric(other)) {
+            return a == b;
+        }
+        match (self, other) {
+            (None, None) => true,
+            (Str(a), Str(b)) => a == b,
+            (Bytes(a), Bytes(b)) => a == b,
+            (List(a), List(b)) | (Tuple(a), Tuple(b)) => a == b,
+            (Set(a), Set(b)) => a.len() == b.len() && a.iter().all(|x| b.contains(x)),
+            (Dict(a), Dict(b)) => {
+                a.len() == b.len() && a.iter().all(|(k, v)| other.dict_get(k) == Some(v))
+            }
+            (Object(a), Object(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// Exact numeric comparison key; big ints compare exactly among themselves.
+#[derive(PartialEq)]
+enum Num<'a> {
+    Int(i128),
+    Big(&'a BigInt),
+    Float(f64),
+    Complex(f64, f64),
+}
+
+fn numeric(v: &Value) -> Option<Num<'_>> {
+    Some(match v {
+        Value::Bool(b) => Num::Int(*b as i128),
+        Value::Int(i) => Num::Int(*i as i128),
+        Value::BigInt(b) => Num::Big(b),
+        Value::Float(f) => float_num(*f),
+        Value::Complex { re, im } if *im == 0.0 => float_num(*re),
+        Value::Complex { re, im } => Num::Complex(*re, *im),
+        _ => return Option::None,
+    })
+}
+
+fn float_num<'a>(f: f64) -> Num<'a> {
+    if f.fract() == 0.0 && f.abs() < 1e18 {
+        Num::Int(f as i128)
+    } else {
+        Num::Float(f)
+    }
+}
