@@ -1,1 +1,9 @@
 //! Context, I/O thread, completion queue behind a pollable fd, timers.
+
+mod completion;
+mod context;
+mod reactor;
+mod signal_fd;
+mod workers;
+
+pub use context::{CallId, CallRequest, Callback, Context, ContextOptions, Outcome, Proxy, ProxyId, Reply};

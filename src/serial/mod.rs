@@ -25,6 +25,15 @@ impl SerializerId {
             _ => return None,
         })
     }
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "serpent" => SerializerId::Serpent,
+            "json" => SerializerId::Json,
+            "marshal" => SerializerId::Marshal,
+            "pickle" => SerializerId::Pickle,
+            _ => return None,
+        })
+    }
     pub fn name(self) -> &'static str {
         match self {
             SerializerId::Serpent => "serpent",

@@ -1,0 +1,345 @@
+//! The context: call registry, completion queue, dispatch, cancellation, teardown.
+//!
+//! Exactly-once rests on one rule: a call's callback lives in `calls` until someone
+//! removes it, and only the remover may run it. Results from the I/O thread carry just
+//! the call id; dispatch removes the entry (a cancelled call's entry is already gone, so
+//! its late result is dropped). Cancel and teardown remove entries and queue the
+//! callback itself with a CANCELLED error.
+
+use super::completion::CompletionQueue;
+use super::reactor::{self, Command, ReactorHandle};
+use crate::client::target::Target;
+use crate::client::wire;
+use crate::error::{Error, ErrorKind, Result};
+use crate::serial::SerializerId;
+use crate::value::Value;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub type CallId = u64;
+pub type ProxyId = u64;
+
+/// What a finished call delivers to its callback.
+pub type Outcome = std::result::Result<Reply, Error>;
+
+/// A successful reply: the value and the response annotations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub value: Value,
+    pub annotations: Vec<([u8; 4], Vec<u8>)>,
+}
+
+impl Reply {
+    pub fn value(value: Value) -> Reply {
+        Reply { value, annotations: Vec::new() }
+    }
+}
+
+pub type Callback = Box<dyn FnOnce(Outcome) + Send>;
+
+struct CallEntry {
+    proxy: ProxyId,
+    callback: Callback,
+}
+
+pub(crate) enum Done {
+    /// Produced by the I/O side; the entry is claimed at dispatch.
+    Finished { id: CallId, outcome: Outcome },
+    /// Already claimed (cancel, proxy free): run as is.
+    Claimed { callback: Callback, outcome: Outcome },
+}
+
+/// Context-wide settings. Every field has a documented default.
+#[derive(Debug, Clone)]
+pub struct ContextOptions {
+    /// Serializer for new proxies (default serpent, or `PYRO_SERIALIZER`).
+    pub serializer: SerializerId,
+    /// Largest message accepted from a peer (default 64 MiB).
+    pub max_message_size: usize,
+    /// Connect timeout (default 10 s; 0 = none).
+    pub connect_timeout: Duration,
+    /// Threads for blocking work such as host-name resolution (default 2, at most 16).
+    pub worker_threads: usize,
+}
+
+impl Default for ContextOptions {
+    fn default() -> Self {
+        ContextOptions {
+            serializer: SerializerId::Serpent,
+            max_message_size: crate::protocol::DEFAULT_MAX_MESSAGE_SIZE,
+            connect_timeout: Duration::from_secs(10),
+            worker_threads: 2,
+        }
+    }
+}
+
+impl ContextOptions {
+    /// The defaults, adjusted by Pyro4's own environment variables where set
+    /// (`PYRO_SERIALIZER`), so an existing Pyro setup carries over.
+    pub fn from_env() -> ContextOptions {
+        let mut o = ContextOptions::default();
+        if let Ok(name) = std::env::var("PYRO_SERIALIZER") {
+            if let Some(s) = SerializerId::from_name(&name) {
+                o.serializer = s;
+            }
+        }
+        o
+    }
+}
+
+pub(crate) struct Shared {
+    calls: Mutex<HashMap<CallId, CallEntry>>,
+    queue: CompletionQueue<Done>,
+    next_call: AtomicU64,
+    next_proxy: AtomicU64,
+    closed: AtomicBool,
+    pub(crate) reactor: ReactorHandle,
+    pub(crate) options: ContextOptions,
+}
+
+impl Shared {
+    /// Called by the I/O side when a call finished (any outcome).
+    pub(crate) fn finish(&self, id: CallId, outcome: Outcome) {
+        self.queue.push(Done::Finished { id, outcome });
+    }
+
+    /// Whether the call is still waiting for its outcome (not cancelled).
+    pub(crate) fn is_pending(&self, id: CallId) -> bool {
+        self.calls.lock().unwrap().contains_key(&id)
+    }
+}
+
+thread_local! {
+    /// Contexts this thread is dispatching right now (dispatch may nest).
+    static DISPATCHING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A Pyro4 client context: one I/O thread, one completion fd.
+pub struct Context {
+    shared: Arc<Shared>,
+    io_thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A proxy handle: cheap to clone; the connection lives in the I/O thread.
+#[derive(Clone)]
+pub struct Proxy {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) id: ProxyId,
+    object: Arc<str>,
+    serializer: SerializerId,
+}
+
+impl Context {
+    pub fn new(options: ContextOptions) -> Result<Context> {
+        let queue = CompletionQueue::new()
+            .map_err(|e| Error::communication(format!("cannot create completion fd: {e}")))?;
+        let (reactor, runner) = reactor::new(&options)
+            .map_err(|e| Error::communication(format!("cannot create I/O poller: {e}")))?;
+        let shared = Arc::new(Shared {
+            calls: Mutex::new(HashMap::new()),
+            queue,
+            next_call: AtomicU64::new(1),
+            next_proxy: AtomicU64::new(1),
+            closed: AtomicBool::new(false),
+            reactor,
+            options,
+        });
+        let io_thread = runner
+            .spawn(shared.clone())
+            .map_err(|e| Error::communication(format!("cannot start I/O thread: {e}")))?;
+        Ok(Context { shared, io_thread: Mutex::new(Some(io_thread)) })
+    }
+
+    /// The fd that is readable while completions are pending.
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        self.shared.queue.fd().raw()
+    }
+
+    pub fn options(&self) -> &ContextOptions {
+        &self.shared.options
+    }
+
+    /// Number of completions waiting for dispatch.
+    pub fn pending_completions(&self) -> usize {
+        self.shared.queue.len()
+    }
+
+    /// Create a proxy for `uri` (no I/O happens until the first call).
+    pub fn proxy(&self, uri: &str) -> Result<Proxy> {
+        if self.shared.closed.load(Ordering::SeqCst) {
+            return Err(Error::invalid("context is closed"));
+        }
+        let target = Target::parse(uri)?;
+        let id = self.shared.next_proxy.fetch_add(1, Ordering::Relaxed);
+        let serializer = self.shared.options.serializer;
+        let object: Arc<str> = target.object.as_str().into();
+        self.shared.reactor.send(Command::NewProxy { id, target, serializer });
+        Ok(Proxy { shared: self.shared.clone(), id, object, serializer })
+    }
+
+    /// Run up to `max` callbacks (0 = all pending) on this thread; returns how many ran.
+    pub fn dispatch(&self, max: usize) -> usize {
+        let key = Arc::as_ptr(&self.shared) as usize;
+        DISPATCHING.with(|d| d.borrow_mut().push(key));
+        let ran = dispatch_queue(&self.shared, max);
+        DISPATCHING.with(|d| {
+            let mut d = d.borrow_mut();
+            if let Some(pos) = d.iter().rposition(|k| *k == key) {
+                d.remove(pos);
+            }
+        });
+        ran
+    }
+
+    /// Cancel a pending call: its callback gets CANCELLED at the next dispatch.
+    /// Returns false if the call already completed (or never existed).
+    pub fn cancel(&self, id: CallId) -> bool {
+        cancel_call(&self.shared, id)
+    }
+
+    /// Whether this thread is inside a callback dispatched by this context.
+    pub fn in_dispatch(&self) -> bool {
+        let key = Arc::as_ptr(&self.shared) as usize;
+        DISPATCHING.with(|d| d.borrow().contains(&key))
+    }
+
+    /// Tear down: stop I/O, then run every outstanding callback here (real outcomes that
+    /// had already arrived, CANCELLED for the rest). No callback runs after this returns.
+    /// Refused (Err) from inside one of this context's callbacks.
+    pub fn close(&self) -> Result<()> {
+        if self.in_dispatch() {
+            return Err(Error::invalid(
+                "a context cannot be freed from inside one of its own callbacks",
+            ));
+        }
+        if self.shared.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.shared.reactor.send(Command::Shutdown);
+        if let Some(t) = self.io_thread.lock().unwrap().take() {
+            let _ = t.join();
+        }
+        // Callbacks may start calls (refused now: closed) or cancel; loop until quiet.
+        loop {
+            let ran = self.dispatch(0);
+            let rest: Vec<CallEntry> = {
+                let mut calls = self.shared.calls.lock().unwrap();
+                calls.drain().map(|(_, e)| e).collect()
+            };
+            let cancelled = rest.len();
+            for entry in rest {
+                run_callback(entry.callback, Err(Error::cancelled()));
+            }
+            if ran == 0 && cancelled == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+fn run_callback(cb: Callback, outcome: Outcome) {
+    // A panicking Rust callback must not take the dispatch loop (or a C host) down.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || cb(outcome)));
+}
+
+fn dispatch_queue(shared: &Shared, max: usize) -> usize {
+    let mut ran = 0;
+    shared.queue.begin();
+    while max == 0 || ran < max {
+        let Some(done) = shared.queue.pop() else { break };
+        let (callback, outcome) = match done {
+            Done::Claimed { callback, outcome } => (callback, outcome),
+            Done::Finished { id, outcome } => {
+                match shared.calls.lock().unwrap().remove(&id) {
+                    Some(entry) => (entry.callback, outcome),
+                    None => continue, // cancelled earlier; its CANCELLED went out already
+                }
+            }
+        };
+        run_callback(callback, outcome);
+        ran += 1;
+    }
+    shared.queue.end();
+    ran
+}
+
+fn cancel_call(shared: &Shared, id: CallId) -> bool {
+    let entry = shared.calls.lock().unwrap().remove(&id);
+    match entry {
+        Some(entry) => {
+            shared.queue.push(Done::Claimed { callback: entry.callback, outcome: Err(Error::cancelled()) });
+            shared.reactor.send(Command::Cancel(id));
+            true
+        }
+        None => false,
+    }
+}
+
+/// One call's request, prepared on the caller's thread.
+pub struct CallRequest {
+    pub method: String,
+    pub args: Vec<Value>,
+    pub kwargs: Vec<(String, Value)>,
+    pub flags: u16,
+}
+
+impl Proxy {
+    pub fn id(&self) -> ProxyId {
+        self.id
+    }
+
+    /// Start a call. The callback runs exactly once, inside a later `dispatch`.
+    /// Errors here mean the call was refused and the callback was dropped uncalled.
+    pub fn call(&self, req: CallRequest, callback: Callback) -> Result<CallId> {
+        let shared = &self.shared;
+        if shared.closed.load(Ordering::SeqCst) {
+            return Err(Error::new(ErrorKind::InvalidArgument, "context is closed"));
+        }
+        if req.method.is_empty() {
+            return Err(Error::invalid("method name is empty"));
+        }
+        // Encoding here spreads serialization over the callers' threads and keeps the
+        // I/O thread free; the sequence number is patched in when the call is written.
+        let message = wire::invoke_message(
+            0,
+            self.serializer,
+            &self.object,
+            &req.method,
+            &req.args,
+            &req.kwargs,
+            req.flags,
+        )?
+        .encode();
+        let id = shared.next_call.fetch_add(1, Ordering::Relaxed);
+        shared.calls.lock().unwrap().insert(id, CallEntry { proxy: self.id, callback });
+        shared.reactor.send(Command::Call { proxy: self.id, call: id, message });
+        Ok(id)
+    }
+
+    /// Cancel every pending call of this proxy (CANCELLED at the next dispatch) and close
+    /// its connection. Calls made afterwards through clones of this handle are refused.
+    pub fn close(&self) {
+        let shared = &self.shared;
+        let victims: Vec<CallEntry> = {
+            let mut calls = shared.calls.lock().unwrap();
+            let ids: Vec<CallId> =
+                calls.iter().filter(|(_, e)| e.proxy == self.id).map(|(id, _)| *id).collect();
+            ids.into_iter().filter_map(|id| calls.remove(&id)).collect()
+        };
+        for entry in victims {
+            shared.queue.push(Done::Claimed { callback: entry.callback, outcome: Err(Error::cancelled()) });
+        }
+        shared.reactor.send(Command::CloseProxy(self.id));
+    }
+}
