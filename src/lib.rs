@@ -11,6 +11,7 @@
 pub mod client;
 pub mod error;
 pub mod ffi;
+pub mod naming;
 pub mod protocol;
 pub mod runtime;
 pub mod serial;

@@ -184,7 +184,7 @@ impl Connection {
             }
             let seq = self.take_seq();
             let msg = wire::connect_message(seq, self.serializer, &self.object, &self.handshake)?;
-            self.wbuf.extend_from_slice(&msg.encode());
+            self.wbuf.extend_from_slice(&msg.encode()?);
             self.phase = Phase::Handshaking { seq };
         }
         self.flush()?;

@@ -1,1 +1,7 @@
-//! Connections and calls: URIs, handshake, invoke, reply interpretation.
+//! Connections and calls: targets, handshake, invoke, reply interpretation.
+
+pub mod blocking;
+pub mod connection;
+pub mod remote_error;
+pub mod target;
+pub mod wire;

@@ -294,6 +294,26 @@ pub(crate) fn build_request(
     Ok(CallRequest { method: method.to_string(), args, kwargs, flags: 0 })
 }
 
+/// Run `fn(user_data)` once on the thread that dispatches, inside the next
+/// `pyro_ctx_dispatch` (or inside `pyro_ctx_free`). Callable from any thread: the
+/// standard way to hand work from a worker thread to the host loop. Returns false (and
+/// never calls `fn`) for NULL arguments or a closed context.
+#[no_mangle]
+pub extern "C" fn pyro_ctx_post(
+    ctx: *mut pyro_ctx,
+    func: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
+    user_data: *mut c_void,
+) -> bool {
+    guard(false, || {
+        let (Some(c), Some(f)) = (unsafe { ctx.as_ref() }, func) else { return false };
+        let ud = UserData(user_data);
+        c.ctx.post(Box::new(move || {
+            let ud = ud;
+            unsafe { f(ud.0) }
+        }))
+    })
+}
+
 /// Cancel a pending call. Returns true if it was still pending: its `on_error` then gets
 /// PYRO_ERR_CANCELLED at the next `pyro_ctx_dispatch` (the fd turns readable at once).
 /// A call already on the wire is not stopped on the server; its late reply is dropped.

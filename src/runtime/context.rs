@@ -195,6 +195,16 @@ impl Context {
         ran
     }
 
+    /// Run `f` on the dispatching thread at the next `dispatch` (or during `close`).
+    /// Returns false (and drops `f` uncalled) once the context is closed.
+    pub fn post(&self, f: Box<dyn FnOnce() + Send>) -> bool {
+        if self.shared.closed.load(Ordering::SeqCst) {
+            return false;
+        }
+        self.shared.queue.push(Done::Claimed { callback: Box::new(move |_| f()), outcome: Err(Error::cancelled()) });
+        true
+    }
+
     /// Cancel a pending call: its callback gets CANCELLED at the next dispatch.
     /// Returns false if the call already completed (or never existed).
     pub fn cancel(&self, id: CallId) -> bool {
@@ -320,7 +330,7 @@ impl Proxy {
             &req.kwargs,
             req.flags,
         )?
-        .encode();
+        .encode()?;
         let id = shared.next_call.fetch_add(1, Ordering::Relaxed);
         shared.calls.lock().unwrap().insert(id, CallEntry { proxy: self.id, callback });
         shared.reactor.send(Command::Call { proxy: self.id, call: id, message });

@@ -1,21 +1,759 @@
-//! Serpent, Pyro4's default serializer (Python literal text with a header line).
-use crate::error::Result;
-use crate::value::Value;
+//! Serpent, Pyro4's default serializer: Python literal text (what `ast.literal_eval`
+//! reads) after a `# serpent utf-8 python3.2` header line.
+//!
+//! The parser doubles as the Python-literal reader behind `pyro_value_from_literal`.
+//! It is recursive descent with an explicit depth limit ([`MAX_DEPTH`]), so hostile
+//! nesting is an error, not a stack overflow.
 
-/// Serialize as serpent 1.4x does (with the `# serpent utf-8 python3.2` header).
+use super::MAX_DEPTH;
+use crate::error::{Error, Result};
+use crate::value::{float_repr, Object, Value};
+use base64::Engine;
+use num_bigint::BigInt;
+
+const HEADER: &str = "# serpent utf-8 python3.2\n";
+/// CPython refuses int literals longer than this (sys.int_info.default_max_str_digits).
+const MAX_INT_DIGITS: usize = 4300;
+
+/// Serialize as serpent 1.4x does, header line included.
 pub fn encode(v: &Value) -> Result<Vec<u8>> {
-    let _ = v;
-    todo!()
+    let mut out = String::with_capacity(64);
+    out.push_str(HEADER);
+    write_value(v, &mut out, 0)?;
+    Ok(out.into_bytes())
 }
 
-/// Parse a serpent payload (header line optional).
+/// Parse a serpent payload (the header line is optional).
 pub fn decode(data: &[u8]) -> Result<Value> {
-    let _ = data;
-    todo!()
+    let text = std::str::from_utf8(data)
+        .map_err(|e| Error::serialization(format!("serpent data is not valid UTF-8: {e}")))?;
+    if text.contains('\0') {
+        return Err(Error::serialization("serpent data contains NUL bytes"));
+    }
+    let body = match text.strip_prefix('#') {
+        Some(rest) => rest.split_once('\n').map(|(_, b)| b).unwrap_or(""),
+        None => text,
+    };
+    Parser::new(body).parse_document()
 }
 
-/// Parse Python literal syntax, as `ast.literal_eval` would (used by `pyro_value_from_literal`).
+/// Parse Python literal syntax, as `ast.literal_eval` would.
 pub fn parse_literal(text: &str) -> Result<Value> {
-    let _ = text;
-    todo!()
+    Parser::new(text).parse_document()
+}
+
+// ---------------------------------------------------------------- encoding
+
+fn write_float(f: f64, out: &mut String) {
+    if f.is_nan() {
+        out.push_str("{'__class__':'float','value':'nan'}");
+    } else if f.is_infinite() {
+        out.push_str(if f > 0.0 { "1e30000" } else { "-1e30000" });
+    } else {
+        out.push_str(&float_repr(f));
+    }
+}
+
+fn write_value(v: &Value, out: &mut String, depth: usize) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(Error::serialization("value nested too deeply to serialize"));
+    }
+    match v {
+        Value::Float(f) => write_float(*f, out),
+        Value::Complex { re, im } => {
+            if re.is_nan() || im.is_nan() {
+                out.push_str("{'__class__':'complex','real':");
+                write_float(*re, out);
+                out.push_str(",'imag':");
+                write_float(*im, out);
+                out.push('}');
+            } else {
+                out.push('(');
+                write_float(*re, out);
+                if *im >= 0.0 && im.is_sign_positive() {
+                    out.push('+');
+                }
+                write_float(*im, out);
+                out.push_str("j)");
+            }
+        }
+        Value::Bytes(b) => {
+            out.push_str("{'data': '");
+            out.push_str(&base64::engine::general_purpose::STANDARD.encode(b));
+            out.push_str("', 'encoding': 'base64'}");
+        }
+        Value::Tuple(items) => {
+            out.push('(');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(item, out, depth + 1)?;
+            }
+            if items.len() == 1 {
+                out.push(',');
+            }
+            out.push(')');
+        }
+        Value::List(items) => write_seq(out, '[', ']', items, depth)?,
+        // serpent writes an empty set as an empty tuple: Python has no empty-set literal.
+        Value::Set(items) if items.is_empty() => out.push_str("()"),
+        Value::Set(items) => write_seq(out, '{', '}', items, depth)?,
+        Value::Dict(items) => {
+            out.push('{');
+            for (i, (k, val)) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                check_key(k)?;
+                write_value(k, out, depth + 1)?;
+                out.push(':');
+                write_value(val, out, depth + 1)?;
+            }
+            out.push('}');
+        }
+        Value::Object(obj) => {
+            out.push_str("{'__class__':");
+            crate::value::Value::str(obj.class.as_str()).repr_into(out);
+            match &obj.state {
+                Value::Dict(items) => {
+                    for (k, val) in items {
+                        out.push(',');
+                        write_value(k, out, depth + 1)?;
+                        out.push(':');
+                        write_value(val, out, depth + 1)?;
+                    }
+                }
+                other => {
+                    out.push_str(",'state':");
+                    write_value(other, out, depth + 1)?;
+                }
+            }
+            out.push('}');
+        }
+        // None, bools, ints and str: serpent writes Python's repr().
+        other => other.repr_into(out),
+    }
+    Ok(())
+}
+
+fn write_seq(out: &mut String, open: char, close: char, items: &[Value], depth: usize) -> Result<()> {
+    out.push(open);
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_value(item, out, depth + 1)?;
+    }
+    out.push(close);
+    Ok(())
+}
+
+fn check_key(k: &Value) -> Result<()> {
+    match k {
+        Value::List(_) | Value::Dict(_) | Value::Set(_) | Value::Object(_) => {
+            Err(Error::serialization(format!("unhashable dict key of kind {:?}", k.kind())))
+        }
+        _ => Ok(()),
+    }
+}
+
+// ---------------------------------------------------------------- parsing
+
+struct Parser<'a> {
+    src: &'a str,
+    b: &'a [u8],
+    pos: usize,
+}
+
+fn class_dict_to_value(items: Vec<(Value, Value)>) -> Value {
+    let class = items.iter().find_map(|(k, v)| match (k, v) {
+        (Value::Str(k), Value::Str(c)) if k == "__class__" => Some(c.clone()),
+        _ => None,
+    });
+    let Some(class) = class else { return Value::Dict(items) };
+    let dict = Value::Dict(items);
+    match class.as_str() {
+        "float" => {
+            if let Some(Value::Str(s)) = dict.dict_get_str("value") {
+                if let Ok(f) = s.parse::<f64>() {
+                    return Value::Float(f);
+                }
+            }
+        }
+        "complex" => {
+            let part = |k| match dict.dict_get_str(k) {
+                Some(Value::Float(f)) => Some(*f),
+                Some(Value::Int(i)) => Some(*i as f64),
+                _ => None,
+            };
+            if let (Some(re), Some(im)) = (part("real"), part("imag")) {
+                return Value::Complex { re, im };
+            }
+        }
+        _ => {}
+    }
+    let Value::Dict(items) = dict else { unreachable!() };
+    let state = items.into_iter().filter(|(k, _)| k.as_str() != Some("__class__")).collect();
+    Value::Object(Box::new(Object { class, state: Value::Dict(state) }))
+}
+
+impl<'a> Parser<'a> {
+    fn new(src: &'a str) -> Self {
+        Parser { src, b: src.as_bytes(), pos: 0 }
+    }
+
+    fn err<T>(&self, what: impl std::fmt::Display) -> Result<T> {
+        Err(Error::serialization(format!("{what} at offset {}", self.pos)))
+    }
+
+    fn skip_ws(&mut self) {
+        while self.pos < self.b.len() {
+            match self.b[self.pos] {
+                b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => self.pos += 1,
+                b'\\' if self.b.get(self.pos + 1) == Some(&b'\n') => self.pos += 2,
+                b'#' => {
+                    while self.pos < self.b.len() && self.b[self.pos] != b'\n' {
+                        self.pos += 1;
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_ws();
+        self.b.get(self.pos).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn parse_document(mut self) -> Result<Value> {
+        let v = self.value(0)?;
+        if self.peek().is_some() {
+            return self.err("unexpected trailing data");
+        }
+        Ok(v)
+    }
+
+    /// value := number [('+'|'-') imaginary] | atom
+    fn value(&mut self, depth: usize) -> Result<Value> {
+        if depth > MAX_DEPTH {
+            return self.err(format!("nesting deeper than {MAX_DEPTH} levels"));
+        }
+        let Some(c) = self.peek() else { return self.err("unexpected end of data") };
+        match c {
+            b'(' => self.paren(depth),
+            b'[' => {
+                self.pos += 1;
+                let items = self.items(b']', depth)?;
+                Ok(Value::List(items))
+            }
+            b'{' => self.brace(depth),
+            b'\'' | b'"' => self.strings(),
+            b'-' | b'+' | b'0'..=b'9' | b'.' => self.number_expr(),
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+                let start = self.pos;
+                while self.pos < self.b.len() && (self.b[self.pos].is_ascii_alphanumeric() || self.b[self.pos] == b'_') {
+                    self.pos += 1;
+                }
+                let word = &self.src[start..self.pos];
+                match word {
+                    "None" => Ok(Value::None),
+                    "True" => Ok(Value::Bool(true)),
+                    "False" => Ok(Value::Bool(false)),
+                    "set" if self.eat(b'(') => {
+                        if self.eat(b')') {
+                            Ok(Value::Set(Vec::new()))
+                        } else {
+                            self.err("set() with arguments is not a literal")
+                        }
+                    }
+                    _ if self.peek() == Some(b'\'') || self.peek() == Some(b'"') => {
+                        self.pos = start;
+                        self.strings()
+                    }
+                    _ => {
+                        self.pos = start;
+                        self.err(format!("unexpected name {word:?}"))
+                    }
+                }
+            }
+            _ => self.err(format!("unexpected character {:?}", self.src[self.pos..].chars().next().unwrap_or('?'))),
+        }
+    }
+
+    /// Comma-separated values up to `close`; a trailing comma is allowed.
+    fn items(&mut self, close: u8, depth: usize) -> Result<Vec<Value>> {
+        let mut items = Vec::new();
+        loop {
+            if self.eat(close) {
+                return Ok(items);
+            }
+            items.push(self.value(depth + 1)?);
+            if self.eat(b',') {
+                continue;
+            }
+            if self.eat(close) {
+                return Ok(items);
+            }
+            return self.err(format!("expected ',' or '{}'", close as char));
+        }
+    }
+
+    fn paren(&mut self, depth: usize) -> Result<Value> {
+        self.pos += 1;
+        if self.eat(b')') {
+            return Ok(Value::Tuple(Vec::new()));
+        }
+        let first = self.value(depth + 1)?;
+        if self.eat(b')') {
+            return Ok(first); // parenthesised expression, e.g. a complex "(1+2j)"
+        }
+        if !self.eat(b',') {
+            return self.err("expected ',' or ')'");
+        }
+        let mut items = vec![first];
+        items.extend(self.items(b')', depth)?);
+        Ok(Value::Tuple(items))
+    }
+
+    fn brace(&mut self, depth: usize) -> Result<Value> {
+        self.pos += 1;
+        if self.eat(b'}') {
+            return Ok(Value::Dict(Vec::new()));
+        }
+        let first = self.value(depth + 1)?;
+        if self.eat(b':') {
+            let v = self.value(depth + 1)?;
+            let mut dict = Value::Dict(vec![(first, v)]);
+            loop {
+                if self.eat(b'}') {
+                    break;
+                }
+                if !self.eat(b',') {
+                    return self.err("expected ',' or '}' in dict");
+                }
+                if self.eat(b'}') {
+                    break;
+                }
+                let k = self.value(depth + 1)?;
+                if !self.eat(b':') {
+                    return self.err("expected ':' in dict");
+                }
+                let v = self.value(depth + 1)?;
+                check_key(&k).map_err(|e| Error::serialization(format!("{} at offset {}", e.message, self.pos)))?;
+                dict.dict_set(k, v);
+            }
+            let Value::Dict(items) = dict else { unreachable!() };
+            return Ok(class_dict_to_value(items));
+        }
+        // a set literal
+        let mut items = vec![first];
+        if self.eat(b',') {
+            items.extend(self.items(b'}', depth)?);
+        } else if !self.eat(b'}') {
+            return self.err("expected ',' or '}' in set");
+        }
+        let mut set: Vec<Value> = Vec::with_capacity(items.len());
+        for i in items {
+            if !set.contains(&i) {
+                set.push(i);
+            }
+        }
+        Ok(Value::Set(set))
+    }
+
+    /// A number, possibly signed, possibly `real ± imag j`.
+    fn number_expr(&mut self) -> Result<Value> {
+        let first = self.signed_number()?;
+        let save = self.pos;
+        if let Some(op @ (b'+' | b'-')) = self.peek() {
+            let is_real = matches!(first, Value::Int(_) | Value::BigInt(_) | Value::Float(_));
+            self.pos += 1;
+            self.skip_ws();
+            if is_real && matches!(self.b.get(self.pos), Some(b'0'..=b'9' | b'.')) {
+                let second = self.unsigned_number()?;
+                if let Value::Complex { re: 0.0, im } = second {
+                    let re = to_f64(&first);
+                    let im = if op == b'-' { -im } else { im };
+                    return Ok(Value::Complex { re, im });
+                }
+                return self.err("only 'real + imaginary' arithmetic is allowed in literals");
+            }
+            self.pos = save;
+        }
+        Ok(first)
+    }
+
+    fn signed_number(&mut self) -> Result<Value> {
+        let mut neg = false;
+        loop {
+            match self.peek() {
+                Some(b'-') => {
+                    neg = !neg;
+                    self.pos += 1;
+                }
+                Some(b'+') => self.pos += 1,
+                _ => break,
+            }
+        }
+        self.skip_ws();
+        let v = self.unsigned_number()?;
+        Ok(if neg { negate(v) } else { v })
+    }
+
+    fn unsigned_number(&mut self) -> Result<Value> {
+        let start = self.pos;
+        let b = self.b;
+        if b.get(self.pos) == Some(&b'0') && matches!(b.get(self.pos + 1), Some(b'x' | b'X' | b'o' | b'O' | b'b' | b'B')) {
+            let radix = match b[self.pos + 1] | 0x20 {
+                b'x' => 16,
+                b'o' => 8,
+                _ => 2,
+            };
+            self.pos += 2;
+            let ds = self.pos;
+            while self.pos < b.len() && (b[self.pos].is_ascii_alphanumeric() || b[self.pos] == b'_') {
+                self.pos += 1;
+            }
+            let digits: String = self.src[ds..self.pos].chars().filter(|c| *c != '_').collect();
+            if digits.is_empty() || digits.len() > MAX_INT_DIGITS * 4 {
+                return self.err("invalid integer literal");
+            }
+            return match BigInt::parse_bytes(digits.as_bytes(), radix) {
+                Some(n) => Ok(Value::from_bigint(n)),
+                None => self.err("invalid integer literal"),
+            };
+        }
+        let mut is_float = false;
+        while self.pos < b.len() {
+            match b[self.pos] {
+                b'0'..=b'9' | b'_' => self.pos += 1,
+                b'.' => {
+                    is_float = true;
+                    self.pos += 1
+                }
+                b'e' | b'E' => {
+                    is_float = true;
+                    self.pos += 1;
+                    if matches!(b.get(self.pos), Some(b'+' | b'-')) {
+                        self.pos += 1;
+                    }
+                }
+                _ => break,
+            }
+        }
+        let text: String = self.src[start..self.pos].chars().filter(|c| *c != '_').collect();
+        if text.is_empty() || text == "." {
+            return self.err("invalid number");
+        }
+        let imaginary = matches!(b.get(self.pos), Some(b'j' | b'J'));
+        if imaginary {
+            self.pos += 1;
+        }
+        if is_float || imaginary {
+            if text.len() > 10_000 {
+                return self.err("number literal too long");
+            }
+            let f: f64 = match text.parse() {
+                Ok(f) => f,
+                Err(_) => return self.err(format!("invalid number {text:?}")),
+            };
+            return Ok(if imaginary { Value::Complex { re: 0.0, im: f } } else { Value::Float(f) });
+        }
+        if text.len() > 1 && text.starts_with('0') && text.bytes().any(|c| c != b'0') {
+            return self.err("leading zeros in an integer literal are not allowed");
+        }
+        if text.len() > MAX_INT_DIGITS {
+            return self.err(format!("integer literal longer than {MAX_INT_DIGITS} digits"));
+        }
+        if text.len() <= 18 {
+            return Ok(Value::Int(text.parse().expect("at most 18 digits")));
+        }
+        match BigInt::parse_bytes(text.as_bytes(), 10) {
+            Some(n) => Ok(Value::from_bigint(n)),
+            None => self.err("invalid integer literal"),
+        }
+    }
+
+    /// One or more adjacent string literals (Python concatenates them).
+    fn strings(&mut self) -> Result<Value> {
+        let mut acc: Option<Value> = None;
+        loop {
+            self.skip_ws();
+            let start = self.pos;
+            let mut is_bytes = false;
+            let mut raw = false;
+            while let Some(c) = self.b.get(self.pos) {
+                match c | 0x20 {
+                    b'b' => is_bytes = true,
+                    b'r' => raw = true,
+                    b'u' | b'f' if !is_bytes => {}
+                    _ => break,
+                }
+                self.pos += 1;
+            }
+            if !matches!(self.b.get(self.pos), Some(b'\'' | b'"')) {
+                self.pos = start;
+                break;
+            }
+            if self.pos - start > 2 {
+                return self.err("invalid string prefix");
+            }
+            let lit = self.string_literal(is_bytes, raw)?;
+            acc = Some(match (acc, lit) {
+                (None, l) => l,
+                (Some(Value::Str(mut a)), Value::Str(b)) => {
+                    a.push_str(&b);
+                    Value::Str(a)
+                }
+                (Some(Value::Bytes(mut a)), Value::Bytes(b)) => {
+                    a.extend(b);
+                    Value::Bytes(a)
+                }
+                _ => return self.err("cannot mix bytes and str literals"),
+            });
+        }
+        match acc {
+            Some(v) => Ok(v),
+            None => self.err("expected a string literal"),
+        }
+    }
+
+    fn string_literal(&mut self, is_bytes: bool, raw: bool) -> Result<Value> {
+        let q = self.b[self.pos];
+        let triple = self.b.get(self.pos + 1) == Some(&q) && self.b.get(self.pos + 2) == Some(&q);
+        self.pos += if triple { 3 } else { 1 };
+        let mut s = String::new();
+        let mut bytes: Vec<u8> = Vec::new();
+        loop {
+            let Some(ch) = self.src[self.pos..].chars().next() else {
+                return self.err("unterminated string literal");
+            };
+            if ch as u32 == q as u32 {
+                if !triple {
+                    self.pos += 1;
+                    break;
+                }
+                if self.b.get(self.pos + 1) == Some(&q) && self.b.get(self.pos + 2) == Some(&q) {
+                    self.pos += 3;
+                    break;
+                }
+            }
+            if ch == '\n' && !triple {
+                return self.err("newline in a single-quoted string literal");
+            }
+            self.pos += ch.len_utf8();
+            if ch != '\\' || raw {
+                if raw && ch == '\\' {
+                    // a raw string still may not end in an odd backslash before the quote
+                    if let Some(next) = self.src[self.pos..].chars().next() {
+                        push_char(&mut s, &mut bytes, is_bytes, '\\', self)?;
+                        self.pos += next.len_utf8();
+                        push_char(&mut s, &mut bytes, is_bytes, next, self)?;
+                        continue;
+                    }
+                }
+                push_char(&mut s, &mut bytes, is_bytes, ch, self)?;
+                continue;
+            }
+            let Some(e) = self.src[self.pos..].chars().next() else {
+                return self.err("unterminated escape sequence");
+            };
+            self.pos += e.len_utf8();
+            match e {
+                '\n' => {}
+                '\\' | '\'' | '"' => push_char(&mut s, &mut bytes, is_bytes, e, self)?,
+                'a' => push_char(&mut s, &mut bytes, is_bytes, '\x07', self)?,
+                'b' => push_char(&mut s, &mut bytes, is_bytes, '\x08', self)?,
+                'f' => push_char(&mut s, &mut bytes, is_bytes, '\x0c', self)?,
+                'n' => push_char(&mut s, &mut bytes, is_bytes, '\n', self)?,
+                'r' => push_char(&mut s, &mut bytes, is_bytes, '\r', self)?,
+                't' => push_char(&mut s, &mut bytes, is_bytes, '\t', self)?,
+                'v' => push_char(&mut s, &mut bytes, is_bytes, '\x0b', self)?,
+                '0'..='7' => {
+                    let mut n = e as u32 - '0' as u32;
+                    for _ in 0..2 {
+                        match self.b.get(self.pos) {
+                            Some(d @ b'0'..=b'7') => {
+                                n = n * 8 + (d - b'0') as u32;
+                                self.pos += 1;
+                            }
+                            _ => break,
+                        }
+                    }
+                    if is_bytes {
+                        bytes.push((n & 0xff) as u8);
+                    } else {
+                        s.push(char::from_u32(n).expect("octal escape below 0x200"));
+                    }
+                }
+                'x' => {
+                    let n = self.hex_digits(2)?;
+                    if is_bytes {
+                        bytes.push(n as u8);
+                    } else {
+                        s.push(char::from_u32(n).expect("below 0x100"));
+                    }
+                }
+                'u' | 'U' if !is_bytes => {
+                    let n = self.hex_digits(if e == 'u' { 4 } else { 8 })?;
+                    match char::from_u32(n) {
+                        Some(c) => s.push(c),
+                        None => return self.err(format!("escape \\{e}{n:x} is not a valid Unicode scalar value")),
+                    }
+                }
+                'N' if !is_bytes => return self.err("\\N{...} escapes are not supported"),
+                other => {
+                    // Python keeps unknown escapes as written.
+                    push_char(&mut s, &mut bytes, is_bytes, '\\', self)?;
+                    push_char(&mut s, &mut bytes, is_bytes, other, self)?;
+                }
+            }
+        }
+        Ok(if is_bytes { Value::Bytes(bytes) } else { Value::Str(s) })
+    }
+
+    fn hex_digits(&mut self, n: usize) -> Result<u32> {
+        let Some(h) = self.src.get(self.pos..self.pos + n) else {
+            return self.err("truncated hex escape");
+        };
+        match u32::from_str_radix(h, 16) {
+            Ok(v) if h.bytes().all(|c| c.is_ascii_hexdigit()) => {
+                self.pos += n;
+                Ok(v)
+            }
+            _ => self.err("invalid hex escape"),
+        }
+    }
+}
+
+fn push_char(s: &mut String, bytes: &mut Vec<u8>, is_bytes: bool, c: char, p: &Parser) -> Result<()> {
+    if is_bytes {
+        if !c.is_ascii() {
+            return p.err("bytes literals may only contain ASCII characters");
+        }
+        bytes.push(c as u8);
+    } else {
+        s.push(c);
+    }
+    Ok(())
+}
+
+fn negate(v: Value) -> Value {
+    match v {
+        Value::Int(i) => match i.checked_neg() {
+            Some(n) => Value::Int(n),
+            None => Value::from_bigint(-BigInt::from(i)),
+        },
+        Value::BigInt(b) => Value::from_bigint(-b),
+        Value::Float(f) => Value::Float(-f),
+        Value::Complex { re, im } => Value::Complex { re: -re, im: -im },
+        other => other,
+    }
+}
+
+fn to_f64(v: &Value) -> f64 {
+    use num_traits::ToPrimitive;
+    match v {
+        Value::Int(i) => *i as f64,
+        Value::BigInt(b) => b.to_f64().unwrap_or(f64::INFINITY),
+        Value::Float(f) => *f,
+        _ => 0.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lit(s: &str) -> Value {
+        parse_literal(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn literals_repr_back() {
+        for (src, want) in [
+            ("(1, 'a', {'k': 2})", "(1, 'a', {'k': 2})"),
+            ("(1,)", "(1,)"),
+            ("()", "()"),
+            ("[1, 2,]", "[1, 2]"),
+            ("{5}", "{5}"),
+            ("set()", "set()"),
+            ("-3j", "(-0-3j)"),
+            ("(1.0+2.0j)", "(1+2j)"),
+            ("1e30000", "inf"),
+            ("-1e30000", "-inf"),
+            ("123456789012345678901234567890", "123456789012345678901234567890"),
+            ("-9223372036854775808", "-9223372036854775808"),
+            ("'a' 'b'", "'ab'"),
+            ("b'\\x00\\xff'", "b'\\x00\\xff'"),
+            ("'\\u00e9\\U0001F600\\x41\\101'", "'é😀AA'"),
+            ("{'__class__':'float','value':'nan'}", "nan"),
+            ("0x10", "16"),
+            ("True", "True"),
+        ] {
+            assert_eq!(lit(src).repr(), want, "{src}");
+        }
+    }
+
+    #[test]
+    fn serpent_round_trip_and_shapes() {
+        let v = lit("('obj', 'm', (1, 'a', b'\\x00\\x01', 1.5, None), {'k': {1, 2}, 'e': set()})");
+        let enc = String::from_utf8(encode(&v).unwrap()).unwrap();
+        assert!(enc.starts_with("# serpent utf-8 python3.2\n"));
+        assert!(enc.contains("{'data': 'AAE=', 'encoding': 'base64'}"), "{enc}");
+        // bytes come back as the base64 dict, as they do through a stock Pyro4 server
+        let back = decode(enc.as_bytes()).unwrap();
+        assert_eq!(back.repr(), "('obj', 'm', (1, 'a', {'data': 'AAE=', 'encoding': 'base64'}, 1.5, None), {'k': {1, 2}, 'e': ()})");
+    }
+
+    #[test]
+    fn exceptions_become_objects() {
+        let v = decode(b"# serpent utf-8 python3.2\n{'__class__':'builtins.ZeroDivisionError','__exception__':True,'args':('division by zero',),'attributes':{'_pyroTraceback':['Traceback\\n']}}").unwrap();
+        let Value::Object(o) = &v else { panic!("{v:?}") };
+        assert_eq!(o.class, "builtins.ZeroDivisionError");
+        assert_eq!(o.state.dict_get_str("args").unwrap().repr(), "('division by zero',)");
+    }
+
+    #[test]
+    fn hostile_input_is_an_error_not_a_crash() {
+        let deep_list = "[".repeat(100_000);
+        let deep_tuple = "(".repeat(100_000) + &")".repeat(100_000);
+        let big_digits = "9".repeat(1_000_000);
+        for bad in [
+            deep_list.as_str(),
+            deep_tuple.as_str(),
+            big_digits.as_str(),
+            "1e999999999999999999999",
+            "(1, 2",
+            "{'a': }",
+            "'unterminated",
+            "b'\\u1234' + 'x'",
+            "'\\ud800'",
+            "[1 2]",
+            "",
+            "None None",
+            "__import__('os')",
+        ] {
+            let r = std::panic::catch_unwind(|| parse_literal(bad));
+            match r {
+                Ok(Ok(v)) if bad.starts_with("1e") => assert_eq!(v.repr(), "inf"),
+                Ok(Ok(v)) => panic!("{} parsed as {}", &bad[..bad.len().min(40)], v.repr()),
+                Ok(Err(e)) => assert_eq!(e.kind, crate::ErrorKind::Serialization),
+                Err(_) => panic!("panic on {}", &bad[..bad.len().min(40)]),
+            }
+        }
+        assert!(decode(&[0xff, 0xfe]).is_err());
+        assert!(decode(b"[1,\x002]").is_err());
+    }
 }

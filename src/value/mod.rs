@@ -1,6 +1,9 @@
 //! The Python-like value model shared by every serializer and the C API.
 
+mod printable;
 mod repr;
+
+pub use repr::{complex_repr, float_repr};
 
 use num_bigint::BigInt;
 
@@ -57,6 +60,12 @@ pub enum ValueKind {
     Object = 12,
 }
 
+impl Default for Value {
+    fn default() -> Value {
+        Value::None
+    }
+}
+
 impl Value {
     pub fn kind(&self) -> ValueKind {
         match self {
@@ -94,6 +103,11 @@ impl Value {
         let mut out = String::new();
         repr::write_repr(self, &mut out);
         out
+    }
+
+    /// Append Python's `repr()` of this value to `out`.
+    pub fn repr_into(&self, out: &mut String) {
+        repr::write_repr(self, out);
     }
 
     /// The value under `key` in a dict (Python equality: `1 == 1.0 == True`).

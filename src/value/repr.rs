@@ -1,7 +1,298 @@
-//! Python's `repr()` for [`Value`]. (Filled in by the serpent/value work.)
+//! Python's `repr()` for [`Value`], character for character as CPython 3.11 prints it.
+
+use super::printable::NON_PRINTABLE;
 use super::Value;
+use std::fmt::Write;
+
+/// Deeper than this prints `...` instead of recursing further (values built by hand
+/// through the C API are not depth-limited like decoded ones).
+const REPR_MAX_DEPTH: usize = 2000;
 
 pub(crate) fn write_repr(v: &Value, out: &mut String) {
-    let _ = (v, out);
-    todo!("repr")
+    write_at(v, out, 0)
+}
+
+fn write_at(v: &Value, out: &mut String, depth: usize) {
+    if depth > REPR_MAX_DEPTH {
+        out.push_str("...");
+        return;
+    }
+    match v {
+        Value::None => out.push_str("None"),
+        Value::Bool(true) => out.push_str("True"),
+        Value::Bool(false) => out.push_str("False"),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::BigInt(b) => {
+            let _ = write!(out, "{b}");
+        }
+        Value::Float(f) => out.push_str(&float_repr(*f)),
+        Value::Complex { re, im } => out.push_str(&complex_repr(*re, *im)),
+        Value::Str(s) => str_repr(s, out),
+        Value::Bytes(b) => bytes_repr(b, out),
+        Value::List(items) => seq(out, "[", "]", items, depth),
+        Value::Tuple(items) => {
+            seq(out, "(", ")", items, depth);
+            if items.len() == 1 {
+                out.insert(out.len() - 1, ',');
+            }
+        }
+        Value::Set(items) if items.is_empty() => out.push_str("set()"),
+        Value::Set(items) => seq(out, "{", "}", items, depth),
+        Value::Dict(items) => {
+            out.push('{');
+            for (i, (k, val)) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_at(k, out, depth + 1);
+                out.push_str(": ");
+                write_at(val, out, depth + 1);
+            }
+            out.push('}');
+        }
+        Value::Object(obj) => {
+            // As the class dict Pyro4's serializers carry it.
+            out.push_str("{'__class__': ");
+            str_repr(&obj.class, out);
+            match &obj.state {
+                Value::Dict(items) => {
+                    for (k, val) in items {
+                        out.push_str(", ");
+                        write_at(k, out, depth + 1);
+                        out.push_str(": ");
+                        write_at(val, out, depth + 1);
+                    }
+                }
+                other => {
+                    out.push_str(", 'state': ");
+                    write_at(other, out, depth + 1);
+                }
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn seq(out: &mut String, open: &str, close: &str, items: &[Value], depth: usize) {
+    out.push_str(open);
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_at(item, out, depth + 1);
+    }
+    out.push_str(close);
+}
+
+fn is_printable(c: char) -> bool {
+    let cp = c as u32;
+    NON_PRINTABLE
+        .binary_search_by(|&(lo, hi)| {
+            if hi < cp {
+                std::cmp::Ordering::Less
+            } else if lo > cp {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_err()
+}
+
+/// `repr(str)`: CPython's quote choice and escapes.
+pub(crate) fn str_repr(s: &str, out: &mut String) {
+    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if (c as u32) < 0x7f => out.push(c),
+            c if is_printable(c) => out.push(c),
+            c if (c as u32) <= 0xff => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if (c as u32) <= 0xffff => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => {
+                let _ = write!(out, "\\U{:08x}", c as u32);
+            }
+        }
+    }
+    out.push(quote);
+}
+
+/// `repr(bytes)`.
+pub(crate) fn bytes_repr(b: &[u8], out: &mut String) {
+    let quote = if b.contains(&b'\'') && !b.contains(&b'"') { b'"' } else { b'\'' };
+    out.push('b');
+    out.push(quote as char);
+    for &c in b {
+        match c {
+            b'\\' => out.push_str("\\\\"),
+            b'\t' => out.push_str("\\t"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c as char);
+            }
+            c if !(0x20..0x7f).contains(&c) => {
+                let _ = write!(out, "\\x{c:02x}");
+            }
+            c => out.push(c as char),
+        }
+    }
+    out.push(quote as char);
+}
+
+/// `repr(float)`: shortest round-trip digits, CPython's switch to exponent notation.
+pub fn float_repr(f: f64) -> String {
+    format_float(f, true)
+}
+
+/// CPython's `PyOS_double_to_string(f, 'r', ...)`; `add_dot_0` as for `float.__repr__`
+/// (complex parts are printed without it).
+fn format_float(f: f64, add_dot_0: bool) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
+    let exp: i32 = exp.parse().expect("integer exponent");
+    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    let decpt = exp + 1;
+    let mut s = String::new();
+    if f.is_sign_negative() {
+        s.push('-');
+    }
+    if f == 0.0 {
+        s.push('0');
+        if add_dot_0 {
+            s.push_str(".0");
+        }
+        return s;
+    }
+    if decpt <= -4 || decpt > 16 {
+        s.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            s.push('.');
+            s.push_str(&digits[1..]);
+        }
+        let e = decpt - 1;
+        let _ = write!(s, "e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
+    } else if decpt <= 0 {
+        s.push_str("0.");
+        for _ in 0..(-decpt) {
+            s.push('0');
+        }
+        s.push_str(&digits);
+    } else if decpt as usize >= digits.len() {
+        s.push_str(&digits);
+        for _ in 0..(decpt as usize - digits.len()) {
+            s.push('0');
+        }
+        if add_dot_0 {
+            s.push_str(".0");
+        }
+    } else {
+        s.push_str(&digits[..decpt as usize]);
+        s.push('.');
+        s.push_str(&digits[decpt as usize..]);
+    }
+    s
+}
+
+/// `repr(complex)`.
+pub fn complex_repr(re: f64, im: f64) -> String {
+    let imag = format_float(im, false);
+    if re == 0.0 && re.is_sign_positive() {
+        return format!("{imag}j");
+    }
+    let sign = if imag.starts_with('-') { "" } else { "+" };
+    format!("({}{sign}{imag}j)", format_float(re, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(v: Value) -> String {
+        v.repr()
+    }
+
+    #[test]
+    fn floats_like_python() {
+        let cases = [
+            (1.5, "1.5"),
+            (1.0, "1.0"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (1e-5, "1e-05"),
+            (0.0001, "0.0001"),
+            (-0.0, "-0.0"),
+            (0.1, "0.1"),
+            (1.0 / 3.0, "0.3333333333333333"),
+            (123456789.125, "123456789.125"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (f64::NAN, "nan"),
+            (2.5e-7, "2.5e-07"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(float_repr(f), want, "{f:e}");
+        }
+    }
+
+    #[test]
+    fn complex_like_python() {
+        assert_eq!(complex_repr(1.0, 2.0), "(1+2j)");
+        assert_eq!(complex_repr(0.0, 2.0), "2j");
+        assert_eq!(complex_repr(-0.0, -1.0), "(-0-1j)");
+        assert_eq!(complex_repr(1.5, f64::INFINITY), "(1.5+infj)");
+        assert_eq!(complex_repr(f64::NAN, f64::NAN), "(nan+nanj)");
+        assert_eq!(complex_repr(0.0, -0.0), "-0j");
+        assert_eq!(complex_repr(1e20, 1.0), "(1e+20+1j)");
+    }
+
+    #[test]
+    fn strings_like_python() {
+        assert_eq!(r(Value::str("héllo ☃")), "'héllo ☃'");
+        assert_eq!(r(Value::str("it's")), "\"it's\"");
+        assert_eq!(r(Value::str("'\"")), "'\\'\"'");
+        assert_eq!(r(Value::str("a\0b\x7f\u{85}\u{a0}\u{ad}")), "'a\\x00b\\x7f\\x85\\xa0\\xad'");
+        assert_eq!(r(Value::str("\u{2028}\u{fffe}\u{e000}")), "'\\u2028\\ufffe\\ue000'");
+        assert_eq!(r(Value::str("\u{1f600}\u{e0001}")), "'😀\\U000e0001'");
+        assert_eq!(r(Value::str("tab\t\\")), "'tab\\t\\\\'");
+    }
+
+    #[test]
+    fn bytes_and_containers_like_python() {
+        assert_eq!(r(Value::Bytes(vec![0, 0xff, b'a', b'\''])), "b\"\\x00\\xffa'\"");
+        assert_eq!(r(Value::Tuple(vec![Value::Int(1)])), "(1,)");
+        assert_eq!(r(Value::Tuple(vec![])), "()");
+        assert_eq!(r(Value::Set(vec![])), "set()");
+        assert_eq!(r(Value::Set(vec![Value::Int(5)])), "{5}");
+        assert_eq!(
+            r(Value::Dict(vec![(Value::str("k"), Value::List(vec![Value::None, Value::Bool(true)]))])),
+            "{'k': [None, True]}"
+        );
+    }
 }

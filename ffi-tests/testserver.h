@@ -1,0 +1,94 @@
+/* Start and stop the real Pyro4 test server (tests/fixtures/test_server.py) from C.
+ * The server is started with the repo's venv Python ($PYRO_TEST_PYTHON), prints a
+ * READY line with its port, and is stopped by pid. Header-only, for ffi-tests/ only. */
+#ifndef PYRO_TESTSERVER_H
+#define PYRO_TESTSERVER_H
+
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef PYRO_SOURCE_DIR
+#error "PYRO_SOURCE_DIR must be defined by the build"
+#endif
+
+typedef struct test_server {
+    pid_t pid;
+    int port;
+    char line[4096];
+} test_server;
+
+/* argv_extra: NULL-terminated extra arguments for the fixture, or NULL. Returns 0 on success. */
+static int test_server_start(test_server *s, const char *const *argv_extra) {
+    const char *py = getenv("PYRO_TEST_PYTHON");
+    char pybuf[1024];
+    if (!py || !*py) {
+        snprintf(pybuf, sizeof pybuf, "%s/.venv/bin/python", PYRO_SOURCE_DIR);
+        py = pybuf;
+    }
+    char script[1024];
+    snprintf(script, sizeof script, "%s/tests/fixtures/test_server.py", PYRO_SOURCE_DIR);
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = py;
+    argv[n++] = script;
+    argv[n++] = "--host";
+    argv[n++] = "127.0.0.1";
+    argv[n++] = "--port";
+    argv[n++] = "0";
+    for (int i = 0; argv_extra && argv_extra[i] && n < 62; i++) argv[n++] = argv_extra[i];
+    argv[n] = NULL;
+
+    int fds[2];
+    if (pipe(fds) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execv(py, (char *const *)argv);
+        perror("execv test server");
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    s->pid = pid;
+    s->port = 0;
+    while (fgets(s->line, sizeof s->line, f)) {
+        if (strncmp(s->line, "READY", 5) == 0) {
+            const char *at = strstr(s->line, "@127.0.0.1:");
+            if (at) s->port = atoi(at + strlen("@127.0.0.1:"));
+            break;
+        }
+    }
+    fclose(f); /* the server writes nothing more to stdout after READY */
+    if (s->port <= 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        fprintf(stderr, "test server did not report READY with a port\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Build "PYRO:<object>@127.0.0.1:<port>" into buf. */
+static const char *test_server_uri(const test_server *s, const char *object, char *buf, size_t len) {
+    snprintf(buf, len, "PYRO:%s@127.0.0.1:%d", object, s->port);
+    return buf;
+}
+
+static void test_server_stop(test_server *s) {
+    if (s->pid > 0) {
+        kill(s->pid, SIGTERM);
+        waitpid(s->pid, NULL, 0);
+        s->pid = 0;
+    }
+}
+
+#endif

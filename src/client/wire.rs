@@ -1,0 +1,154 @@
+//! The Pyro4 conversation as pure functions: build CONNECT and INVOKE messages,
+//! interpret CONNECTOK/CONNECTFAIL and RESULT replies. Shared by the reactor and the
+//! blocking client.
+
+use crate::client::remote_error::remote_error_from_value;
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::*;
+use crate::serial::{self, SerializerId};
+use crate::value::Value;
+
+/// What the server said at connect time.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConnectInfo {
+    pub handshake: Value,
+    pub methods: Vec<String>,
+    pub oneway: Vec<String>,
+    pub attrs: Vec<String>,
+}
+
+pub fn encode_value(serializer: SerializerId, v: &Value) -> Result<Vec<u8>> {
+    match serializer {
+        SerializerId::Serpent => serial::serpent::encode(v),
+        other => Err(Error::new(
+            ErrorKind::Serialization,
+            format!("serializer {} is not available", other.name()),
+        )),
+    }
+}
+
+pub fn decode_value(serializer_id: u16, data: &[u8]) -> Result<Value> {
+    match SerializerId::from_u16(serializer_id) {
+        Some(SerializerId::Serpent) => serial::serpent::decode(data),
+        Some(other) => Err(Error::serialization(format!("serializer {} is not available", other.name()))),
+        None => Err(Error::protocol(format!("unknown serializer id {serializer_id} in reply"))),
+    }
+}
+
+/// The CONNECT request Pyro4's proxy sends (metadata piggybacked on the reply).
+pub fn connect_message(seq: u16, serializer: SerializerId, object: &str, handshake: &Value) -> Result<Message> {
+    let data = Value::Dict(vec![
+        (Value::str("handshake"), handshake.clone()),
+        (Value::str("object"), Value::str(object)),
+    ]);
+    let bytes = encode_value(serializer, &data)?;
+    Ok(Message::new(MSG_CONNECT, FLAGS_META_ON_CONNECT, seq, serializer as u16, bytes))
+}
+
+fn str_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(|v| v.as_seq())
+        .map(|items| items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+/// Interpret the server's answer to CONNECT.
+pub fn parse_connect_reply(msg: &Message, serializer: SerializerId) -> Result<ConnectInfo> {
+    match msg.msg_type {
+        MSG_CONNECTOK => {
+            if msg.serializer_id != serializer as u16 {
+                return Err(Error::protocol(format!(
+                    "handshake reply uses serializer {}, expected {}",
+                    msg.serializer_id, serializer as u16
+                )));
+            }
+            let reply = if msg.data.is_empty() { Value::None } else { decode_value(msg.serializer_id, &msg.data)? };
+            if msg.flags & FLAGS_META_ON_CONNECT != 0 {
+                let meta = reply.dict_get_str("meta");
+                Ok(ConnectInfo {
+                    handshake: reply.dict_get_str("handshake").cloned().unwrap_or(Value::None),
+                    methods: str_list(meta.and_then(|m| m.dict_get_str("methods"))),
+                    oneway: str_list(meta.and_then(|m| m.dict_get_str("oneway"))),
+                    attrs: str_list(meta.and_then(|m| m.dict_get_str("attrs"))),
+                })
+            } else {
+                Ok(ConnectInfo { handshake: reply, ..Default::default() })
+            }
+        }
+        MSG_CONNECTFAIL => {
+            // A rejected serializer's reason comes back marshal-encoded; show what we can.
+            let reason = decode_value(msg.serializer_id, &msg.data)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| printable_reason(&msg.data));
+            Err(Error::communication(format!(
+                "connection rejected by the server (serializer {}): {reason}",
+                serializer.name()
+            )))
+        }
+        other => Err(Error::protocol(format!("invalid message type {other} in reply to connect"))),
+    }
+}
+
+/// Best effort text from an undecodable payload (e.g. a marshal-encoded str).
+fn printable_reason(data: &[u8]) -> String {
+    let text: String = data
+        .iter()
+        .map(|&b| b as char)
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .collect();
+    if text.is_empty() {
+        "(no reason given)".into()
+    } else {
+        text
+    }
+}
+
+/// An INVOKE request; `kwargs` keys are str by construction.
+pub fn invoke_message(
+    seq: u16,
+    serializer: SerializerId,
+    object: &str,
+    method: &str,
+    args: &[Value],
+    kwargs: &[(String, Value)],
+    flags: u16,
+) -> Result<Message> {
+    let kw = Value::Dict(kwargs.iter().map(|(k, v)| (Value::str(k.as_str()), v.clone())).collect());
+    let call = Value::Tuple(vec![Value::str(object), Value::str(method), Value::Tuple(args.to_vec()), kw]);
+    let data = encode_value(serializer, &call)?;
+    Ok(Message::new(MSG_INVOKE, flags, seq, serializer as u16, data))
+}
+
+/// Interpret a RESULT: the value, or the remote exception as a REMOTE error.
+/// A message of the wrong type, sequence or serializer is a PROTOCOL error.
+pub fn parse_result(msg: &Message, expected_seq: u16, serializer: SerializerId) -> Result<Value> {
+    if msg.msg_type != MSG_RESULT {
+        return Err(Error::protocol(format!("expected a RESULT message, got type {}", msg.msg_type)));
+    }
+    if msg.seq != expected_seq {
+        return Err(Error::protocol(format!(
+            "reply has sequence number {}, expected {expected_seq}",
+            msg.seq
+        )));
+    }
+    if msg.serializer_id != serializer as u16 {
+        return Err(Error::protocol(format!(
+            "reply uses serializer {}, the request used {}",
+            msg.serializer_id, serializer as u16
+        )));
+    }
+    if msg.flags & FLAGS_COMPRESSED != 0 {
+        return Err(Error::protocol("compressed replies are not supported yet"));
+    }
+    let value = decode_value(msg.serializer_id, &msg.data)?;
+    if msg.flags & FLAGS_EXCEPTION != 0 {
+        return Err(match remote_error_from_value(&value) {
+            Some(r) => Error::remote(r),
+            None => Error::new(
+                ErrorKind::Remote,
+                format!("the server raised an exception in an unknown form: {}", value.repr()),
+            ),
+        });
+    }
+    Ok(value)
+}

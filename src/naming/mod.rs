@@ -1,0 +1,3 @@
+//! Name server: discovery, lookup, PYRONAME/PYROMETA resolution.
+
+pub mod discovery;
