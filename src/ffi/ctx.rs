@@ -3,7 +3,7 @@
 use crate::error::{Error, ErrorKind};
 use crate::ffi::boundary::guard;
 use crate::ffi::error::{pyro_error, set_out_error};
-use crate::ffi::value::pyro_value;
+
 use crate::runtime::{CallRequest, Context, ContextOptions, Outcome, Proxy};
 use crate::serial::SerializerId;
 use crate::value::Value;
@@ -26,7 +26,7 @@ pub type pyro_call_id = u64;
 
 /// Called with the call's result. `result` is borrowed: valid during the callback only
 /// (copy it with `pyro_value_clone` to keep it).
-pub type pyro_result_cb = Option<unsafe extern "C" fn(result: *const pyro_value, user_data: *mut c_void)>;
+pub type pyro_result_cb = Option<unsafe extern "C" fn(result: *const Value, user_data: *mut c_void)>;
 
 /// Called with the call's error. `error` is borrowed: valid during the callback only.
 pub type pyro_error_cb = Option<unsafe extern "C" fn(error: *const pyro_error, user_data: *mut c_void)>;
@@ -223,10 +223,11 @@ unsafe impl Send for UserData {}
 
 fn deliver(outcome: Outcome, on_result: pyro_result_cb, on_error: pyro_error_cb, ud: UserData) {
     match outcome {
-        Ok(reply) => {
+        Ok(mut reply) => {
             if let Some(f) = on_result {
+                crate::ffi::value::terminate_strings(&mut reply.value);
                 // SAFETY: C callback contract; the value outlives the call.
-                unsafe { f(&reply.value as *const Value as *const pyro_value, ud.0) };
+                unsafe { f(&reply.value as *const Value, ud.0) };
             }
         }
         Err(e) => {
@@ -251,8 +252,8 @@ fn deliver(outcome: Outcome, on_result: pyro_result_cb, on_error: pyro_error_cb,
 pub extern "C" fn pyro_call_async(
     proxy: *mut pyro_proxy,
     method: *const c_char,
-    args: *mut pyro_value,
-    kwargs: *mut pyro_value,
+    args: *mut Value,
+    kwargs: *mut Value,
     on_result: pyro_result_cb,
     on_error: pyro_error_cb,
     user_data: *mut c_void,

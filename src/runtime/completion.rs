@@ -58,10 +58,6 @@ impl<T> CompletionQueue<T> {
     pub fn len(&self) -> usize {
         self.rx.len()
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.rx.is_empty()
-    }
 }
 
 #[cfg(test)]

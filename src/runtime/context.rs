@@ -289,7 +289,7 @@ fn cancel_call(shared: &Shared, id: CallId) -> bool {
     match entry {
         Some(entry) => {
             shared.queue.push(Done::Claimed { callback: entry.callback, outcome: Err(Error::cancelled()) });
-            shared.reactor.send(Command::Cancel(id));
+            shared.reactor.send(Command::Cancel);
             true
         }
         None => false,

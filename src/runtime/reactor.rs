@@ -29,7 +29,7 @@ pub(crate) enum Command {
     NewProxy { id: ProxyId, target: Target, serializer: SerializerId },
     /// `message` is a complete encoded INVOKE with sequence number 0.
     Call { proxy: ProxyId, call: CallId, message: Vec<u8> },
-    Cancel(CallId),
+    Cancel,
     CloseProxy(ProxyId),
     Resolved { proxy: ProxyId, attempt: u64, result: io::Result<Vec<SocketAddr>> },
     Shutdown,
@@ -167,7 +167,7 @@ impl Reactor {
                 );
             }
             Command::Call { proxy, call, message } => self.on_call(proxy, call, message),
-            Command::Cancel(_) => {
+            Command::Cancel => {
                 // The registry already completed it; a call still queued is skipped when
                 // written, one on the wire has its late reply dropped.
             }

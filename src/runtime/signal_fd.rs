@@ -74,6 +74,7 @@ impl SignalFd {
     }
 
     /// Whether the fd is readable right now (for tests and assertions).
+    #[cfg(test)]
     pub fn is_readable(&self) -> bool {
         let mut pfd = libc::pollfd { fd: self.read.as_raw_fd(), events: libc::POLLIN, revents: 0 };
         // SAFETY: one valid pollfd, zero timeout.

@@ -7,9 +7,11 @@ pub use repr::{complex_repr, float_repr};
 
 use num_bigint::BigInt;
 
-/// A Python value as it travels through Pyro4.
+/// A Python value (None, bool, int, float, complex, str, bytes, list, tuple, set, dict
+/// or object). Opaque in C: build with the pyro_value_* constructors, inspect with the
+/// accessors, free what you own with pyro_value_free.
 ///
-/// Invariants: `BigInt` holds only integers outside the `i64` range (constructors
+/// Rust invariants: `BigInt` holds only integers outside the `i64` range (constructors
 /// normalise through [`Value::from_bigint`]); `Dict` keys are unique (use [`Value::dict_set`]).
 #[derive(Debug, Clone)]
 pub enum Value {

@@ -1,0 +1,571 @@
+//! C ABI: values.
+//!
+//! `pyro_value` in C is `crate::value::Value` itself (opaque; cbindgen renames it), so a
+//! borrowed pointer into a container is simply a pointer to the element. Strings handed
+//! to C must be NUL-terminated: every value that becomes visible to C passes through
+//! [`terminate_strings`], which stores a NUL just past each string's bytes (in its spare
+//! capacity), so `pyro_value_as_str` can return the bytes in place.
+
+use crate::error::Error;
+use crate::ffi::boundary::guard;
+use crate::ffi::error::{pyro_error, set_out_error};
+use crate::serial::serpent;
+use crate::value::{Object, Value, ValueKind};
+use num_bigint::BigInt;
+use std::ffi::{c_char, CStr, CString};
+
+/// Value kinds.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum pyro_value_kind {
+    PYRO_VALUE_NONE = 0,
+    PYRO_VALUE_BOOL = 1,
+    /// An int that fits in int64_t.
+    PYRO_VALUE_INT = 2,
+    /// An int outside int64_t (read it with pyro_value_bigint_to_str).
+    PYRO_VALUE_BIGINT = 3,
+    PYRO_VALUE_FLOAT = 4,
+    PYRO_VALUE_COMPLEX = 5,
+    PYRO_VALUE_STR = 6,
+    PYRO_VALUE_BYTES = 7,
+    PYRO_VALUE_LIST = 8,
+    PYRO_VALUE_TUPLE = 9,
+    PYRO_VALUE_SET = 10,
+    PYRO_VALUE_DICT = 11,
+    /// An instance of a class with no plain-value mapping (class name + state).
+    PYRO_VALUE_OBJECT = 12,
+}
+
+impl From<ValueKind> for pyro_value_kind {
+    fn from(k: ValueKind) -> Self {
+        use pyro_value_kind::*;
+        match k {
+            ValueKind::None => PYRO_VALUE_NONE,
+            ValueKind::Bool => PYRO_VALUE_BOOL,
+            ValueKind::Int => PYRO_VALUE_INT,
+            ValueKind::BigInt => PYRO_VALUE_BIGINT,
+            ValueKind::Float => PYRO_VALUE_FLOAT,
+            ValueKind::Complex => PYRO_VALUE_COMPLEX,
+            ValueKind::Str => PYRO_VALUE_STR,
+            ValueKind::Bytes => PYRO_VALUE_BYTES,
+            ValueKind::List => PYRO_VALUE_LIST,
+            ValueKind::Tuple => PYRO_VALUE_TUPLE,
+            ValueKind::Set => PYRO_VALUE_SET,
+            ValueKind::Dict => PYRO_VALUE_DICT,
+            ValueKind::Object => PYRO_VALUE_OBJECT,
+        }
+    }
+}
+
+fn terminate(s: &mut String) {
+    // SAFETY: we only write into the spare capacity and never change the length, so the
+    // String stays valid UTF-8; the NUL sits just past its bytes until it is mutated.
+    unsafe {
+        let v = s.as_mut_vec();
+        v.reserve_exact(1);
+        v.spare_capacity_mut()[0].write(0);
+    }
+}
+
+/// Make every string inside `v` NUL-terminated in place (see the module comment).
+pub(crate) fn terminate_strings(v: &mut Value) {
+    let mut stack: Vec<&mut Value> = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Str(s) => terminate(s),
+            Value::List(items) | Value::Tuple(items) | Value::Set(items) => stack.extend(items.iter_mut()),
+            Value::Dict(items) => {
+                for (k, val) in items.iter_mut() {
+                    stack.push(k);
+                    stack.push(val);
+                }
+            }
+            Value::Object(o) => {
+                terminate(&mut o.class);
+                stack.push(&mut o.state);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn boxed(mut v: Value) -> *mut Value {
+    terminate_strings(&mut v);
+    Box::into_raw(Box::new(v))
+}
+
+/// Take ownership of a consumed value argument (NULL → None).
+pub(crate) fn take(v: *mut Value) -> Option<Value> {
+    if v.is_null() {
+        None
+    } else {
+        // SAFETY: the C caller hands over a value from a pyro_value constructor.
+        Some(*unsafe { Box::from_raw(v) })
+    }
+}
+
+fn borrow<'a>(v: *const Value) -> Option<&'a Value> {
+    unsafe { v.as_ref() }
+}
+
+/// Parse Python literal syntax, e.g. `"(1, 'a', {'k': 2})"`, `"b'\\x00'"`, `"{1, 2}"`,
+/// `"set()"`, `"(1+2j)"`. Returns NULL on bad text and, if `error` is not NULL, stores
+/// a PYRO_ERR_SERIALIZATION (or INVALID_ARGUMENT for NULL/non-UTF-8 text) error there
+/// (caller owns it; free with `pyro_error_free`). Caller owns the value; free with
+/// `pyro_value_free`.
+#[no_mangle]
+pub extern "C" fn pyro_value_from_literal(text: *const c_char, error: *mut *mut pyro_error) -> *mut Value {
+    guard(std::ptr::null_mut(), || {
+        if text.is_null() {
+            set_out_error(error, Error::invalid("literal text is NULL"));
+            return std::ptr::null_mut();
+        }
+        let Ok(text) = unsafe { CStr::from_ptr(text) }.to_str() else {
+            set_out_error(error, Error::invalid("literal text is not valid UTF-8"));
+            return std::ptr::null_mut();
+        };
+        match serpent::parse_literal(text) {
+            Ok(v) => boxed(v),
+            Err(e) => {
+                set_out_error(error, e);
+                std::ptr::null_mut()
+            }
+        }
+    })
+}
+
+/// Python's `repr()` of the value, as UTF-8. Caller owns the string; free with
+/// `pyro_string_free`. NULL for NULL.
+#[no_mangle]
+pub extern "C" fn pyro_value_repr(v: *const Value) -> *mut c_char {
+    guard(std::ptr::null_mut(), || match borrow(v) {
+        // repr escapes NUL, so the text has none.
+        Some(v) => CString::new(v.repr()).map_or(std::ptr::null_mut(), CString::into_raw),
+        None => std::ptr::null_mut(),
+    })
+}
+
+/// Free a string returned by this library (`pyro_value_repr`, `pyro_value_bigint_to_str`).
+/// NULL is ignored.
+#[no_mangle]
+pub extern "C" fn pyro_string_free(s: *mut c_char) {
+    guard((), || {
+        if !s.is_null() {
+            drop(unsafe { CString::from_raw(s) });
+        }
+    })
+}
+
+/// None. Caller owns the result; free with `pyro_value_free` (or pass it where consumed).
+#[no_mangle]
+pub extern "C" fn pyro_value_none() -> *mut Value {
+    guard(std::ptr::null_mut(), || boxed(Value::None))
+}
+
+/// A bool. Caller owns the result; free with `pyro_value_free`.
+#[no_mangle]
+pub extern "C" fn pyro_value_bool(b: bool) -> *mut Value {
+    guard(std::ptr::null_mut(), || boxed(Value::Bool(b)))
+}
+
+/// An int. Caller owns the result; free with `pyro_value_free`.
+#[no_mangle]
+pub extern "C" fn pyro_value_int(i: i64) -> *mut Value {
+    guard(std::ptr::null_mut(), || boxed(Value::Int(i)))
+}
+
+/// An int of any size from decimal text (optional sign). NULL on bad text.
+/// Caller owns the result; free with `pyro_value_free`.
+#[no_mangle]
+pub extern "C" fn pyro_value_bigint_from_str(decimal: *const c_char) -> *mut Value {
+    guard(std::ptr::null_mut(), || {
+        if decimal.is_null() {
+            return std::ptr::null_mut();
+        }
+        let bytes = unsafe { CStr::from_ptr(decimal) }.to_bytes();
+        if bytes.len() > 4300 {
+            return std::ptr::null_mut();
+        }
+        match BigInt::parse_bytes(bytes, 10) {
+            Some(b) => boxed(Value::from_bigint(b)),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// A float. Caller owns the result; free with `pyro_value_free`.
+#[no_mangle]
+pub extern "C" fn pyro_value_float(f: f64) -> *mut Value {
+    guard(std::ptr::null_mut(), || boxed(Value::Float(f)))
+}
+
+/// A complex number. Caller owns the result; free with `pyro_value_free`.
+#[no_mangle]
+pub extern "C" fn pyro_value_complex(re: f64, im: f64) -> *mut Value {
+    guard(std::ptr::null_mut(), || boxed(Value::Complex { re, im }))
+}
+
+/// A str from NUL-terminated UTF-8 (copied). NULL for NULL or invalid UTF-8.
+/// Caller owns the result; free with `pyro_value_free`.
+#[no_mangle]
+pub extern "C" fn pyro_value_str(s: *const c_char) -> *mut Value {
+    guard(std::ptr::null_mut(), || {
+        if s.is_null() {
+            return std::ptr::null_mut();
+        }
+        match unsafe { CStr::from_ptr(s) }.to_str() {
+            Ok(s) => boxed(Value::str(s)),
+            Err(_) => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// A str from `len` bytes of UTF-8 (copied; may contain NUL). NULL for invalid UTF-8 or
+/// a NULL pointer with len > 0. Caller owns the result; free with `pyro_value_free`.
+#[no_mangle]
+pub extern "C" fn pyro_value_str_len(s: *const c_char, len: usize) -> *mut Value {
+    guard(std::ptr::null_mut(), || {
+        let bytes = match slice(s as *const u8, len) {
+            Some(b) => b,
+            None => return std::ptr::null_mut(),
+        };
+        match std::str::from_utf8(bytes) {
+            Ok(s) => boxed(Value::str(s)),
+            Err(_) => std::ptr::null_mut(),
+        }
+    })
+}
+
+fn slice<'a>(p: *const u8, len: usize) -> Option<&'a [u8]> {
+    if len == 0 {
+        return Some(&[]);
+    }
+    if p.is_null() || len > isize::MAX as usize {
+        return None;
+    }
+    // SAFETY: non-NULL and the caller promises `len` readable bytes.
+    Some(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// A bytes value (copied). NULL if `data` is NULL with len > 0.
+/// Caller owns the result; free with `pyro_value_free`.
+#[no_mangle]
+pub extern "C" fn pyro_value_bytes(data: *const u8, len: usize) -> *mut Value {
+    guard(std::ptr::null_mut(), || match slice(data, len) {
+        Some(b) => boxed(Value::Bytes(b.to_vec())),
+        None => std::ptr::null_mut(),
+    })
+}
+
+/// An empty list. Caller owns the result; free with `pyro_value_free`.
+#[no_mangle]
+pub extern "C" fn pyro_value_list() -> *mut Value {
+    guard(std::ptr::null_mut(), || boxed(Value::List(Vec::new())))
+}
+
+/// An empty tuple. Caller owns the result; free with `pyro_value_free`.
+#[no_mangle]
+pub extern "C" fn pyro_value_tuple() -> *mut Value {
+    guard(std::ptr::null_mut(), || boxed(Value::Tuple(Vec::new())))
+}
+
+/// An empty set. Caller owns the result; free with `pyro_value_free`.
+#[no_mangle]
+pub extern "C" fn pyro_value_set() -> *mut Value {
+    guard(std::ptr::null_mut(), || boxed(Value::Set(Vec::new())))
+}
+
+/// An empty dict. Caller owns the result; free with `pyro_value_free`.
+#[no_mangle]
+pub extern "C" fn pyro_value_dict() -> *mut Value {
+    guard(std::ptr::null_mut(), || boxed(Value::Dict(Vec::new())))
+}
+
+fn hashable(v: &Value) -> bool {
+    match v {
+        Value::List(_) | Value::Dict(_) | Value::Set(_) | Value::Object(_) => false,
+        Value::Tuple(items) => items.iter().all(hashable),
+        _ => true,
+    }
+}
+
+/// Append `item` to a list or tuple, or add it to a set (a set ignores an equal
+/// element and refuses unhashable ones). `item` is consumed in every case, also when
+/// false is returned (NULL or non-container `seq`, NULL item, unhashable set element).
+#[no_mangle]
+pub extern "C" fn pyro_value_append(seq: *mut Value, item: *mut Value) -> bool {
+    let item = take(item);
+    guard(false, move || {
+        let (Some(seq), Some(item)) = (unsafe { seq.as_mut() }, item) else { return false };
+        match seq {
+            Value::List(v) | Value::Tuple(v) => {
+                v.push(item);
+                true
+            }
+            Value::Set(v) => {
+                if !hashable(&item) {
+                    return false;
+                }
+                if !v.contains(&item) {
+                    v.push(item);
+                }
+                true
+            }
+            _ => false,
+        }
+    })
+}
+
+/// `dict[key] = val` (an existing equal key keeps its position, as in Python). `key` and
+/// `val` are consumed in every case, also when false is returned (NULL or non-dict
+/// `dict`, NULL key/val, unhashable key: list, dict, set or object).
+#[no_mangle]
+pub extern "C" fn pyro_value_dict_set(dict: *mut Value, key: *mut Value, val: *mut Value) -> bool {
+    let key = take(key);
+    let val = take(val);
+    guard(false, move || {
+        let (Some(dict), Some(key), Some(val)) = (unsafe { dict.as_mut() }, key, val) else { return false };
+        if !matches!(dict, Value::Dict(_)) || !hashable(&key) {
+            return false;
+        }
+        dict.dict_set(key, val)
+    })
+}
+
+/// A deep copy. Caller owns the result; free with `pyro_value_free`. NULL for NULL.
+#[no_mangle]
+pub extern "C" fn pyro_value_clone(v: *const Value) -> *mut Value {
+    guard(std::ptr::null_mut(), || borrow(v).map_or(std::ptr::null_mut(), |v| boxed(v.clone())))
+}
+
+/// Free a value the caller owns. NULL is ignored. Never free borrowed pointers (callback
+/// arguments, `pyro_value_get` results).
+#[no_mangle]
+pub extern "C" fn pyro_value_free(v: *mut Value) {
+    guard((), || drop(take(v)))
+}
+
+/// The value's kind; PYRO_VALUE_NONE for NULL.
+#[no_mangle]
+pub extern "C" fn pyro_value_get_kind(v: *const Value) -> pyro_value_kind {
+    guard(pyro_value_kind::PYRO_VALUE_NONE, || {
+        borrow(v).map_or(pyro_value_kind::PYRO_VALUE_NONE, |v| v.kind().into())
+    })
+}
+
+/// Read an int (bools count, as in Python) into `*out`. False for other kinds, big ints
+/// outside int64_t, or NULL arguments.
+#[no_mangle]
+pub extern "C" fn pyro_value_as_int(v: *const Value, out: *mut i64) -> bool {
+    guard(false, || match (borrow(v).and_then(Value::as_i64), unsafe { out.as_mut() }) {
+        (Some(i), Some(out)) => {
+            *out = i;
+            true
+        }
+        _ => false,
+    })
+}
+
+/// Read a float (ints and bools convert, big ints approximately) into `*out`.
+/// False for other kinds or NULL arguments.
+#[no_mangle]
+pub extern "C" fn pyro_value_as_float(v: *const Value, out: *mut f64) -> bool {
+    use num_traits::ToPrimitive;
+    guard(false, || {
+        let f = match borrow(v) {
+            Some(Value::Float(f)) => *f,
+            Some(Value::Int(i)) => *i as f64,
+            Some(Value::Bool(b)) => *b as i64 as f64,
+            Some(Value::BigInt(b)) => b.to_f64().unwrap_or(f64::NAN),
+            _ => return false,
+        };
+        match unsafe { out.as_mut() } {
+            Some(out) => {
+                *out = f;
+                true
+            }
+            None => false,
+        }
+    })
+}
+
+/// Read a bool into `*out`. False for other kinds or NULL arguments.
+#[no_mangle]
+pub extern "C" fn pyro_value_as_bool(v: *const Value, out: *mut bool) -> bool {
+    guard(false, || match (borrow(v), unsafe { out.as_mut() }) {
+        (Some(Value::Bool(b)), Some(out)) => {
+            *out = *b;
+            true
+        }
+        _ => false,
+    })
+}
+
+/// Read a complex into `*re`, `*im` (ints and floats convert with im = 0).
+#[no_mangle]
+pub extern "C" fn pyro_value_as_complex(v: *const Value, re: *mut f64, im: *mut f64) -> bool {
+    guard(false, || {
+        let (r, i) = match borrow(v) {
+            Some(Value::Complex { re, im }) => (*re, *im),
+            Some(Value::Float(f)) => (*f, 0.0),
+            Some(Value::Int(n)) => (*n as f64, 0.0),
+            _ => return false,
+        };
+        match (unsafe { re.as_mut() }, unsafe { im.as_mut() }) {
+            (Some(re), Some(im)) => {
+                *re = r;
+                *im = i;
+                true
+            }
+            _ => false,
+        }
+    })
+}
+
+/// The UTF-8 bytes of a str, NUL-terminated (borrowed: valid while the value lives and
+/// is not modified). `*len` (if `len` is not NULL) gets the length in bytes, which is
+/// also right for strings containing NUL. NULL for other kinds.
+#[no_mangle]
+pub extern "C" fn pyro_value_as_str(v: *const Value, len: *mut usize) -> *const c_char {
+    guard(std::ptr::null(), || match borrow(v) {
+        Some(Value::Str(s)) if s.capacity() > s.len() => {
+            if let Some(len) = unsafe { len.as_mut() } {
+                *len = s.len();
+            }
+            s.as_ptr() as *const c_char
+        }
+        _ => std::ptr::null(),
+    })
+}
+
+/// The bytes of a bytes value (borrowed: valid while the value lives), length in `*len`.
+/// NULL for other kinds (an empty bytes value gives a non-NULL pointer and len 0).
+#[no_mangle]
+pub extern "C" fn pyro_value_as_bytes(v: *const Value, len: *mut usize) -> *const u8 {
+    guard(std::ptr::null(), || match borrow(v) {
+        Some(Value::Bytes(b)) => {
+            if let Some(len) = unsafe { len.as_mut() } {
+                *len = b.len();
+            }
+            if b.is_empty() {
+                std::ptr::NonNull::<u8>::dangling().as_ptr()
+            } else {
+                b.as_ptr()
+            }
+        }
+        _ => std::ptr::null(),
+    })
+}
+
+/// Decimal text of an int or big int. Caller owns it; free with `pyro_string_free`.
+/// NULL for other kinds.
+#[no_mangle]
+pub extern "C" fn pyro_value_bigint_to_str(v: *const Value) -> *mut c_char {
+    guard(std::ptr::null_mut(), || {
+        let text = match borrow(v) {
+            Some(Value::Int(i)) => i.to_string(),
+            Some(Value::BigInt(b)) => b.to_string(),
+            _ => return std::ptr::null_mut(),
+        };
+        CString::new(text).map_or(std::ptr::null_mut(), CString::into_raw)
+    })
+}
+
+/// Number of items of a list, tuple, set or dict; bytes of str/bytes; 0 otherwise.
+#[no_mangle]
+pub extern "C" fn pyro_value_len(v: *const Value) -> usize {
+    guard(0, || match borrow(v) {
+        Some(Value::List(x) | Value::Tuple(x) | Value::Set(x)) => x.len(),
+        Some(Value::Dict(x)) => x.len(),
+        Some(Value::Str(s)) => s.len(),
+        Some(Value::Bytes(b)) => b.len(),
+        _ => 0,
+    })
+}
+
+/// Item `i` of a list, tuple or set (borrowed: valid while the container lives and is
+/// not modified). NULL if out of range or not a sequence.
+#[no_mangle]
+pub extern "C" fn pyro_value_get(seq: *const Value, i: usize) -> *const Value {
+    guard(std::ptr::null(), || {
+        borrow(seq).and_then(Value::as_seq).and_then(|s| s.get(i)).map_or(std::ptr::null(), |v| v as *const Value)
+    })
+}
+
+/// The value for `key` in a dict (Python equality: 1 == 1.0 == True), borrowed; NULL if
+/// absent or not a dict.
+#[no_mangle]
+pub extern "C" fn pyro_value_dict_get(dict: *const Value, key: *const Value) -> *const Value {
+    guard(std::ptr::null(), || match (borrow(dict), borrow(key)) {
+        (Some(d), Some(k)) => d.dict_get(k).map_or(std::ptr::null(), |v| v as *const Value),
+        _ => std::ptr::null(),
+    })
+}
+
+/// The value for a str key (NUL-terminated UTF-8) in a dict, borrowed; NULL if absent.
+#[no_mangle]
+pub extern "C" fn pyro_value_dict_get_str(dict: *const Value, key: *const c_char) -> *const Value {
+    guard(std::ptr::null(), || {
+        if key.is_null() {
+            return std::ptr::null();
+        }
+        let Ok(key) = unsafe { CStr::from_ptr(key) }.to_str() else { return std::ptr::null() };
+        borrow(dict).and_then(|d| d.dict_get_str(key)).map_or(std::ptr::null(), |v| v as *const Value)
+    })
+}
+
+/// The `i`-th item of a dict in insertion order: `*key` and `*val` get borrowed pointers.
+/// False if out of range, not a dict, or an out-parameter is NULL.
+/// Iterate with `for (i = 0; pyro_value_dict_item(d, i, &k, &v); i++)`.
+#[no_mangle]
+pub extern "C" fn pyro_value_dict_item(
+    dict: *const Value,
+    i: usize,
+    key: *mut *const Value,
+    val: *mut *const Value,
+) -> bool {
+    guard(false, || {
+        let Some(Value::Dict(items)) = borrow(dict) else { return false };
+        let (Some((k, v)), false, false) = (items.get(i), key.is_null(), val.is_null()) else { return false };
+        unsafe {
+            *key = k;
+            *val = v;
+        }
+        true
+    })
+}
+
+/// The class name of an object value, e.g. "mymodule.Thing" (borrowed); NULL otherwise.
+#[no_mangle]
+pub extern "C" fn pyro_value_object_class(v: *const Value) -> *const c_char {
+    guard(std::ptr::null(), || match borrow(v) {
+        Some(Value::Object(o)) if o.class.capacity() > o.class.len() => o.class.as_ptr() as *const c_char,
+        _ => std::ptr::null(),
+    })
+}
+
+/// The state of an object value (usually a dict of its attributes), borrowed; NULL
+/// otherwise.
+#[no_mangle]
+pub extern "C" fn pyro_value_object_state(v: *const Value) -> *const Value {
+    guard(std::ptr::null(), || match borrow(v) {
+        Some(Value::Object(o)) => &o.state as *const Value,
+        _ => std::ptr::null(),
+    })
+}
+
+/// An object value of class `class_name` with `state` (consumed; NULL means an empty
+/// dict). Sent as Pyro4's class dict `{'__class__': class_name, ...state}`. NULL for a
+/// NULL/invalid class name. Caller owns the result; free with `pyro_value_free`.
+#[no_mangle]
+pub extern "C" fn pyro_value_object(class_name: *const c_char, state: *mut Value) -> *mut Value {
+    let state = take(state);
+    guard(std::ptr::null_mut(), move || {
+        if class_name.is_null() {
+            return std::ptr::null_mut();
+        }
+        let Ok(class) = unsafe { CStr::from_ptr(class_name) }.to_str() else { return std::ptr::null_mut() };
+        let state = state.unwrap_or(Value::Dict(Vec::new()));
+        boxed(Value::Object(Box::new(Object { class: class.to_string(), state })))
+    })
+}
