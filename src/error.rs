@@ -49,7 +49,11 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), remote: None }
+        Error {
+            kind,
+            message: message.into(),
+            remote: None,
+        }
     }
     pub fn communication(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Communication, message)
@@ -72,7 +76,11 @@ impl Error {
     /// A remote exception; `message` is Python's `str()` of it.
     pub fn remote(remote: RemoteError) -> Self {
         let message = remote_str(&remote.args);
-        Error { kind: ErrorKind::Remote, message, remote: Some(Box::new(remote)) }
+        Error {
+            kind: ErrorKind::Remote,
+            message,
+            remote: Some(Box::new(remote)),
+        }
     }
 }
 

@@ -77,13 +77,22 @@ fn oracle(uri: &str, serializer: &str, calls: &[(String, String, String)]) -> Or
         .lines()
         .map(|l| {
             // tiny JSON reader for {"repr": "..."} / {"error": "...", "message": "..."}
-            let v = pyro_async::serial::serpent::parse_literal(l).expect("oracle JSON is a Python literal too");
+            let v = pyro_async::serial::serpent::parse_literal(l)
+                .expect("oracle JSON is a Python literal too");
             if let Some(r) = v.dict_get_str("repr") {
                 Ok(r.as_str().unwrap().to_string())
             } else {
                 Err((
-                    v.dict_get_str("error").unwrap().as_str().unwrap().to_string(),
-                    v.dict_get_str("message").unwrap().as_str().unwrap().to_string(),
+                    v.dict_get_str("error")
+                        .unwrap()
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                    v.dict_get_str("message")
+                        .unwrap()
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
                 ))
             }
         })
@@ -109,7 +118,9 @@ fn contains_str_set(v: &Value) -> bool {
     match v {
         Value::Set(items) => items.len() > 1 && items.iter().any(|i| matches!(i, Value::Str(_))),
         Value::List(items) | Value::Tuple(items) => items.iter().any(contains_str_set),
-        Value::Dict(items) => items.iter().any(|(k, v)| contains_str_set(k) || contains_str_set(v)),
+        Value::Dict(items) => items
+            .iter()
+            .any(|(k, v)| contains_str_set(k) || contains_str_set(v)),
         _ => false,
     }
 }
@@ -125,30 +136,51 @@ fn args_of(literal: &str) -> Vec<Value> {
 fn echo_and_errors_match_pyro4_python_client() {
     let server = TestServer::start(&[]);
     let uri = server.uri("test.echo");
-    let (mut conn, info) = BlockingConnection::connect(&uri, SerializerId::Serpent, Duration::from_secs(10)).unwrap();
+    let (mut conn, info) =
+        BlockingConnection::connect(&uri, SerializerId::Serpent, Duration::from_secs(10)).unwrap();
     for m in ["echo", "boom", "custom_error", "slow", "varargs"] {
-        assert!(info.methods.iter().any(|x| x == m), "metadata lacks {m}: {info:?}");
+        assert!(
+            info.methods.iter().any(|x| x == m),
+            "metadata lacks {m}: {info:?}"
+        );
     }
     assert!(info.oneway.iter().any(|x| x == "oneway_inc"));
     assert!(info.attrs.iter().any(|x| x == "value"));
     assert_eq!(info.handshake, Value::str("hello"));
 
-    let mut calls: Vec<(String, String, String)> =
-        ECHO_CASES.iter().map(|a| ("echo".to_string(), a.to_string(), String::new())).collect();
-    calls.push(("varargs".into(), "(1, 'two', [3])".into(), "{'k': 'v', 'n': None}".into()));
+    let mut calls: Vec<(String, String, String)> = ECHO_CASES
+        .iter()
+        .map(|a| ("echo".to_string(), a.to_string(), String::new()))
+        .collect();
+    calls.push((
+        "varargs".into(),
+        "(1, 'two', [3])".into(),
+        "{'k': 'v', 'n': None}".into(),
+    ));
     calls.push(("boom".into(), String::new(), String::new()));
-    calls.push(("custom_error".into(), "('bad thing',)".into(), String::new()));
+    calls.push((
+        "custom_error".into(),
+        "('bad thing',)".into(),
+        String::new(),
+    ));
     let expected = oracle(&uri, "serpent", &calls);
     assert_eq!(expected.reprs.len(), calls.len());
 
     let mut checked = 0;
     for ((method, args, kwargs), want) in calls.iter().zip(&expected.reprs) {
-        let args = if args.is_empty() { Vec::new() } else { args_of(args) };
+        let args = if args.is_empty() {
+            Vec::new()
+        } else {
+            args_of(args)
+        };
         let kwargs: Vec<(String, Value)> = if kwargs.is_empty() {
             Vec::new()
         } else {
             match serpent::parse_literal(kwargs).unwrap() {
-                Value::Dict(items) => items.into_iter().map(|(k, v)| (k.as_str().unwrap().to_string(), v)).collect(),
+                Value::Dict(items) => items
+                    .into_iter()
+                    .map(|(k, v)| (k.as_str().unwrap().to_string(), v))
+                    .collect(),
                 _ => unreachable!(),
             }
         };
@@ -187,8 +219,12 @@ fn echo_and_errors_match_pyro4_python_client() {
 #[test]
 fn remote_exception_is_structured() {
     let server = TestServer::start(&[]);
-    let (mut conn, _) =
-        BlockingConnection::connect(&server.uri("test.echo"), SerializerId::Serpent, Duration::from_secs(10)).unwrap();
+    let (mut conn, _) = BlockingConnection::connect(
+        &server.uri("test.echo"),
+        SerializerId::Serpent,
+        Duration::from_secs(10),
+    )
+    .unwrap();
     let e = conn.call("boom", &[], &[]).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Remote);
     let r = e.remote.unwrap();
@@ -197,11 +233,18 @@ fn remote_exception_is_structured() {
     assert_eq!(r.args.repr(), "('integer division or modulo by zero',)");
     assert!(r.traceback.unwrap().contains("ZeroDivisionError"));
     // the connection stays usable after a remote exception
-    assert_eq!(conn.call("echo", &[Value::Int(5)], &[]).unwrap(), Value::Int(5));
+    assert_eq!(
+        conn.call("echo", &[Value::Int(5)], &[]).unwrap(),
+        Value::Int(5)
+    );
     // unknown object: refused at connect time
-    let err = BlockingConnection::connect(&server.uri("nope"), SerializerId::Serpent, Duration::from_secs(10))
-        .err()
-        .unwrap();
+    let err = BlockingConnection::connect(
+        &server.uri("nope"),
+        SerializerId::Serpent,
+        Duration::from_secs(10),
+    )
+    .err()
+    .unwrap();
     assert_eq!(err.kind, ErrorKind::Communication);
     assert!(err.message.contains("unknown object"), "{}", err.message);
 }

@@ -20,7 +20,11 @@ pub struct BlockingConnection {
 
 impl BlockingConnection {
     /// Connect to a `PYRO:obj@host:port` URI and do the handshake.
-    pub fn connect(uri: &str, serializer: SerializerId, timeout: Duration) -> Result<(Self, ConnectInfo)> {
+    pub fn connect(
+        uri: &str,
+        serializer: SerializerId,
+        timeout: Duration,
+    ) -> Result<(Self, ConnectInfo)> {
         let target = Target::parse(uri)?;
         let Location::Tcp { host, port } = &target.location else {
             return Err(Error::invalid("the blocking client supports TCP URIs only"));
@@ -34,7 +38,12 @@ impl BlockingConnection {
             .map_err(|e| Error::communication(format!("cannot connect to {addr}: {e}")))?;
         stream.set_nodelay(true).ok();
         stream.set_read_timeout(Some(timeout)).ok();
-        let mut conn = BlockingConnection { stream, object: target.object, serializer, seq: 0 };
+        let mut conn = BlockingConnection {
+            stream,
+            object: target.object,
+            serializer,
+            seq: 0,
+        };
         let msg = wire::connect_message(0, serializer, &conn.object, &Value::str("hello"))?;
         conn.send(&msg.encode()?)?;
         let reply = read_message(&mut conn.stream, DEFAULT_MAX_MESSAGE_SIZE)?;
@@ -43,13 +52,28 @@ impl BlockingConnection {
     }
 
     fn send(&mut self, bytes: &[u8]) -> Result<()> {
-        self.stream.write_all(bytes).map_err(|e| Error::communication(format!("write failed: {e}")))
+        self.stream
+            .write_all(bytes)
+            .map_err(|e| Error::communication(format!("write failed: {e}")))
     }
 
     /// Call a method and wait for its result (a remote exception is an `Err` of kind Remote).
-    pub fn call(&mut self, method: &str, args: &[Value], kwargs: &[(String, Value)]) -> Result<Value> {
+    pub fn call(
+        &mut self,
+        method: &str,
+        args: &[Value],
+        kwargs: &[(String, Value)],
+    ) -> Result<Value> {
         self.seq = self.seq.wrapping_add(1);
-        let msg = wire::invoke_message(self.seq, self.serializer, &self.object, method, args, kwargs, 0)?;
+        let msg = wire::invoke_message(
+            self.seq,
+            self.serializer,
+            &self.object,
+            method,
+            args,
+            kwargs,
+            0,
+        )?;
         self.send(&msg.encode()?)?;
         let reply = read_message(&mut self.stream, DEFAULT_MAX_MESSAGE_SIZE)?;
         wire::parse_result(&reply, self.seq, self.serializer)

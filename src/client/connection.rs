@@ -7,7 +7,7 @@
 
 use crate::client::wire::{self, ConnectInfo};
 use crate::error::{Error, Result};
-use crate::protocol::{self, Message, MessageReader};
+use crate::protocol::{self, Annotations, Message, MessageReader};
 use crate::serial::SerializerId;
 use crate::value::Value;
 use std::collections::VecDeque;
@@ -87,7 +87,10 @@ pub enum Event {
     /// Handshake done; queued calls have been written.
     Connected(ConnectInfo),
     /// A call's reply arrived (the owner decides whether the call is still wanted).
-    Reply { call: CallId, outcome: Result<(Value, Vec<([u8; 4], Vec<u8>)>)> },
+    Reply {
+        call: CallId,
+        outcome: Result<(Value, Annotations)>,
+    },
 }
 
 pub struct Connection {
@@ -136,7 +139,10 @@ impl Connection {
 
     /// Calls that were accepted on this connection and have no reply yet.
     pub fn pending_calls(&self) -> impl Iterator<Item = CallId> + '_ {
-        self.inflight.iter().map(|f| f.call).chain(self.waiting.iter().map(|(c, _)| *c))
+        self.inflight
+            .iter()
+            .map(|f| f.call)
+            .chain(self.waiting.iter().map(|(c, _)| *c))
     }
 
     pub fn has_pending_calls(&self) -> bool {
@@ -268,11 +274,17 @@ impl Connection {
                 // remote exception or undecodable payload concerns this call only.
                 if let Err(e) = &outcome {
                     if e.kind == crate::error::ErrorKind::Protocol {
-                        events.push(Event::Reply { call: front.call, outcome });
+                        events.push(Event::Reply {
+                            call: front.call,
+                            outcome,
+                        });
                         return Err(Error::protocol("connection closed after a protocol error"));
                     }
                 }
-                events.push(Event::Reply { call: front.call, outcome });
+                events.push(Event::Reply {
+                    call: front.call,
+                    outcome,
+                });
                 Ok(())
             }
         }

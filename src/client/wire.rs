@@ -30,24 +30,45 @@ pub fn encode_value(serializer: SerializerId, v: &Value) -> Result<Vec<u8>> {
 pub fn decode_value(serializer_id: u16, data: &[u8]) -> Result<Value> {
     match SerializerId::from_u16(serializer_id) {
         Some(SerializerId::Serpent) => serial::serpent::decode(data),
-        Some(other) => Err(Error::serialization(format!("serializer {} is not available", other.name()))),
-        None => Err(Error::protocol(format!("unknown serializer id {serializer_id} in reply"))),
+        Some(other) => Err(Error::serialization(format!(
+            "serializer {} is not available",
+            other.name()
+        ))),
+        None => Err(Error::protocol(format!(
+            "unknown serializer id {serializer_id} in reply"
+        ))),
     }
 }
 
 /// The CONNECT request Pyro4's proxy sends (metadata piggybacked on the reply).
-pub fn connect_message(seq: u16, serializer: SerializerId, object: &str, handshake: &Value) -> Result<Message> {
+pub fn connect_message(
+    seq: u16,
+    serializer: SerializerId,
+    object: &str,
+    handshake: &Value,
+) -> Result<Message> {
     let data = Value::Dict(vec![
         (Value::str("handshake"), handshake.clone()),
         (Value::str("object"), Value::str(object)),
     ]);
     let bytes = encode_value(serializer, &data)?;
-    Ok(Message::new(MSG_CONNECT, FLAGS_META_ON_CONNECT, seq, serializer as u16, bytes))
+    Ok(Message::new(
+        MSG_CONNECT,
+        FLAGS_META_ON_CONNECT,
+        seq,
+        serializer as u16,
+        bytes,
+    ))
 }
 
 fn str_list(v: Option<&Value>) -> Vec<String> {
     v.and_then(|v| v.as_seq())
-        .map(|items| items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -61,17 +82,27 @@ pub fn parse_connect_reply(msg: &Message, serializer: SerializerId) -> Result<Co
                     msg.serializer_id, serializer as u16
                 )));
             }
-            let reply = if msg.data.is_empty() { Value::None } else { decode_value(msg.serializer_id, &msg.data)? };
+            let reply = if msg.data.is_empty() {
+                Value::None
+            } else {
+                decode_value(msg.serializer_id, &msg.data)?
+            };
             if msg.flags & FLAGS_META_ON_CONNECT != 0 {
                 let meta = reply.dict_get_str("meta");
                 Ok(ConnectInfo {
-                    handshake: reply.dict_get_str("handshake").cloned().unwrap_or(Value::None),
+                    handshake: reply
+                        .dict_get_str("handshake")
+                        .cloned()
+                        .unwrap_or(Value::None),
                     methods: str_list(meta.and_then(|m| m.dict_get_str("methods"))),
                     oneway: str_list(meta.and_then(|m| m.dict_get_str("oneway"))),
                     attrs: str_list(meta.and_then(|m| m.dict_get_str("attrs"))),
                 })
             } else {
-                Ok(ConnectInfo { handshake: reply, ..Default::default() })
+                Ok(ConnectInfo {
+                    handshake: reply,
+                    ..Default::default()
+                })
             }
         }
         MSG_CONNECTFAIL => {
@@ -85,7 +116,9 @@ pub fn parse_connect_reply(msg: &Message, serializer: SerializerId) -> Result<Co
                 serializer.name()
             )))
         }
-        other => Err(Error::protocol(format!("invalid message type {other} in reply to connect"))),
+        other => Err(Error::protocol(format!(
+            "invalid message type {other} in reply to connect"
+        ))),
     }
 }
 
@@ -113,17 +146,36 @@ pub fn invoke_message(
     kwargs: &[(String, Value)],
     flags: u16,
 ) -> Result<Message> {
-    let kw = Value::Dict(kwargs.iter().map(|(k, v)| (Value::str(k.as_str()), v.clone())).collect());
-    let call = Value::Tuple(vec![Value::str(object), Value::str(method), Value::Tuple(args.to_vec()), kw]);
+    let kw = Value::Dict(
+        kwargs
+            .iter()
+            .map(|(k, v)| (Value::str(k.as_str()), v.clone()))
+            .collect(),
+    );
+    let call = Value::Tuple(vec![
+        Value::str(object),
+        Value::str(method),
+        Value::Tuple(args.to_vec()),
+        kw,
+    ]);
     let data = encode_value(serializer, &call)?;
-    Ok(Message::new(MSG_INVOKE, flags, seq, serializer as u16, data))
+    Ok(Message::new(
+        MSG_INVOKE,
+        flags,
+        seq,
+        serializer as u16,
+        data,
+    ))
 }
 
 /// Interpret a RESULT: the value, or the remote exception as a REMOTE error.
 /// A message of the wrong type, sequence or serializer is a PROTOCOL error.
 pub fn parse_result(msg: &Message, expected_seq: u16, serializer: SerializerId) -> Result<Value> {
     if msg.msg_type != MSG_RESULT {
-        return Err(Error::protocol(format!("expected a RESULT message, got type {}", msg.msg_type)));
+        return Err(Error::protocol(format!(
+            "expected a RESULT message, got type {}",
+            msg.msg_type
+        )));
     }
     if msg.seq != expected_seq {
         return Err(Error::protocol(format!(
@@ -146,7 +198,10 @@ pub fn parse_result(msg: &Message, expected_seq: u16, serializer: SerializerId) 
             Some(r) => Error::remote(r),
             None => Error::new(
                 ErrorKind::Remote,
-                format!("the server raised an exception in an unknown form: {}", value.repr()),
+                format!(
+                    "the server raised an exception in an unknown form: {}",
+                    value.repr()
+                ),
             ),
         });
     }

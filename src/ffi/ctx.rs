@@ -26,10 +26,12 @@ pub type pyro_call_id = u64;
 
 /// Called with the call's result. `result` is borrowed: valid during the callback only
 /// (copy it with `pyro_value_clone` to keep it).
-pub type pyro_result_cb = Option<unsafe extern "C" fn(result: *const Value, user_data: *mut c_void)>;
+pub type pyro_result_cb =
+    Option<unsafe extern "C" fn(result: *const Value, user_data: *mut c_void)>;
 
 /// Called with the call's error. `error` is borrowed: valid during the callback only.
-pub type pyro_error_cb = Option<unsafe extern "C" fn(error: *const pyro_error, user_data: *mut c_void)>;
+pub type pyro_error_cb =
+    Option<unsafe extern "C" fn(error: *const pyro_error, user_data: *mut c_void)>;
 
 /// Serializer ids, as on the Pyro4 wire.
 #[repr(C)]
@@ -99,7 +101,9 @@ pub extern "C" fn pyro_ctx_new(options: *const pyro_ctx_options) -> *mut pyro_ct
         if !options.is_null() {
             // SAFETY: checked non-NULL; read by value (the enum field is checked below).
             let raw = unsafe { std::ptr::read(options as *const RawOptions) };
-            let Some(ser) = serializer_from_c(raw.serializer) else { return std::ptr::null_mut() };
+            let Some(ser) = serializer_from_c(raw.serializer) else {
+                return std::ptr::null_mut();
+            };
             if raw.worker_threads == 0 || raw.worker_threads > 16 || raw.max_message_size < 1024 {
                 return std::ptr::null_mut();
             }
@@ -148,7 +152,9 @@ pub extern "C" fn pyro_ctx_dispatch(ctx: *mut pyro_ctx, max: usize) -> usize {
 /// Number of completions waiting for `pyro_ctx_dispatch` (0 for NULL).
 #[no_mangle]
 pub extern "C" fn pyro_ctx_pending(ctx: *const pyro_ctx) -> usize {
-    guard(0, || unsafe { ctx.as_ref() }.map_or(0, |c| c.ctx.pending_completions()))
+    guard(0, || {
+        unsafe { ctx.as_ref() }.map_or(0, |c| c.ctx.pending_completions())
+    })
 }
 
 /// Free the context. Stops the internal threads, closes every connection, then runs,
@@ -262,9 +268,15 @@ pub extern "C" fn pyro_call_async(
     let args = crate::ffi::value::take(args);
     let kwargs = crate::ffi::value::take(kwargs);
     guard(0, move || {
-        let Some(p) = (unsafe { proxy.as_ref() }) else { return 0 };
-        let Ok(method) = cstr(method, "method") else { return 0 };
-        let Ok(req) = build_request(method, args, kwargs) else { return 0 };
+        let Some(p) = (unsafe { proxy.as_ref() }) else {
+            return 0;
+        };
+        let Ok(method) = cstr(method, "method") else {
+            return 0;
+        };
+        let Ok(req) = build_request(method, args, kwargs) else {
+            return 0;
+        };
         let ud = UserData(user_data);
         let cb = Box::new(move |outcome: Outcome| deliver(outcome, on_result, on_error, ud));
         p.proxy.call(req, cb).unwrap_or(0)
@@ -279,7 +291,12 @@ pub(crate) fn build_request(
     let args = match args {
         None => Vec::new(),
         Some(Value::Tuple(v)) | Some(Value::List(v)) => v,
-        Some(other) => return Err(Error::invalid(format!("args must be a tuple or list, not {:?}", other.kind()))),
+        Some(other) => {
+            return Err(Error::invalid(format!(
+                "args must be a tuple or list, not {:?}",
+                other.kind()
+            )))
+        }
     };
     let kwargs = match kwargs {
         None => Vec::new(),
@@ -292,7 +309,12 @@ pub(crate) fn build_request(
             .collect::<Result<Vec<_>, _>>()?,
         Some(_) => return Err(Error::invalid("kwargs must be a dict")),
     };
-    Ok(CallRequest { method: method.to_string(), args, kwargs, flags: 0 })
+    Ok(CallRequest {
+        method: method.to_string(),
+        args,
+        kwargs,
+        flags: 0,
+    })
 }
 
 /// Run `fn(user_data)` once on the thread that dispatches, inside the next
@@ -306,7 +328,9 @@ pub extern "C" fn pyro_ctx_post(
     user_data: *mut c_void,
 ) -> bool {
     guard(false, || {
-        let (Some(c), Some(f)) = (unsafe { ctx.as_ref() }, func) else { return false };
+        let (Some(c), Some(f)) = (unsafe { ctx.as_ref() }, func) else {
+            return false;
+        };
         let ud = UserData(user_data);
         c.ctx.post(Box::new(move || {
             let ud = ud;
@@ -331,7 +355,10 @@ fn cstr<'a>(p: *const c_char, what: &str) -> Result<&'a str, Error> {
         return Err(Error::invalid(format!("{what} is NULL")));
     }
     // SAFETY: non-NULL, NUL-terminated per the C contract.
-    unsafe { CStr::from_ptr(p) }
-        .to_str()
-        .map_err(|_| Error::new(ErrorKind::InvalidArgument, format!("{what} is not valid UTF-8")))
+    unsafe { CStr::from_ptr(p) }.to_str().map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{what} is not valid UTF-8"),
+        )
+    })
 }

@@ -70,7 +70,10 @@ impl pyro_error {
             kind: e.kind.into(),
             message: c_string(&e.message),
             remote_type: remote.as_ref().map(|r| c_string(&r.type_name)),
-            traceback: remote.as_ref().and_then(|r| r.traceback.as_deref()).map(c_string),
+            traceback: remote
+                .as_ref()
+                .and_then(|r| r.traceback.as_deref())
+                .map(c_string),
             args: remote.map(|r| {
                 let mut a = r.args;
                 terminate_strings(&mut a);
@@ -91,9 +94,11 @@ pub(crate) fn set_out_error(out: *mut *mut pyro_error, e: Error) {
 /// The error's kind. 0 for NULL.
 #[no_mangle]
 pub extern "C" fn pyro_error_get_kind(e: *const pyro_error) -> pyro_error_kind {
-    guard(pyro_error_kind::PYRO_ERR_INVALID_ARGUMENT, || match unsafe { e.as_ref() } {
-        Some(e) => e.kind,
-        None => pyro_error_kind::PYRO_ERR_INVALID_ARGUMENT,
+    guard(pyro_error_kind::PYRO_ERR_INVALID_ARGUMENT, || {
+        match unsafe { e.as_ref() } {
+            Some(e) => e.kind,
+            None => pyro_error_kind::PYRO_ERR_INVALID_ARGUMENT,
+        }
     })
 }
 
@@ -101,7 +106,9 @@ pub extern "C" fn pyro_error_get_kind(e: *const pyro_error) -> pyro_error_kind {
 /// `str()` of the exception. NULL for a NULL error.
 #[no_mangle]
 pub extern "C" fn pyro_error_message(e: *const pyro_error) -> *const c_char {
-    guard(std::ptr::null(), || unsafe { e.as_ref() }.map_or(std::ptr::null(), |e| e.message.as_ptr()))
+    guard(std::ptr::null(), || {
+        unsafe { e.as_ref() }.map_or(std::ptr::null(), |e| e.message.as_ptr())
+    })
 }
 
 /// The remote exception's class, e.g. "builtins.ZeroDivisionError" (borrowed). NULL
@@ -109,7 +116,9 @@ pub extern "C" fn pyro_error_message(e: *const pyro_error) -> *const c_char {
 #[no_mangle]
 pub extern "C" fn pyro_error_remote_type(e: *const pyro_error) -> *const c_char {
     guard(std::ptr::null(), || {
-        unsafe { e.as_ref() }.and_then(|e| e.remote_type.as_ref()).map_or(std::ptr::null(), |s| s.as_ptr())
+        unsafe { e.as_ref() }
+            .and_then(|e| e.remote_type.as_ref())
+            .map_or(std::ptr::null(), |s| s.as_ptr())
     })
 }
 
@@ -117,7 +126,9 @@ pub extern "C" fn pyro_error_remote_type(e: *const pyro_error) -> *const c_char 
 #[no_mangle]
 pub extern "C" fn pyro_error_remote_traceback(e: *const pyro_error) -> *const c_char {
     guard(std::ptr::null(), || {
-        unsafe { e.as_ref() }.and_then(|e| e.traceback.as_ref()).map_or(std::ptr::null(), |s| s.as_ptr())
+        unsafe { e.as_ref() }
+            .and_then(|e| e.traceback.as_ref())
+            .map_or(std::ptr::null(), |s| s.as_ptr())
     })
 }
 
@@ -125,7 +136,9 @@ pub extern "C" fn pyro_error_remote_traceback(e: *const pyro_error) -> *const c_
 #[no_mangle]
 pub extern "C" fn pyro_error_remote_args(e: *const pyro_error) -> *const Value {
     guard(std::ptr::null(), || {
-        unsafe { e.as_ref() }.and_then(|e| e.args.as_ref()).map_or(std::ptr::null(), |v| v as *const Value)
+        unsafe { e.as_ref() }
+            .and_then(|e| e.args.as_ref())
+            .map_or(std::ptr::null(), |v| v as *const Value)
     })
 }
 

@@ -73,7 +73,9 @@ pub(crate) fn terminate_strings(v: &mut Value) {
     while let Some(v) = stack.pop() {
         match v {
             Value::Str(s) => terminate(s),
-            Value::List(items) | Value::Tuple(items) | Value::Set(items) => stack.extend(items.iter_mut()),
+            Value::List(items) | Value::Tuple(items) | Value::Set(items) => {
+                stack.extend(items.iter_mut())
+            }
             Value::Dict(items) => {
                 for (k, val) in items.iter_mut() {
                     stack.push(k);
@@ -114,7 +116,10 @@ fn borrow<'a>(v: *const Value) -> Option<&'a Value> {
 /// (caller owns it; free with `pyro_error_free`). Caller owns the value; free with
 /// `pyro_value_free`.
 #[no_mangle]
-pub extern "C" fn pyro_value_from_literal(text: *const c_char, error: *mut *mut pyro_error) -> *mut Value {
+pub extern "C" fn pyro_value_from_literal(
+    text: *const c_char,
+    error: *mut *mut pyro_error,
+) -> *mut Value {
     guard(std::ptr::null_mut(), || {
         if text.is_null() {
             set_out_error(error, Error::invalid("literal text is NULL"));
@@ -296,7 +301,9 @@ fn hashable(v: &Value) -> bool {
 pub extern "C" fn pyro_value_append(seq: *mut Value, item: *mut Value) -> bool {
     let item = take(item);
     guard(false, move || {
-        let (Some(seq), Some(item)) = (unsafe { seq.as_mut() }, item) else { return false };
+        let (Some(seq), Some(item)) = (unsafe { seq.as_mut() }, item) else {
+            return false;
+        };
         match seq {
             Value::List(v) | Value::Tuple(v) => {
                 v.push(item);
@@ -324,7 +331,9 @@ pub extern "C" fn pyro_value_dict_set(dict: *mut Value, key: *mut Value, val: *m
     let key = take(key);
     let val = take(val);
     guard(false, move || {
-        let (Some(dict), Some(key), Some(val)) = (unsafe { dict.as_mut() }, key, val) else { return false };
+        let (Some(dict), Some(key), Some(val)) = (unsafe { dict.as_mut() }, key, val) else {
+            return false;
+        };
         if !matches!(dict, Value::Dict(_)) || !hashable(&key) {
             return false;
         }
@@ -335,7 +344,9 @@ pub extern "C" fn pyro_value_dict_set(dict: *mut Value, key: *mut Value, val: *m
 /// A deep copy. Caller owns the result; free with `pyro_value_free`. NULL for NULL.
 #[no_mangle]
 pub extern "C" fn pyro_value_clone(v: *const Value) -> *mut Value {
-    guard(std::ptr::null_mut(), || borrow(v).map_or(std::ptr::null_mut(), |v| boxed(v.clone())))
+    guard(std::ptr::null_mut(), || {
+        borrow(v).map_or(std::ptr::null_mut(), |v| boxed(v.clone()))
+    })
 }
 
 /// Free a value the caller owns. NULL is ignored. Never free borrowed pointers (callback
@@ -357,12 +368,14 @@ pub extern "C" fn pyro_value_get_kind(v: *const Value) -> pyro_value_kind {
 /// outside int64_t, or NULL arguments.
 #[no_mangle]
 pub extern "C" fn pyro_value_as_int(v: *const Value, out: *mut i64) -> bool {
-    guard(false, || match (borrow(v).and_then(Value::as_i64), unsafe { out.as_mut() }) {
-        (Some(i), Some(out)) => {
-            *out = i;
-            true
+    guard(false, || {
+        match (borrow(v).and_then(Value::as_i64), unsafe { out.as_mut() }) {
+            (Some(i), Some(out)) => {
+                *out = i;
+                true
+            }
+            _ => false,
         }
-        _ => false,
     })
 }
 
@@ -488,7 +501,10 @@ pub extern "C" fn pyro_value_len(v: *const Value) -> usize {
 #[no_mangle]
 pub extern "C" fn pyro_value_get(seq: *const Value, i: usize) -> *const Value {
     guard(std::ptr::null(), || {
-        borrow(seq).and_then(Value::as_seq).and_then(|s| s.get(i)).map_or(std::ptr::null(), |v| v as *const Value)
+        borrow(seq)
+            .and_then(Value::as_seq)
+            .and_then(|s| s.get(i))
+            .map_or(std::ptr::null(), |v| v as *const Value)
     })
 }
 
@@ -497,7 +513,9 @@ pub extern "C" fn pyro_value_get(seq: *const Value, i: usize) -> *const Value {
 #[no_mangle]
 pub extern "C" fn pyro_value_dict_get(dict: *const Value, key: *const Value) -> *const Value {
     guard(std::ptr::null(), || match (borrow(dict), borrow(key)) {
-        (Some(d), Some(k)) => d.dict_get(k).map_or(std::ptr::null(), |v| v as *const Value),
+        (Some(d), Some(k)) => d
+            .dict_get(k)
+            .map_or(std::ptr::null(), |v| v as *const Value),
         _ => std::ptr::null(),
     })
 }
@@ -509,8 +527,12 @@ pub extern "C" fn pyro_value_dict_get_str(dict: *const Value, key: *const c_char
         if key.is_null() {
             return std::ptr::null();
         }
-        let Ok(key) = unsafe { CStr::from_ptr(key) }.to_str() else { return std::ptr::null() };
-        borrow(dict).and_then(|d| d.dict_get_str(key)).map_or(std::ptr::null(), |v| v as *const Value)
+        let Ok(key) = unsafe { CStr::from_ptr(key) }.to_str() else {
+            return std::ptr::null();
+        };
+        borrow(dict)
+            .and_then(|d| d.dict_get_str(key))
+            .map_or(std::ptr::null(), |v| v as *const Value)
     })
 }
 
@@ -525,8 +547,12 @@ pub extern "C" fn pyro_value_dict_item(
     val: *mut *const Value,
 ) -> bool {
     guard(false, || {
-        let Some(Value::Dict(items)) = borrow(dict) else { return false };
-        let (Some((k, v)), false, false) = (items.get(i), key.is_null(), val.is_null()) else { return false };
+        let Some(Value::Dict(items)) = borrow(dict) else {
+            return false;
+        };
+        let (Some((k, v)), false, false) = (items.get(i), key.is_null(), val.is_null()) else {
+            return false;
+        };
         unsafe {
             *key = k;
             *val = v;
@@ -539,7 +565,9 @@ pub extern "C" fn pyro_value_dict_item(
 #[no_mangle]
 pub extern "C" fn pyro_value_object_class(v: *const Value) -> *const c_char {
     guard(std::ptr::null(), || match borrow(v) {
-        Some(Value::Object(o)) if o.class.capacity() > o.class.len() => o.class.as_ptr() as *const c_char,
+        Some(Value::Object(o)) if o.class.capacity() > o.class.len() => {
+            o.class.as_ptr() as *const c_char
+        }
         _ => std::ptr::null(),
     })
 }
@@ -564,8 +592,13 @@ pub extern "C" fn pyro_value_object(class_name: *const c_char, state: *mut Value
         if class_name.is_null() {
             return std::ptr::null_mut();
         }
-        let Ok(class) = unsafe { CStr::from_ptr(class_name) }.to_str() else { return std::ptr::null_mut() };
+        let Ok(class) = unsafe { CStr::from_ptr(class_name) }.to_str() else {
+            return std::ptr::null_mut();
+        };
         let state = state.unwrap_or(Value::Dict(Vec::new()));
-        boxed(Value::Object(Box::new(Object { class: class.to_string(), state })))
+        boxed(Value::Object(Box::new(Object {
+            class: class.to_string(),
+            state,
+        })))
     })
 }

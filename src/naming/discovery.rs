@@ -34,22 +34,40 @@ impl Default for DiscoveryConfig {
 
 /// Split Pyro4's comma-separated address list.
 pub fn parse_addresses(s: &str) -> Vec<String> {
-    s.split(',').map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect()
+    s.split(',')
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())
+        .collect()
 }
 
 fn resolve(addr: &str, port: u16) -> Option<SocketAddr> {
-    let host = if addr == "<broadcast>" { "255.255.255.255" } else { addr };
+    let host = if addr == "<broadcast>" {
+        "255.255.255.255"
+    } else {
+        addr
+    };
     (host, port).to_socket_addrs().ok()?.find(|a| a.is_ipv4())
 }
 
 /// Broadcast for the name server; returns its URI text (e.g. `PYRO:Pyro.NameServer@127.0.0.1:9090`).
 pub fn discover(cfg: &DiscoveryConfig) -> Result<String> {
-    let targets: Vec<SocketAddr> = cfg.addresses.iter().filter_map(|a| resolve(a, cfg.port)).collect();
+    let targets: Vec<SocketAddr> = cfg
+        .addresses
+        .iter()
+        .filter_map(|a| resolve(a, cfg.port))
+        .collect();
     if targets.is_empty() {
-        return Err(Error::new(ErrorKind::Naming, "no usable broadcast address configured"));
+        return Err(Error::new(
+            ErrorKind::Naming,
+            "no usable broadcast address configured",
+        ));
     }
-    let sock = UdpSocket::bind(("0.0.0.0", 0))
-        .map_err(|e| Error::new(ErrorKind::Naming, format!("cannot open broadcast socket: {e}")))?;
+    let sock = UdpSocket::bind(("0.0.0.0", 0)).map_err(|e| {
+        Error::new(
+            ErrorKind::Naming,
+            format!("cannot open broadcast socket: {e}"),
+        )
+    })?;
     let _ = sock.set_broadcast(true);
     sock.set_read_timeout(Some(cfg.round_timeout.max(Duration::from_millis(1))))
         .map_err(|e| Error::new(ErrorKind::Naming, format!("broadcast socket: {e}")))?;
@@ -65,11 +83,26 @@ pub fn discover(cfg: &DiscoveryConfig) -> Result<String> {
                 let uri: String = buf[..n].iter().map(|&b| b as char).collect();
                 return Ok(uri);
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
-            Err(e) => return Err(Error::new(ErrorKind::Naming, format!("broadcast lookup failed: {e}"))),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Naming,
+                    format!("broadcast lookup failed: {e}"),
+                ))
+            }
         }
     }
-    Err(Error::new(ErrorKind::Naming, "no name server answered the broadcast"))
+    Err(Error::new(
+        ErrorKind::Naming,
+        "no name server answered the broadcast",
+    ))
 }
 
 #[cfg(test)]
@@ -84,7 +117,9 @@ mod tests {
             let mut buf = [0u8; 100];
             let (n, from) = responder.recv_from(&mut buf).unwrap();
             assert_eq!(&buf[..n], b"GET_NSURI");
-            responder.send_to(b"PYRO:Pyro.NameServer@127.0.0.1:4321", from).unwrap();
+            responder
+                .send_to(b"PYRO:Pyro.NameServer@127.0.0.1:4321", from)
+                .unwrap();
         });
         let cfg = DiscoveryConfig {
             addresses: vec!["127.0.0.1".into()],
@@ -92,7 +127,10 @@ mod tests {
             rounds: 3,
             round_timeout: Duration::from_millis(500),
         };
-        assert_eq!(discover(&cfg).unwrap(), "PYRO:Pyro.NameServer@127.0.0.1:4321");
+        assert_eq!(
+            discover(&cfg).unwrap(),
+            "PYRO:Pyro.NameServer@127.0.0.1:4321"
+        );
         t.join().unwrap();
     }
 
@@ -111,7 +149,13 @@ mod tests {
 
     #[test]
     fn address_list_parsing() {
-        assert_eq!(parse_addresses("<broadcast>, 0.0.0.0"), vec!["<broadcast>", "0.0.0.0"]);
-        assert_eq!(parse_addresses(" 127.255.255.255 ,"), vec!["127.255.255.255"]);
+        assert_eq!(
+            parse_addresses("<broadcast>, 0.0.0.0"),
+            vec!["<broadcast>", "0.0.0.0"]
+        );
+        assert_eq!(
+            parse_addresses(" 127.255.255.255 ,"),
+            vec!["127.255.255.255"]
+        );
     }
 }

@@ -13,12 +13,25 @@ pub struct Header {
     pub annotations_len: usize,
 }
 
-fn checksum(msg_type: u16, flags: u16, seq: u16, data_len: u32, serializer_id: u16, ann_len: u16) -> u16 {
+fn checksum(
+    msg_type: u16,
+    flags: u16,
+    seq: u16,
+    data_len: u32,
+    serializer_id: u16,
+    ann_len: u16,
+) -> u16 {
     // Python sums unbounded ints and masks; wrapping u32 arithmetic gives the same low 16 bits.
-    let sum = [msg_type as u32, PROTOCOL_VERSION as u32, data_len, ann_len as u32, serializer_id as u32]
-        .iter()
-        .chain(&[flags as u32, seq as u32, CHECKSUM_MAGIC])
-        .fold(0u32, |a, b| a.wrapping_add(*b));
+    let sum = [
+        msg_type as u32,
+        PROTOCOL_VERSION as u32,
+        data_len,
+        ann_len as u32,
+        serializer_id as u32,
+    ]
+    .iter()
+    .chain(&[flags as u32, seq as u32, CHECKSUM_MAGIC])
+    .fold(0u32, |a, b| a.wrapping_add(*b));
     (sum & 0xffff) as u16
 }
 
@@ -31,7 +44,9 @@ impl Header {
     /// over `max_len` (data + annotations) is refused before the caller allocates.
     pub fn decode(b: &[u8; HEADER_SIZE], max_len: usize) -> Result<Header> {
         if &b[0..4] != b"PYRO" {
-            return Err(Error::protocol("invalid message: does not start with the PYRO tag"));
+            return Err(Error::protocol(
+                "invalid message: does not start with the PYRO tag",
+            ));
         }
         let version = be16(b, 4);
         if version != PROTOCOL_VERSION {
@@ -46,11 +61,22 @@ impl Header {
         let serializer_id = be16(b, 16);
         let ann_len = be16(b, 18);
         let check = be16(b, 22);
-        if check != checksum(msg_type, flags, seq, data_len as u32, serializer_id, ann_len) {
+        if check
+            != checksum(
+                msg_type,
+                flags,
+                seq,
+                data_len as u32,
+                serializer_id,
+                ann_len,
+            )
+        {
             return Err(Error::protocol("message header checksum mismatch"));
         }
         if data_len < 0 {
-            return Err(Error::protocol(format!("negative message data length {data_len}")));
+            return Err(Error::protocol(format!(
+                "negative message data length {data_len}"
+            )));
         }
         let total = data_len as usize + ann_len as usize;
         if total > max_len {
@@ -80,7 +106,14 @@ impl Header {
         h[12..16].copy_from_slice(&data_len.to_be_bytes());
         h[16..18].copy_from_slice(&self.serializer_id.to_be_bytes());
         h[18..20].copy_from_slice(&ann_len.to_be_bytes());
-        let c = checksum(self.msg_type, self.flags, self.seq, data_len, self.serializer_id, ann_len);
+        let c = checksum(
+            self.msg_type,
+            self.flags,
+            self.seq,
+            data_len,
+            self.serializer_id,
+            ann_len,
+        );
         h[22..24].copy_from_slice(&c.to_be_bytes());
         h
     }
@@ -93,17 +126,27 @@ pub struct Message {
     pub flags: u16,
     pub seq: u16,
     pub serializer_id: u16,
-    pub annotations: Vec<([u8; 4], Vec<u8>)>,
+    pub annotations: Annotations,
     pub data: Vec<u8>,
 }
 
 impl Message {
     pub fn new(msg_type: u16, flags: u16, seq: u16, serializer_id: u16, data: Vec<u8>) -> Message {
-        Message { msg_type, flags, seq, serializer_id, annotations: Vec::new(), data }
+        Message {
+            msg_type,
+            flags,
+            seq,
+            serializer_id,
+            annotations: Vec::new(),
+            data,
+        }
     }
 
     pub fn annotation(&self, key: &[u8; 4]) -> Option<&[u8]> {
-        self.annotations.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_slice())
+        self.annotations
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_slice())
     }
 
     fn annotations_len(&self) -> usize {
@@ -172,7 +215,7 @@ impl Message {
     }
 }
 
-fn parse_annotations(mut b: &[u8]) -> Result<Vec<([u8; 4], Vec<u8>)>> {
+fn parse_annotations(mut b: &[u8]) -> Result<Annotations> {
     let mut out = Vec::new();
     while !b.is_empty() {
         if b.len() < 6 {
@@ -234,13 +277,22 @@ mod tests {
         let good = sample().encode().unwrap();
         let mut b = good.clone();
         b[0] = b'X';
-        assert!(Message::decode(&b, 1 << 20).unwrap_err().message.contains("PYRO tag"));
+        assert!(Message::decode(&b, 1 << 20)
+            .unwrap_err()
+            .message
+            .contains("PYRO tag"));
         let mut b = good.clone();
         b[5] = 47;
-        assert!(Message::decode(&b, 1 << 20).unwrap_err().message.contains("version 47"));
+        assert!(Message::decode(&b, 1 << 20)
+            .unwrap_err()
+            .message
+            .contains("version 47"));
         let mut b = good.clone();
         b[23] ^= 1;
-        assert!(Message::decode(&b, 1 << 20).unwrap_err().message.contains("checksum"));
+        assert!(Message::decode(&b, 1 << 20)
+            .unwrap_err()
+            .message
+            .contains("checksum"));
     }
 
     #[test]
@@ -261,7 +313,10 @@ mod tests {
         h[12..16].copy_from_slice(&(-1i32).to_be_bytes());
         let c = checksum(MSG_RESULT, 0, 1, u32::MAX, 1, 0);
         h[22..24].copy_from_slice(&c.to_be_bytes());
-        assert!(Header::decode(&h, DEFAULT_MAX_MESSAGE_SIZE).unwrap_err().message.contains("negative"));
+        assert!(Header::decode(&h, DEFAULT_MAX_MESSAGE_SIZE)
+            .unwrap_err()
+            .message
+            .contains("negative"));
     }
 
     #[test]
@@ -283,7 +338,11 @@ mod tests {
         raw.extend_from_slice(&100u16.to_be_bytes());
         raw.extend_from_slice(b"hello");
         let e = Message::decode(&raw, 1 << 20).unwrap_err();
-        assert!(e.message.contains("longer than the annotations block"), "{}", e.message);
+        assert!(
+            e.message.contains("longer than the annotations block"),
+            "{}",
+            e.message
+        );
         b.truncate(10);
         assert!(Message::decode(&b, 1 << 20).is_err());
     }

@@ -10,6 +10,9 @@ mod reader;
 pub use message::{patch_seq, Header, Message};
 pub use reader::{read_message, MessageReader};
 
+/// Annotation chunks in wire order: 4-byte key, value.
+pub type Annotations = Vec<([u8; 4], Vec<u8>)>;
+
 pub const PROTOCOL_VERSION: u16 = 48;
 pub const HEADER_SIZE: usize = 24;
 pub const CHECKSUM_MAGIC: u32 = 0x34E9;

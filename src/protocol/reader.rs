@@ -16,7 +16,13 @@ pub struct MessageReader {
 
 impl MessageReader {
     pub fn new(max_len: usize) -> MessageReader {
-        MessageReader { max_len, buf: Vec::new(), start: 0, header: None, failed: None }
+        MessageReader {
+            max_len,
+            buf: Vec::new(),
+            start: 0,
+            header: None,
+            failed: None,
+        }
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
@@ -48,7 +54,8 @@ impl MessageReader {
                 if avail.len() < HEADER_SIZE {
                     return Ok(None);
                 }
-                let h = match Header::decode(avail[..HEADER_SIZE].try_into().unwrap(), self.max_len) {
+                let h = match Header::decode(avail[..HEADER_SIZE].try_into().unwrap(), self.max_len)
+                {
                     Ok(h) => h,
                     Err(e) => {
                         self.failed = Some(e.clone());
@@ -86,10 +93,12 @@ impl MessageReader {
 /// Read one message from a blocking reader (for the blocking client and tests).
 pub fn read_message(r: &mut impl std::io::Read, max_len: usize) -> Result<Message> {
     let mut h = [0u8; HEADER_SIZE];
-    r.read_exact(&mut h).map_err(|e| Error::communication(format!("reading message header: {e}")))?;
+    r.read_exact(&mut h)
+        .map_err(|e| Error::communication(format!("reading message header: {e}")))?;
     let header = Header::decode(&h, max_len)?;
     let mut body = vec![0u8; header.annotations_len + header.data_len];
-    r.read_exact(&mut body).map_err(|e| Error::communication(format!("reading message body: {e}")))?;
+    r.read_exact(&mut body)
+        .map_err(|e| Error::communication(format!("reading message body: {e}")))?;
     Message::from_parts(&header, &body)
 }
 
@@ -100,7 +109,9 @@ mod tests {
 
     #[test]
     fn byte_by_byte_and_batched() {
-        let a = Message::new(MSG_RESULT, 0, 1, 1, b"one".to_vec()).encode().unwrap();
+        let a = Message::new(MSG_RESULT, 0, 1, 1, b"one".to_vec())
+            .encode()
+            .unwrap();
         let mut m2 = Message::new(MSG_RESULT, FLAGS_EXCEPTION, 2, 1, vec![7; 100_000]);
         m2.annotations.push((*b"CORR", vec![9; 16]));
         let b = m2.encode().unwrap();
@@ -135,7 +146,14 @@ mod tests {
 
     #[test]
     fn huge_announced_length_is_refused_without_waiting_for_data() {
-        let h = Header { msg_type: MSG_RESULT, flags: 0, seq: 1, data_len: 2_000_000_000, serializer_id: 1, annotations_len: 0 };
+        let h = Header {
+            msg_type: MSG_RESULT,
+            flags: 0,
+            seq: 1,
+            data_len: 2_000_000_000,
+            serializer_id: 1,
+            annotations_len: 0,
+        };
         let mut r = MessageReader::new(DEFAULT_MAX_MESSAGE_SIZE);
         r.push(&h.encode());
         let e = r.next_message().unwrap_err();

@@ -17,7 +17,12 @@ pub struct CompletionQueue<T> {
 impl<T> CompletionQueue<T> {
     pub fn new() -> io::Result<Self> {
         let (tx, rx) = crossbeam_channel::unbounded();
-        Ok(CompletionQueue { tx, rx, fd: SignalFd::new()?, signaled: AtomicBool::new(false) })
+        Ok(CompletionQueue {
+            tx,
+            rx,
+            fd: SignalFd::new()?,
+            signaled: AtomicBool::new(false),
+        })
     }
 
     pub fn fd(&self) -> &SignalFd {
@@ -97,9 +102,18 @@ mod tests {
         let mut got = 0u32;
         while got < 200_000 {
             // Block in poll like a host loop would: a lost wake-up hangs here.
-            let mut pfd = libc::pollfd { fd: q.fd().raw(), events: libc::POLLIN, revents: 0 };
+            let mut pfd = libc::pollfd {
+                fd: q.fd().raw(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
             let r = unsafe { libc::poll(&mut pfd, 1, 5000) };
-            assert_eq!(r, 1, "fd not readable with {} items outstanding", 200_000 - got);
+            assert_eq!(
+                r,
+                1,
+                "fd not readable with {} items outstanding",
+                200_000 - got
+            );
             q.begin();
             for _ in 0..100 {
                 match q.pop() {

@@ -11,6 +11,7 @@ use super::reactor::{self, Command, ReactorHandle};
 use crate::client::target::Target;
 use crate::client::wire;
 use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::Annotations;
 use crate::serial::SerializerId;
 use crate::value::Value;
 use std::cell::RefCell;
@@ -30,12 +31,15 @@ pub type Outcome = std::result::Result<Reply, Error>;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     pub value: Value,
-    pub annotations: Vec<([u8; 4], Vec<u8>)>,
+    pub annotations: Annotations,
 }
 
 impl Reply {
     pub fn value(value: Value) -> Reply {
-        Reply { value, annotations: Vec::new() }
+        Reply {
+            value,
+            annotations: Vec::new(),
+        }
     }
 }
 
@@ -50,7 +54,10 @@ pub(crate) enum Done {
     /// Produced by the I/O side; the entry is claimed at dispatch.
     Finished { id: CallId, outcome: Outcome },
     /// Already claimed (cancel, proxy free): run as is.
-    Claimed { callback: Callback, outcome: Outcome },
+    Claimed {
+        callback: Callback,
+        outcome: Outcome,
+    },
 }
 
 /// Context-wide settings. Every field has a documented default.
@@ -151,7 +158,10 @@ impl Context {
         let io_thread = runner
             .spawn(shared.clone())
             .map_err(|e| Error::communication(format!("cannot start I/O thread: {e}")))?;
-        Ok(Context { shared, io_thread: Mutex::new(Some(io_thread)) })
+        Ok(Context {
+            shared,
+            io_thread: Mutex::new(Some(io_thread)),
+        })
     }
 
     /// The fd that is readable while completions are pending.
@@ -177,8 +187,17 @@ impl Context {
         let id = self.shared.next_proxy.fetch_add(1, Ordering::Relaxed);
         let serializer = self.shared.options.serializer;
         let object: Arc<str> = target.object.as_str().into();
-        self.shared.reactor.send(Command::NewProxy { id, target, serializer });
-        Ok(Proxy { shared: self.shared.clone(), id, object, serializer })
+        self.shared.reactor.send(Command::NewProxy {
+            id,
+            target,
+            serializer,
+        });
+        Ok(Proxy {
+            shared: self.shared.clone(),
+            id,
+            object,
+            serializer,
+        })
     }
 
     /// Run up to `max` callbacks (0 = all pending) on this thread; returns how many ran.
@@ -201,7 +220,10 @@ impl Context {
         if self.shared.closed.load(Ordering::SeqCst) {
             return false;
         }
-        self.shared.queue.push(Done::Claimed { callback: Box::new(move |_| f()), outcome: Err(Error::cancelled()) });
+        self.shared.queue.push(Done::Claimed {
+            callback: Box::new(move |_| f()),
+            outcome: Err(Error::cancelled()),
+        });
         true
     }
 
@@ -267,7 +289,9 @@ fn dispatch_queue(shared: &Shared, max: usize) -> usize {
     let mut ran = 0;
     shared.queue.begin();
     while max == 0 || ran < max {
-        let Some(done) = shared.queue.pop() else { break };
+        let Some(done) = shared.queue.pop() else {
+            break;
+        };
         let (callback, outcome) = match done {
             Done::Claimed { callback, outcome } => (callback, outcome),
             Done::Finished { id, outcome } => {
@@ -288,7 +312,10 @@ fn cancel_call(shared: &Shared, id: CallId) -> bool {
     let entry = shared.calls.lock().unwrap().remove(&id);
     match entry {
         Some(entry) => {
-            shared.queue.push(Done::Claimed { callback: entry.callback, outcome: Err(Error::cancelled()) });
+            shared.queue.push(Done::Claimed {
+                callback: entry.callback,
+                outcome: Err(Error::cancelled()),
+            });
             shared.reactor.send(Command::Cancel);
             true
         }
@@ -332,8 +359,18 @@ impl Proxy {
         )?
         .encode()?;
         let id = shared.next_call.fetch_add(1, Ordering::Relaxed);
-        shared.calls.lock().unwrap().insert(id, CallEntry { proxy: self.id, callback });
-        shared.reactor.send(Command::Call { proxy: self.id, call: id, message });
+        shared.calls.lock().unwrap().insert(
+            id,
+            CallEntry {
+                proxy: self.id,
+                callback,
+            },
+        );
+        shared.reactor.send(Command::Call {
+            proxy: self.id,
+            call: id,
+            message,
+        });
         Ok(id)
     }
 
@@ -343,12 +380,18 @@ impl Proxy {
         let shared = &self.shared;
         let victims: Vec<CallEntry> = {
             let mut calls = shared.calls.lock().unwrap();
-            let ids: Vec<CallId> =
-                calls.iter().filter(|(_, e)| e.proxy == self.id).map(|(id, _)| *id).collect();
+            let ids: Vec<CallId> = calls
+                .iter()
+                .filter(|(_, e)| e.proxy == self.id)
+                .map(|(id, _)| *id)
+                .collect();
             ids.into_iter().filter_map(|id| calls.remove(&id)).collect()
         };
         for entry in victims {
-            shared.queue.push(Done::Claimed { callback: entry.callback, outcome: Err(Error::cancelled()) });
+            shared.queue.push(Done::Claimed {
+                callback: entry.callback,
+                outcome: Err(Error::cancelled()),
+            });
         }
         shared.reactor.send(Command::CloseProxy(self.id));
     }

@@ -6,4 +6,6 @@ mod reactor;
 mod signal_fd;
 mod workers;
 
-pub use context::{CallId, CallRequest, Callback, Context, ContextOptions, Outcome, Proxy, ProxyId, Reply};
+pub use context::{
+    CallId, CallRequest, Callback, Context, ContextOptions, Outcome, Proxy, ProxyId, Reply,
+};

@@ -26,12 +26,24 @@ use std::time::{Duration, Instant};
 const WAKER: Token = Token(usize::MAX);
 
 pub(crate) enum Command {
-    NewProxy { id: ProxyId, target: Target, serializer: SerializerId },
+    NewProxy {
+        id: ProxyId,
+        target: Target,
+        serializer: SerializerId,
+    },
     /// `message` is a complete encoded INVOKE with sequence number 0.
-    Call { proxy: ProxyId, call: CallId, message: Vec<u8> },
+    Call {
+        proxy: ProxyId,
+        call: CallId,
+        message: Vec<u8>,
+    },
     Cancel,
     CloseProxy(ProxyId),
-    Resolved { proxy: ProxyId, attempt: u64, result: io::Result<Vec<SocketAddr>> },
+    Resolved {
+        proxy: ProxyId,
+        attempt: u64,
+        result: io::Result<Vec<SocketAddr>>,
+    },
     Shutdown,
 }
 
@@ -65,7 +77,11 @@ pub(crate) fn new(options: &super::ContextOptions) -> io::Result<(ReactorHandle,
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let (tx, rx) = crossbeam_channel::unbounded();
-    let handle = ReactorHandle { tx, waker, woken: Arc::new(AtomicBool::new(false)) };
+    let handle = ReactorHandle {
+        tx,
+        waker,
+        woken: Arc::new(AtomicBool::new(false)),
+    };
     let runner = Runner {
         poll,
         rx,
@@ -79,22 +95,24 @@ pub(crate) fn new(options: &super::ContextOptions) -> io::Result<(ReactorHandle,
 
 impl Runner {
     pub(crate) fn spawn(self, shared: Arc<Shared>) -> io::Result<JoinHandle<()>> {
-        std::thread::Builder::new().name("pyro-io".into()).spawn(move || {
-            let workers = Workers::new(self.worker_threads);
-            let mut reactor = Reactor {
-                poll: self.poll,
-                rx: self.rx,
-                handle: self.handle,
-                shared,
-                proxies: HashMap::new(),
-                timers: BinaryHeap::new(),
-                workers,
-                connect_timeout: self.connect_timeout,
-                max_message_size: self.max_message_size,
-                events_scratch: Vec::new(),
-            };
-            reactor.run();
-        })
+        std::thread::Builder::new()
+            .name("pyro-io".into())
+            .spawn(move || {
+                let workers = Workers::new(self.worker_threads);
+                let mut reactor = Reactor {
+                    poll: self.poll,
+                    rx: self.rx,
+                    handle: self.handle,
+                    shared,
+                    proxies: HashMap::new(),
+                    timers: BinaryHeap::new(),
+                    workers,
+                    connect_timeout: self.connect_timeout,
+                    max_message_size: self.max_message_size,
+                    events_scratch: Vec::new(),
+                };
+                reactor.run();
+            })
     }
 }
 
@@ -133,7 +151,10 @@ impl Reactor {
     fn run(&mut self) {
         let mut events = Events::with_capacity(1024);
         loop {
-            let timeout = self.timers.peek().map(|Reverse(t)| t.at.saturating_duration_since(Instant::now()));
+            let timeout = self
+                .timers
+                .peek()
+                .map(|Reverse(t)| t.at.saturating_duration_since(Instant::now()));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     // The poller itself failed: nothing more can complete here.
@@ -160,13 +181,28 @@ impl Reactor {
 
     fn on_command(&mut self, cmd: Command) {
         match cmd {
-            Command::NewProxy { id, target, serializer } => {
+            Command::NewProxy {
+                id,
+                target,
+                serializer,
+            } => {
                 self.proxies.insert(
                     id,
-                    ProxyState { target, serializer, conn: None, attempt: 0, resolving: false, queued: VecDeque::new() },
+                    ProxyState {
+                        target,
+                        serializer,
+                        conn: None,
+                        attempt: 0,
+                        resolving: false,
+                        queued: VecDeque::new(),
+                    },
                 );
             }
-            Command::Call { proxy, call, message } => self.on_call(proxy, call, message),
+            Command::Call {
+                proxy,
+                call,
+                message,
+            } => self.on_call(proxy, call, message),
             Command::Cancel => {
                 // The registry already completed it; a call still queued is skipped when
                 // written, one on the wire has its late reply dropped.
@@ -182,14 +218,19 @@ impl Reactor {
                     }
                 }
             }
-            Command::Resolved { proxy, attempt, result } => self.on_resolved(proxy, attempt, result),
+            Command::Resolved {
+                proxy,
+                attempt,
+                result,
+            } => self.on_resolved(proxy, attempt, result),
             Command::Shutdown => {}
         }
     }
 
     fn on_call(&mut self, proxy: ProxyId, call: CallId, message: Vec<u8>) {
         let Some(st) = self.proxies.get_mut(&proxy) else {
-            self.shared.finish(call, Err(Error::invalid("the proxy has been freed")));
+            self.shared
+                .finish(call, Err(Error::invalid("the proxy has been freed")));
             return;
         };
         if !self.shared.is_pending(call) {
@@ -208,7 +249,9 @@ impl Reactor {
     }
 
     fn start_connect(&mut self, proxy: ProxyId) {
-        let Some(st) = self.proxies.get_mut(&proxy) else { return };
+        let Some(st) = self.proxies.get_mut(&proxy) else {
+            return;
+        };
         st.attempt += 1;
         let attempt = st.attempt;
         match &st.target.location {
@@ -228,7 +271,11 @@ impl Reactor {
                     self.workers.run(Box::new(move || {
                         use std::net::ToSocketAddrs;
                         let result = (host.as_str(), port).to_socket_addrs().map(|a| a.collect());
-                        handle.send(Command::Resolved { proxy, attempt, result });
+                        handle.send(Command::Resolved {
+                            proxy,
+                            attempt,
+                            result,
+                        });
                     }));
                 }
             }
@@ -236,7 +283,9 @@ impl Reactor {
     }
 
     fn on_resolved(&mut self, proxy: ProxyId, attempt: u64, result: io::Result<Vec<SocketAddr>>) {
-        let Some(st) = self.proxies.get_mut(&proxy) else { return };
+        let Some(st) = self.proxies.get_mut(&proxy) else {
+            return;
+        };
         if st.attempt != attempt {
             return;
         }
@@ -252,8 +301,14 @@ impl Reactor {
                 let stream = mio::net::TcpStream::connect(*addr).map(Stream::Tcp);
                 self.connect_with(proxy, stream);
             }
-            Ok(_) => self.fail_proxy(proxy, Error::communication(format!("host {host:?} has no addresses"))),
-            Err(e) => self.fail_proxy(proxy, Error::communication(format!("cannot resolve host {host:?}: {e}"))),
+            Ok(_) => self.fail_proxy(
+                proxy,
+                Error::communication(format!("host {host:?} has no addresses")),
+            ),
+            Err(e) => self.fail_proxy(
+                proxy,
+                Error::communication(format!("cannot resolve host {host:?}: {e}")),
+            ),
         }
     }
 
@@ -266,24 +321,43 @@ impl Reactor {
             }
         };
         let token = Token(proxy as usize);
-        if let Err(e) = self.poll.registry().register(stream.source(), token, Interest::READABLE | Interest::WRITABLE) {
-            return self.fail_proxy(proxy, Error::communication(format!("cannot register socket: {e}")));
+        if let Err(e) = self.poll.registry().register(
+            stream.source(),
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            return self.fail_proxy(
+                proxy,
+                Error::communication(format!("cannot register socket: {e}")),
+            );
         }
         let max = self.max_message_size;
         let st = self.proxies.get_mut(&proxy).expect("proxy exists");
-        let mut conn = Connection::new(stream, &st.target.object, st.serializer, Value::str("hello"), max);
+        let mut conn = Connection::new(
+            stream,
+            &st.target.object,
+            st.serializer,
+            Value::str("hello"),
+            max,
+        );
         while let Some((call, msg)) = st.queued.pop_front() {
             // Queued before connecting: submit only parks it until the handshake is done.
             let _ = conn.submit(call, msg);
         }
         st.conn = Some(conn);
         if !self.connect_timeout.is_zero() {
-            self.timers.push(Reverse(Timer { at: Instant::now() + self.connect_timeout, proxy, attempt: st.attempt }));
+            self.timers.push(Reverse(Timer {
+                at: Instant::now() + self.connect_timeout,
+                proxy,
+                attempt: st.attempt,
+            }));
         }
     }
 
     fn on_socket(&mut self, proxy: ProxyId) {
-        let Some(st) = self.proxies.get_mut(&proxy) else { return };
+        let Some(st) = self.proxies.get_mut(&proxy) else {
+            return;
+        };
         let Some(conn) = st.conn.as_mut() else { return };
         let mut events = std::mem::take(&mut self.events_scratch);
         let result = conn.on_ready(&mut events);
@@ -310,7 +384,9 @@ impl Reactor {
             }
             let Reverse(t) = self.timers.pop().unwrap();
             let stale = match self.proxies.get(&t.proxy) {
-                Some(st) => st.attempt != t.attempt || st.conn.as_ref().is_none_or(|c| c.is_ready()),
+                Some(st) => {
+                    st.attempt != t.attempt || st.conn.as_ref().is_none_or(|c| c.is_ready())
+                }
                 None => true,
             };
             if !stale {
@@ -323,7 +399,9 @@ impl Reactor {
     /// The connection is unusable: every call on it fails with `err`; the next call
     /// connects afresh.
     fn fail_proxy(&mut self, proxy: ProxyId, err: Error) {
-        let Some(st) = self.proxies.get_mut(&proxy) else { return };
+        let Some(st) = self.proxies.get_mut(&proxy) else {
+            return;
+        };
         let calls = take_pending(st);
         if let Some(mut c) = st.conn.take() {
             let _ = self.poll.registry().deregister(c.stream.source());
@@ -345,7 +423,11 @@ impl Reactor {
 }
 
 fn take_pending(st: &mut ProxyState) -> Vec<CallId> {
-    let mut calls: Vec<CallId> = st.conn.as_ref().map(|c| c.pending_calls().collect()).unwrap_or_default();
+    let mut calls: Vec<CallId> = st
+        .conn
+        .as_ref()
+        .map(|c| c.pending_calls().collect())
+        .unwrap_or_default();
     calls.extend(st.queued.drain(..).map(|(c, _)| c));
     calls
 }

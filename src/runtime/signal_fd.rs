@@ -19,7 +19,9 @@ impl SignalFd {
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(SignalFd { read: unsafe { OwnedFd::from_raw_fd(fd) } })
+        Ok(SignalFd {
+            read: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
     }
 
     #[cfg(not(target_os = "linux"))]
@@ -64,7 +66,11 @@ impl SignalFd {
         loop {
             // SAFETY: reading into a valid local buffer.
             let n = unsafe {
-                libc::read(self.read.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len())
+                libc::read(
+                    self.read.as_raw_fd(),
+                    buf.as_mut_ptr() as *mut libc::c_void,
+                    buf.len(),
+                )
             };
             // eventfd resets in one read; a pipe is drained until EAGAIN.
             if n <= 0 || cfg!(target_os = "linux") {
@@ -76,7 +82,11 @@ impl SignalFd {
     /// Whether the fd is readable right now (for tests and assertions).
     #[cfg(test)]
     pub fn is_readable(&self) -> bool {
-        let mut pfd = libc::pollfd { fd: self.read.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: self.read.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd, zero timeout.
         unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
     }

@@ -16,18 +16,26 @@ pub(crate) struct Workers {
 impl Workers {
     pub(crate) fn new(max: usize) -> Workers {
         let (tx, rx) = crossbeam_channel::unbounded();
-        Workers { max: max.max(1), tx: Some(tx), rx, threads: Vec::new() }
+        Workers {
+            max: max.max(1),
+            tx: Some(tx),
+            rx,
+            threads: Vec::new(),
+        }
     }
 
     pub(crate) fn run(&mut self, job: Job) {
         // Grow while there is more queued work than idle capacity, up to the bound.
         if self.threads.len() < self.max && (self.threads.is_empty() || !self.rx.is_empty()) {
             let rx = self.rx.clone();
-            if let Ok(t) = std::thread::Builder::new().name("pyro-worker".into()).spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    job();
-                }
-            }) {
+            if let Ok(t) = std::thread::Builder::new()
+                .name("pyro-worker".into())
+                .spawn(move || {
+                    while let Ok(job) = rx.recv() {
+                        job();
+                    }
+                })
+            {
                 self.threads.push(t);
             }
         }

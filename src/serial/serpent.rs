@@ -137,7 +137,13 @@ fn write_value(v: &Value, out: &mut String, depth: usize) -> Result<()> {
     Ok(())
 }
 
-fn write_seq(out: &mut String, open: char, close: char, items: &[Value], depth: usize) -> Result<()> {
+fn write_seq(
+    out: &mut String,
+    open: char,
+    close: char,
+    items: &[Value],
+    depth: usize,
+) -> Result<()> {
     out.push(open);
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -151,9 +157,9 @@ fn write_seq(out: &mut String, open: char, close: char, items: &[Value], depth: 
 
 fn check_key(k: &Value) -> Result<()> {
     match k {
-        Value::List(_) | Value::Dict(_) | Value::Set(_) | Value::Object(_) => {
-            Err(Error::serialization(format!("unhashable dict key of kind {:?}", k.kind())))
-        }
+        Value::List(_) | Value::Dict(_) | Value::Set(_) | Value::Object(_) => Err(
+            Error::serialization(format!("unhashable dict key of kind {:?}", k.kind())),
+        ),
         _ => Ok(()),
     }
 }
@@ -171,7 +177,9 @@ fn class_dict_to_value(items: Vec<(Value, Value)>) -> Value {
         (Value::Str(k), Value::Str(c)) if k == "__class__" => Some(c.clone()),
         _ => None,
     });
-    let Some(class) = class else { return Value::Dict(items) };
+    let Some(class) = class else {
+        return Value::Dict(items);
+    };
     let dict = Value::Dict(items);
     match class.as_str() {
         "float" => {
@@ -193,18 +201,33 @@ fn class_dict_to_value(items: Vec<(Value, Value)>) -> Value {
         }
         _ => {}
     }
-    let Value::Dict(items) = dict else { unreachable!() };
-    let state = items.into_iter().filter(|(k, _)| k.as_str() != Some("__class__")).collect();
-    Value::Object(Box::new(Object { class, state: Value::Dict(state) }))
+    let Value::Dict(items) = dict else {
+        unreachable!()
+    };
+    let state = items
+        .into_iter()
+        .filter(|(k, _)| k.as_str() != Some("__class__"))
+        .collect();
+    Value::Object(Box::new(Object {
+        class,
+        state: Value::Dict(state),
+    }))
 }
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str) -> Self {
-        Parser { src, b: src.as_bytes(), pos: 0 }
+        Parser {
+            src,
+            b: src.as_bytes(),
+            pos: 0,
+        }
     }
 
     fn err<T>(&self, what: impl std::fmt::Display) -> Result<T> {
-        Err(Error::serialization(format!("{what} at offset {}", self.pos)))
+        Err(Error::serialization(format!(
+            "{what} at offset {}",
+            self.pos
+        )))
     }
 
     fn skip_ws(&mut self) {
@@ -249,7 +272,9 @@ impl<'a> Parser<'a> {
         if depth > MAX_DEPTH {
             return self.err(format!("nesting deeper than {MAX_DEPTH} levels"));
         }
-        let Some(c) = self.peek() else { return self.err("unexpected end of data") };
+        let Some(c) = self.peek() else {
+            return self.err("unexpected end of data");
+        };
         match c {
             b'(' => self.paren(depth),
             b'[' => {
@@ -262,7 +287,9 @@ impl<'a> Parser<'a> {
             b'-' | b'+' | b'0'..=b'9' | b'.' => self.number_expr(),
             b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
                 let start = self.pos;
-                while self.pos < self.b.len() && (self.b[self.pos].is_ascii_alphanumeric() || self.b[self.pos] == b'_') {
+                while self.pos < self.b.len()
+                    && (self.b[self.pos].is_ascii_alphanumeric() || self.b[self.pos] == b'_')
+                {
                     self.pos += 1;
                 }
                 let word = &self.src[start..self.pos];
@@ -287,7 +314,10 @@ impl<'a> Parser<'a> {
                     }
                 }
             }
-            _ => self.err(format!("unexpected character {:?}", self.src[self.pos..].chars().next().unwrap_or('?'))),
+            _ => self.err(format!(
+                "unexpected character {:?}",
+                self.src[self.pos..].chars().next().unwrap_or('?')
+            )),
         }
     }
 
@@ -350,10 +380,14 @@ impl<'a> Parser<'a> {
                     return self.err("expected ':' in dict");
                 }
                 let v = self.value(depth + 1)?;
-                check_key(&k).map_err(|e| Error::serialization(format!("{} at offset {}", e.message, self.pos)))?;
+                check_key(&k).map_err(|e| {
+                    Error::serialization(format!("{} at offset {}", e.message, self.pos))
+                })?;
                 dict.dict_set(k, v);
             }
-            let Value::Dict(items) = dict else { unreachable!() };
+            let Value::Dict(items) = dict else {
+                unreachable!()
+            };
             return Ok(class_dict_to_value(items));
         }
         // a set literal
@@ -414,7 +448,12 @@ impl<'a> Parser<'a> {
     fn unsigned_number(&mut self) -> Result<Value> {
         let start = self.pos;
         let b = self.b;
-        if b.get(self.pos) == Some(&b'0') && matches!(b.get(self.pos + 1), Some(b'x' | b'X' | b'o' | b'O' | b'b' | b'B')) {
+        if b.get(self.pos) == Some(&b'0')
+            && matches!(
+                b.get(self.pos + 1),
+                Some(b'x' | b'X' | b'o' | b'O' | b'b' | b'B')
+            )
+        {
             let radix = match b[self.pos + 1] | 0x20 {
                 b'x' => 16,
                 b'o' => 8,
@@ -422,10 +461,14 @@ impl<'a> Parser<'a> {
             };
             self.pos += 2;
             let ds = self.pos;
-            while self.pos < b.len() && (b[self.pos].is_ascii_alphanumeric() || b[self.pos] == b'_') {
+            while self.pos < b.len() && (b[self.pos].is_ascii_alphanumeric() || b[self.pos] == b'_')
+            {
                 self.pos += 1;
             }
-            let digits: String = self.src[ds..self.pos].chars().filter(|c| *c != '_').collect();
+            let digits: String = self.src[ds..self.pos]
+                .chars()
+                .filter(|c| *c != '_')
+                .collect();
             if digits.is_empty() || digits.len() > MAX_INT_DIGITS * 4 {
                 return self.err("invalid integer literal");
             }
@@ -452,7 +495,10 @@ impl<'a> Parser<'a> {
                 _ => break,
             }
         }
-        let text: String = self.src[start..self.pos].chars().filter(|c| *c != '_').collect();
+        let text: String = self.src[start..self.pos]
+            .chars()
+            .filter(|c| *c != '_')
+            .collect();
         if text.is_empty() || text == "." {
             return self.err("invalid number");
         }
@@ -468,13 +514,19 @@ impl<'a> Parser<'a> {
                 Ok(f) => f,
                 Err(_) => return self.err(format!("invalid number {text:?}")),
             };
-            return Ok(if imaginary { Value::Complex { re: 0.0, im: f } } else { Value::Float(f) });
+            return Ok(if imaginary {
+                Value::Complex { re: 0.0, im: f }
+            } else {
+                Value::Float(f)
+            });
         }
         if text.len() > 1 && text.starts_with('0') && text.bytes().any(|c| c != b'0') {
             return self.err("leading zeros in an integer literal are not allowed");
         }
         if text.len() > MAX_INT_DIGITS {
-            return self.err(format!("integer literal longer than {MAX_INT_DIGITS} digits"));
+            return self.err(format!(
+                "integer literal longer than {MAX_INT_DIGITS} digits"
+            ));
         }
         if text.len() <= 18 {
             return Ok(Value::Int(text.parse().expect("at most 18 digits")));
@@ -609,7 +661,11 @@ impl<'a> Parser<'a> {
                     let n = self.hex_digits(if e == 'u' { 4 } else { 8 })?;
                     match char::from_u32(n) {
                         Some(c) => s.push(c),
-                        None => return self.err(format!("escape \\{e}{n:x} is not a valid Unicode scalar value")),
+                        None => {
+                            return self.err(format!(
+                                "escape \\{e}{n:x} is not a valid Unicode scalar value"
+                            ))
+                        }
                     }
                 }
                 'N' if !is_bytes => return self.err("\\N{...} escapes are not supported"),
@@ -620,7 +676,11 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        Ok(if is_bytes { Value::Bytes(bytes) } else { Value::Str(s) })
+        Ok(if is_bytes {
+            Value::Bytes(bytes)
+        } else {
+            Value::Str(s)
+        })
     }
 
     fn hex_digits(&mut self, n: usize) -> Result<u32> {
@@ -637,7 +697,13 @@ impl<'a> Parser<'a> {
     }
 }
 
-fn push_char(s: &mut String, bytes: &mut Vec<u8>, is_bytes: bool, c: char, p: &Parser) -> Result<()> {
+fn push_char(
+    s: &mut String,
+    bytes: &mut Vec<u8>,
+    is_bytes: bool,
+    c: char,
+    p: &Parser,
+) -> Result<()> {
     if is_bytes {
         if !c.is_ascii() {
             return p.err("bytes literals may only contain ASCII characters");
@@ -693,7 +759,10 @@ mod tests {
             ("(1.0+2.0j)", "(1+2j)"),
             ("1e30000", "inf"),
             ("-1e30000", "-inf"),
-            ("123456789012345678901234567890", "123456789012345678901234567890"),
+            (
+                "123456789012345678901234567890",
+                "123456789012345678901234567890",
+            ),
             ("-9223372036854775808", "-9223372036854775808"),
             ("'a' 'b'", "'ab'"),
             ("b'\\x00\\xff'", "b'\\x00\\xff'"),
@@ -711,7 +780,10 @@ mod tests {
         let v = lit("('obj', 'm', (1, 'a', b'\\x00\\x01', 1.5, None), {'k': {1, 2}, 'e': set()})");
         let enc = String::from_utf8(encode(&v).unwrap()).unwrap();
         assert!(enc.starts_with("# serpent utf-8 python3.2\n"));
-        assert!(enc.contains("{'data': 'AAE=', 'encoding': 'base64'}"), "{enc}");
+        assert!(
+            enc.contains("{'data': 'AAE=', 'encoding': 'base64'}"),
+            "{enc}"
+        );
         // bytes come back as the base64 dict, as they do through a stock Pyro4 server
         let back = decode(enc.as_bytes()).unwrap();
         assert_eq!(back.repr(), "('obj', 'm', (1, 'a', {'data': 'AAE=', 'encoding': 'base64'}, 1.5, None), {'k': {1, 2}, 'e': ()})");
@@ -720,9 +792,14 @@ mod tests {
     #[test]
     fn exceptions_become_objects() {
         let v = decode(b"# serpent utf-8 python3.2\n{'__class__':'builtins.ZeroDivisionError','__exception__':True,'args':('division by zero',),'attributes':{'_pyroTraceback':['Traceback\\n']}}").unwrap();
-        let Value::Object(o) = &v else { panic!("{v:?}") };
+        let Value::Object(o) = &v else {
+            panic!("{v:?}")
+        };
         assert_eq!(o.class, "builtins.ZeroDivisionError");
-        assert_eq!(o.state.dict_get_str("args").unwrap().repr(), "('division by zero',)");
+        assert_eq!(
+            o.state.dict_get_str("args").unwrap().repr(),
+            "('division by zero',)"
+        );
     }
 
     #[test]

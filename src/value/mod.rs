@@ -13,14 +13,18 @@ use num_bigint::BigInt;
 ///
 /// Rust invariants: `BigInt` holds only integers outside the `i64` range (constructors
 /// normalise through [`Value::from_bigint`]); `Dict` keys are unique (use [`Value::dict_set`]).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub enum Value {
+    #[default]
     None,
     Bool(bool),
     Int(i64),
     BigInt(BigInt),
     Float(f64),
-    Complex { re: f64, im: f64 },
+    Complex {
+        re: f64,
+        im: f64,
+    },
     Str(String),
     Bytes(Vec<u8>),
     List(Vec<Value>),
@@ -60,12 +64,6 @@ pub enum ValueKind {
     Set = 10,
     Dict = 11,
     Object = 12,
-}
-
-impl Default for Value {
-    fn default() -> Value {
-        Value::None
-    }
 }
 
 impl Value {

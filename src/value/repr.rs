@@ -103,7 +103,11 @@ fn is_printable(c: char) -> bool {
 
 /// `repr(str)`: CPython's quote choice and escapes.
 pub(crate) fn str_repr(s: &str, out: &mut String) {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     out.push(quote);
     for c in s.chars() {
         match c {
@@ -136,7 +140,11 @@ pub(crate) fn str_repr(s: &str, out: &mut String) {
 
 /// `repr(bytes)`.
 pub(crate) fn bytes_repr(b: &[u8], out: &mut String) {
-    let quote = if b.contains(&b'\'') && !b.contains(&b'"') { b'"' } else { b'\'' };
+    let quote = if b.contains(&b'\'') && !b.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
     out.push('b');
     out.push(quote as char);
     for &c in b {
@@ -277,21 +285,33 @@ mod tests {
         assert_eq!(r(Value::str("héllo ☃")), "'héllo ☃'");
         assert_eq!(r(Value::str("it's")), "\"it's\"");
         assert_eq!(r(Value::str("'\"")), "'\\'\"'");
-        assert_eq!(r(Value::str("a\0b\x7f\u{85}\u{a0}\u{ad}")), "'a\\x00b\\x7f\\x85\\xa0\\xad'");
-        assert_eq!(r(Value::str("\u{2028}\u{fffe}\u{e000}")), "'\\u2028\\ufffe\\ue000'");
+        assert_eq!(
+            r(Value::str("a\0b\x7f\u{85}\u{a0}\u{ad}")),
+            "'a\\x00b\\x7f\\x85\\xa0\\xad'"
+        );
+        assert_eq!(
+            r(Value::str("\u{2028}\u{fffe}\u{e000}")),
+            "'\\u2028\\ufffe\\ue000'"
+        );
         assert_eq!(r(Value::str("\u{1f600}\u{e0001}")), "'😀\\U000e0001'");
         assert_eq!(r(Value::str("tab\t\\")), "'tab\\t\\\\'");
     }
 
     #[test]
     fn bytes_and_containers_like_python() {
-        assert_eq!(r(Value::Bytes(vec![0, 0xff, b'a', b'\''])), "b\"\\x00\\xffa'\"");
+        assert_eq!(
+            r(Value::Bytes(vec![0, 0xff, b'a', b'\''])),
+            "b\"\\x00\\xffa'\""
+        );
         assert_eq!(r(Value::Tuple(vec![Value::Int(1)])), "(1,)");
         assert_eq!(r(Value::Tuple(vec![])), "()");
         assert_eq!(r(Value::Set(vec![])), "set()");
         assert_eq!(r(Value::Set(vec![Value::Int(5)])), "{5}");
         assert_eq!(
-            r(Value::Dict(vec![(Value::str("k"), Value::List(vec![Value::None, Value::Bool(true)]))])),
+            r(Value::Dict(vec![(
+                Value::str("k"),
+                Value::List(vec![Value::None, Value::Bool(true)])
+            )])),
             "{'k': [None, True]}"
         );
     }

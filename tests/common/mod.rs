@@ -13,12 +13,18 @@ pub fn python() -> PathBuf {
         return PathBuf::from(p);
     }
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    assert!(p.exists(), "{} not found: run scripts/setup.sh first", p.display());
+    assert!(
+        p.exists(),
+        "{} not found: run scripts/setup.sh first",
+        p.display()
+    );
     p
 }
 
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 pub struct TestServer {
@@ -53,7 +59,11 @@ impl TestServer {
                 panic!("the Pyro4 test server did not become ready");
             }
         };
-        let uris: Vec<String> = line.split_whitespace().skip(1).map(str::to_string).collect();
+        let uris: Vec<String> = line
+            .split_whitespace()
+            .skip(1)
+            .map(str::to_string)
+            .collect();
         let port = uris[0].rsplit(':').next().unwrap().parse().unwrap();
         TestServer { child, port, uris }
     }
