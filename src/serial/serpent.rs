@@ -417,8 +417,14 @@ impl<'a> Parser<'a> {
             if is_real && matches!(self.b.get(self.pos), Some(b'0'..=b'9' | b'.')) {
                 let second = self.unsigned_number()?;
                 if let Value::Complex { re: 0.0, im } = second {
-                    let re = to_f64(&first);
-                    let im = if op == b'-' { -im } else { im };
+                    // Python evaluates `a ± bj` component-wise as (a ± 0.0, 0.0 ± b), which
+                    // decides the signs of zeros.
+                    let a = to_f64(&first);
+                    let (re, im) = if op == b'-' {
+                        (a - 0.0, 0.0 - im)
+                    } else {
+                        (a + 0.0, 0.0 + im)
+                    };
                     return Ok(Value::Complex { re, im });
                 }
                 return self.err("only 'real + imaginary' arithmetic is allowed in literals");
