@@ -154,14 +154,18 @@ impl Connection {
         self.next_seq
     }
 
-    /// Queue an encoded INVOKE (built with seq 0). Written at once when connected.
-    pub fn submit(&mut self, call: CallId, message: Vec<u8>) -> Result<()> {
+    /// Queue an encoded INVOKE (built with seq 0). It goes out with the next `flush`, so
+    /// a burst of calls is coalesced into one write.
+    pub fn submit(&mut self, call: CallId, message: Vec<u8>) {
         if self.phase != Phase::Ready {
             self.waiting.push_back((call, message));
-            return Ok(());
+            return;
         }
         self.append_call(call, message);
-        self.flush()
+    }
+
+    pub fn has_unwritten(&self) -> bool {
+        self.wpos < self.wbuf.len()
     }
 
     fn append_call(&mut self, call: CallId, mut message: Vec<u8>) {
@@ -175,8 +179,13 @@ impl Connection {
         self.wbuf.extend_from_slice(&message);
     }
 
-    /// Drive the connection after a readiness event (or right after creation).
-    pub fn on_ready(&mut self, events: &mut Vec<Event>) -> Result<()> {
+    /// Drive the connection after a readiness event.
+    pub fn on_ready(
+        &mut self,
+        readable: bool,
+        writable: bool,
+        events: &mut Vec<Event>,
+    ) -> Result<()> {
         if self.phase == Phase::Connecting {
             if let Some(e) = self.stream.take_error().map_err(io_err)? {
                 return Err(io_err(e));
@@ -192,12 +201,18 @@ impl Connection {
             let msg = wire::connect_message(seq, self.serializer, &self.object, &self.handshake)?;
             self.wbuf.extend_from_slice(&msg.encode()?);
             self.phase = Phase::Handshaking { seq };
+            self.flush()?;
+        } else if writable {
+            self.flush()?;
         }
-        self.flush()?;
-        self.read_available(events)
+        if readable {
+            self.read_available(events)?;
+        }
+        Ok(())
     }
 
-    fn flush(&mut self) -> Result<()> {
+    /// Write what is queued, as far as the socket takes it.
+    pub fn flush(&mut self) -> Result<()> {
         while self.wpos < self.wbuf.len() {
             match self.stream.write(&self.wbuf[self.wpos..]) {
                 Ok(0) => return Err(Error::communication("connection closed while writing")),
@@ -222,6 +237,10 @@ impl Connection {
                 Ok(n) => {
                     self.reader.push(&self.read_buf[..n]);
                     self.drain_messages(events)?;
+                    if n < self.read_buf.len() {
+                        // The receive queue was emptied; new data raises a new edge.
+                        return Ok(());
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -110,6 +110,7 @@ impl Runner {
                     connect_timeout: self.connect_timeout,
                     max_message_size: self.max_message_size,
                     events_scratch: Vec::new(),
+                    dirty: Vec::new(),
                 };
                 reactor.run();
             })
@@ -145,6 +146,8 @@ struct Reactor {
     connect_timeout: Duration,
     max_message_size: usize,
     events_scratch: Vec<Event>,
+    /// Proxies with calls submitted since the last flush.
+    dirty: Vec<ProxyId>,
 }
 
 impl Reactor {
@@ -166,7 +169,9 @@ impl Reactor {
                 if ev.token() == WAKER {
                     continue;
                 }
-                self.on_socket(ev.token().0 as ProxyId);
+                let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                let writable = ev.is_writable() || ev.is_error();
+                self.on_socket(ev.token().0 as ProxyId, readable, writable);
             }
             self.handle.woken.store(false, Ordering::SeqCst);
             while let Ok(cmd) = self.rx.try_recv() {
@@ -175,6 +180,7 @@ impl Reactor {
                 }
                 self.on_command(cmd);
             }
+            self.flush_dirty();
             self.fire_timers();
         }
     }
@@ -237,8 +243,9 @@ impl Reactor {
             return; // cancelled before it reached the wire
         }
         if let Some(conn) = st.conn.as_mut() {
-            if let Err(e) = conn.submit(call, message) {
-                self.fail_proxy(proxy, e);
+            conn.submit(call, message);
+            if conn.is_ready() {
+                self.dirty.push(proxy);
             }
             return;
         }
@@ -341,8 +348,8 @@ impl Reactor {
             max,
         );
         while let Some((call, msg)) = st.queued.pop_front() {
-            // Queued before connecting: submit only parks it until the handshake is done.
-            let _ = conn.submit(call, msg);
+            // Queued before connecting: parked until the handshake is done.
+            conn.submit(call, msg);
         }
         st.conn = Some(conn);
         if !self.connect_timeout.is_zero() {
@@ -354,13 +361,30 @@ impl Reactor {
         }
     }
 
-    fn on_socket(&mut self, proxy: ProxyId) {
+    /// Write the calls submitted in this round, one write per connection.
+    fn flush_dirty(&mut self) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for proxy in dirty.drain(..) {
+            let result = match self.proxies.get_mut(&proxy).and_then(|st| st.conn.as_mut()) {
+                Some(conn) if conn.has_unwritten() => conn.flush(),
+                _ => Ok(()),
+            };
+            if let Err(e) = result {
+                self.fail_proxy(proxy, e);
+            }
+        }
+        self.dirty = dirty;
+    }
+
+    fn on_socket(&mut self, proxy: ProxyId, readable: bool, writable: bool) {
         let Some(st) = self.proxies.get_mut(&proxy) else {
             return;
         };
         let Some(conn) = st.conn.as_mut() else { return };
         let mut events = std::mem::take(&mut self.events_scratch);
-        let result = conn.on_ready(&mut events);
+        let result = conn.on_ready(readable, writable, &mut events);
         for ev in events.drain(..) {
             match ev {
                 Event::Connected(_) => {}
