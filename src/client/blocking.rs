@@ -25,7 +25,16 @@ impl BlockingConnection {
         serializer: SerializerId,
         timeout: Duration,
     ) -> Result<(Self, ConnectInfo)> {
-        let target = Target::parse(uri)?;
+        Self::connect_target(&Target::parse(uri)?, serializer, timeout)
+    }
+
+    /// Connect to a parsed target and do the handshake.
+    pub fn connect_target(
+        target: &Target,
+        serializer: SerializerId,
+        timeout: Duration,
+    ) -> Result<(Self, ConnectInfo)> {
+        let target = target.clone();
         let Location::Tcp { host, port } = &target.location else {
             return Err(Error::invalid("the blocking client supports TCP URIs only"));
         };

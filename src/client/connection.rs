@@ -79,6 +79,17 @@ enum Phase {
 struct InFlight {
     seq: u16,
     call: CallId,
+    /// A copy of the request, kept only when the proxy may retry it on a new connection.
+    retry: Option<Vec<u8>>,
+}
+
+/// A call taken off a failed connection.
+pub struct Unfinished {
+    pub call: CallId,
+    /// The request, if it can be sent again (never written, or kept for retry).
+    pub message: Option<Vec<u8>>,
+    /// Whether it had been written (it may have run on the server).
+    pub written: bool,
 }
 
 /// What happened on the connection, for the owner to deliver.
@@ -107,6 +118,8 @@ pub struct Connection {
     /// Calls waiting for the handshake to finish: (call, encoded message with seq 0).
     waiting: VecDeque<(CallId, Vec<u8>)>,
     read_buf: Box<[u8]>,
+    /// Keep request copies so calls can be retried on a fresh connection (MAX_RETRIES).
+    pub keep_for_retry: bool,
 }
 
 impl Connection {
@@ -130,6 +143,7 @@ impl Connection {
             handshake,
             waiting: VecDeque::new(),
             read_buf: vec![0u8; 64 * 1024].into_boxed_slice(),
+            keep_for_retry: false,
         }
     }
 
@@ -137,12 +151,35 @@ impl Connection {
         self.phase == Phase::Ready
     }
 
-    /// Calls that were accepted on this connection and have no reply yet.
-    pub fn pending_calls(&self) -> impl Iterator<Item = CallId> + '_ {
-        self.inflight
-            .iter()
-            .map(|f| f.call)
-            .chain(self.waiting.iter().map(|(c, _)| *c))
+    /// Take every call that has no reply yet (the connection is being dropped).
+    pub fn take_unfinished(&mut self) -> Vec<Unfinished> {
+        let mut out: Vec<Unfinished> = self
+            .inflight
+            .drain(..)
+            .map(|f| Unfinished {
+                call: f.call,
+                message: f.retry,
+                written: true,
+            })
+            .collect();
+        out.extend(self.waiting.drain(..).map(|(call, m)| Unfinished {
+            call,
+            message: Some(m),
+            written: false,
+        }));
+        out
+    }
+
+    /// Whether the call has been written and awaits its reply.
+    pub fn is_on_wire(&self, call: CallId) -> bool {
+        self.inflight.iter().any(|f| f.call == call)
+    }
+
+    /// Remove a call that is still waiting for the handshake; false if not there.
+    pub fn remove_waiting(&mut self, call: CallId) -> bool {
+        let before = self.waiting.len();
+        self.waiting.retain(|(c, _)| *c != call);
+        self.waiting.len() != before
     }
 
     pub fn has_pending_calls(&self) -> bool {
@@ -171,7 +208,8 @@ impl Connection {
     fn append_call(&mut self, call: CallId, mut message: Vec<u8>) {
         let seq = self.take_seq();
         protocol::patch_seq(&mut message, seq);
-        self.inflight.push_back(InFlight { seq, call });
+        let retry = self.keep_for_retry.then(|| message.clone());
+        self.inflight.push_back(InFlight { seq, call, retry });
         if self.wpos == self.wbuf.len() {
             self.wbuf.clear();
             self.wpos = 0;

@@ -1,3 +1,4 @@
 //! Name server: discovery, lookup, PYRONAME/PYROMETA resolution.
 
 pub mod discovery;
+pub mod resolve;

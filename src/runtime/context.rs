@@ -7,10 +7,11 @@
 //! callback itself with a CANCELLED error.
 
 use super::completion::CompletionQueue;
-use super::reactor::{self, Command, ReactorHandle};
-use crate::client::target::Target;
+use super::reactor::{self, Command, ConfigChange, Payload, ReactorHandle};
+use crate::client::target::Uri;
 use crate::client::wire;
 use crate::error::{Error, ErrorKind, Result};
+use crate::naming::resolve::NsConfig;
 use crate::protocol::Annotations;
 use crate::serial::SerializerId;
 use crate::value::Value;
@@ -71,7 +72,47 @@ pub struct ContextOptions {
     pub connect_timeout: Duration,
     /// Threads for blocking work such as host-name resolution (default 2, at most 16).
     pub worker_threads: usize,
+    /// How to find the name server (PYRO_NS_HOST, PYRO_NS_PORT, PYRO_NS_BCPORT,
+    /// PYRO_BROADCAST_ADDRS).
+    pub ns: NsConfig,
+    /// Patience for new proxies (default off).
+    pub patience: Option<Patience>,
+    /// Times a call that failed on a dead connection is retried on a fresh one
+    /// (Pyro4's MAX_RETRIES, `PYRO_MAX_RETRIES`; default 0). A retried call may run twice.
+    pub max_retries: u32,
+    /// Default deadline for calls of new proxies (`PYRO_COMMTIMEOUT`; default none).
+    pub call_timeout: Option<Duration>,
 }
+
+/// How a patient proxy waits for a name (or its server) to appear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Patience {
+    pub interval: Duration,
+    pub max_tries: u32,
+}
+
+impl Default for Patience {
+    /// Every 2 s, 43,200 tries: at least 24 hours.
+    fn default() -> Self {
+        Patience {
+            interval: Duration::from_millis(2000),
+            max_tries: 43_200,
+        }
+    }
+}
+
+/// Connection states reported to a proxy's state callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+pub enum ConnState {
+    Resolving = 1,
+    WaitingForNameServer = 2,
+    Connecting = 3,
+    Connected = 4,
+    Disconnected = 5,
+}
+
+pub type StateCallback = Arc<dyn Fn(ConnState) + Send + Sync>;
 
 impl Default for ContextOptions {
     fn default() -> Self {
@@ -80,6 +121,10 @@ impl Default for ContextOptions {
             max_message_size: crate::protocol::DEFAULT_MAX_MESSAGE_SIZE,
             connect_timeout: Duration::from_secs(10),
             worker_threads: 2,
+            ns: NsConfig::default(),
+            patience: None,
+            max_retries: 0,
+            call_timeout: None,
         }
     }
 }
@@ -92,6 +137,21 @@ impl ContextOptions {
         if let Ok(name) = std::env::var("PYRO_SERIALIZER") {
             if let Some(s) = SerializerId::from_name(&name) {
                 o.serializer = s;
+            }
+        }
+        o.ns = NsConfig::from_env();
+        if let Some(n) = std::env::var("PYRO_MAX_RETRIES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            o.max_retries = n;
+        }
+        if let Some(t) = std::env::var("PYRO_COMMTIMEOUT")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+        {
+            if t > 0.0 && t.is_finite() {
+                o.call_timeout = Some(Duration::from_secs_f64(t));
             }
         }
         o
@@ -112,6 +172,14 @@ impl Shared {
     /// Called by the I/O side when a call finished (any outcome).
     pub(crate) fn finish(&self, id: CallId, outcome: Outcome) {
         self.queue.push(Done::Finished { id, outcome });
+    }
+
+    /// Run `f` on the dispatching thread (state callbacks, posted work).
+    pub(crate) fn post(&self, f: Box<dyn FnOnce() + Send>) {
+        self.queue.push(Done::Claimed {
+            callback: Box::new(move |_| f()),
+            outcome: Err(Error::cancelled()),
+        });
     }
 
     /// Whether the call is still waiting for its outcome (not cancelled).
@@ -136,8 +204,18 @@ pub struct Context {
 pub struct Proxy {
     pub(crate) shared: Arc<Shared>,
     pub(crate) id: ProxyId,
-    object: Arc<str>,
+    object: Option<Arc<str>>,
     serializer: SerializerId,
+}
+
+/// Per-proxy settings, owned by the I/O thread.
+#[derive(Clone)]
+pub(crate) struct ProxyConfig {
+    pub serializer: SerializerId,
+    pub patience: Option<Patience>,
+    pub max_retries: u32,
+    pub timeout: Option<Duration>,
+    pub state_cb: Option<StateCallback>,
 }
 
 impl Context {
@@ -183,15 +261,26 @@ impl Context {
         if self.shared.closed.load(Ordering::SeqCst) {
             return Err(Error::invalid("context is closed"));
         }
-        let target = Target::parse(uri)?;
+        let uri = Uri::parse(uri)?;
         let id = self.shared.next_proxy.fetch_add(1, Ordering::Relaxed);
         let serializer = self.shared.options.serializer;
-        let object: Arc<str> = target.object.as_str().into();
-        self.shared.reactor.send(Command::NewProxy {
-            id,
-            target,
+        // Direct proxies encode calls on the caller's thread; named ones only learn their
+        // object id when resolved, so the I/O thread encodes theirs.
+        let object: Option<Arc<str>> = match &uri {
+            Uri::Direct(t) => Some(t.object.as_str().into()),
+            _ => None,
+        };
+        let o = &self.shared.options;
+        let config = ProxyConfig {
             serializer,
-        });
+            patience: o.patience,
+            max_retries: o.max_retries,
+            timeout: o.call_timeout,
+            state_cb: None,
+        };
+        self.shared
+            .reactor
+            .send(Command::NewProxy { id, uri, config });
         Ok(Proxy {
             shared: self.shared.clone(),
             id,
@@ -324,6 +413,7 @@ fn cancel_call(shared: &Shared, id: CallId) -> bool {
 }
 
 /// One call's request, prepared on the caller's thread.
+#[derive(Debug, Clone)]
 pub struct CallRequest {
     pub method: String,
     pub args: Vec<Value>,
@@ -348,16 +438,21 @@ impl Proxy {
         }
         // Encoding here spreads serialization over the callers' threads and keeps the
         // I/O thread free; the sequence number is patched in when the call is written.
-        let message = wire::invoke_message(
-            0,
-            self.serializer,
-            &self.object,
-            &req.method,
-            &req.args,
-            &req.kwargs,
-            req.flags,
-        )?
-        .encode()?;
+        let payload = match &self.object {
+            Some(object) => Payload::Encoded(
+                wire::invoke_message(
+                    0,
+                    self.serializer,
+                    object,
+                    &req.method,
+                    &req.args,
+                    &req.kwargs,
+                    req.flags,
+                )?
+                .encode()?,
+            ),
+            None => Payload::Request(req),
+        };
         let id = shared.next_call.fetch_add(1, Ordering::Relaxed);
         shared.calls.lock().unwrap().insert(
             id,
@@ -369,9 +464,42 @@ impl Proxy {
         shared.reactor.send(Command::Call {
             proxy: self.id,
             call: id,
-            message,
+            payload,
         });
         Ok(id)
+    }
+
+    /// Make the proxy patient (or not): while its name cannot be resolved or its server
+    /// not reached, calls wait and it retries every `interval`, up to `max_tries` times.
+    pub fn set_patience(&self, patience: Option<Patience>) {
+        self.shared.reactor.send(Command::Configure {
+            proxy: self.id,
+            change: ConfigChange::Patience(patience),
+        });
+    }
+
+    /// Retry calls that failed on a dead connection this many times.
+    pub fn set_max_retries(&self, n: u32) {
+        self.shared.reactor.send(Command::Configure {
+            proxy: self.id,
+            change: ConfigChange::MaxRetries(n),
+        });
+    }
+
+    /// Deadline for each call of this proxy (None: no deadline).
+    pub fn set_timeout(&self, timeout: Option<Duration>) {
+        self.shared.reactor.send(Command::Configure {
+            proxy: self.id,
+            change: ConfigChange::Timeout(timeout),
+        });
+    }
+
+    /// Report connection state changes through dispatch.
+    pub fn set_state_callback(&self, cb: Option<StateCallback>) {
+        self.shared.reactor.send(Command::Configure {
+            proxy: self.id,
+            change: ConfigChange::StateCallback(cb),
+        });
     }
 
     /// Cancel every pending call of this proxy (CANCELLED at the next dispatch) and close

@@ -1,16 +1,21 @@
 //! The I/O thread: owns every socket as a non-blocking state machine, a timer heap
-//! for connect deadlines, and hands finished calls to the completion queue.
+//! (connect deadlines, call deadlines, patient retries), and hands finished calls to the
+//! completion queue.
 //!
-//! Other threads talk to it only through [`Command`]s plus a waker; it never blocks
-//! on anything but its poller. Host-name resolution, which can block, runs on the
-//! small worker pool and comes back as a command.
+//! Other threads talk to it only through [`Command`]s plus a waker; it never blocks on
+//! anything but its poller. Work that can block (host-name resolution, locating the name
+//! server, name lookups) runs on the small worker pool and comes back as a command, so a
+//! proxy waiting for a name server holds no thread: it is a timer entry.
 
-use super::context::{CallId, ProxyId, Reply, Shared};
+use super::context::{
+    CallId, CallRequest, ConnState, Patience, ProxyConfig, ProxyId, Reply, Shared, StateCallback,
+};
 use super::workers::Workers;
-use crate::client::connection::{Connection, Event, Stream};
-use crate::client::target::{Location, Target};
-use crate::error::{Error, ErrorKind};
-use crate::serial::SerializerId;
+use crate::client::connection::{Connection, Event, Stream, Unfinished};
+use crate::client::target::{Location, Target, Uri};
+use crate::client::wire;
+use crate::error::{Error, ErrorKind, Result};
+use crate::naming::resolve::{self, NsConfig};
 use crate::value::Value;
 use crossbeam_channel::{Receiver, Sender};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -25,24 +30,46 @@ use std::time::{Duration, Instant};
 
 const WAKER: Token = Token(usize::MAX);
 
+/// A call's request: encoded on the caller's thread (direct proxies, sequence number 0),
+/// or encoded here once a named proxy knows its object id.
+pub(crate) enum Payload {
+    Encoded(Vec<u8>),
+    Request(CallRequest),
+}
+
+pub(crate) enum ConfigChange {
+    Patience(Option<Patience>),
+    MaxRetries(u32),
+    Timeout(Option<Duration>),
+    StateCallback(Option<StateCallback>),
+}
+
 pub(crate) enum Command {
     NewProxy {
         id: ProxyId,
-        target: Target,
-        serializer: SerializerId,
+        uri: Uri,
+        config: ProxyConfig,
     },
-    /// `message` is a complete encoded INVOKE with sequence number 0.
     Call {
         proxy: ProxyId,
         call: CallId,
-        message: Vec<u8>,
+        payload: Payload,
+    },
+    Configure {
+        proxy: ProxyId,
+        change: ConfigChange,
     },
     Cancel,
     CloseProxy(ProxyId),
     Resolved {
         proxy: ProxyId,
         attempt: u64,
-        result: io::Result<Vec<SocketAddr>>,
+        result: Result<Vec<SocketAddr>>,
+    },
+    NameResolved {
+        proxy: ProxyId,
+        attempt: u64,
+        result: Result<Target>,
     },
     Shutdown,
 }
@@ -71,6 +98,7 @@ pub(crate) struct Runner {
     connect_timeout: Duration,
     max_message_size: usize,
     worker_threads: usize,
+    ns: NsConfig,
 }
 
 pub(crate) fn new(options: &super::ContextOptions) -> io::Result<(ReactorHandle, Runner)> {
@@ -89,6 +117,7 @@ pub(crate) fn new(options: &super::ContextOptions) -> io::Result<(ReactorHandle,
         connect_timeout: options.connect_timeout,
         max_message_size: options.max_message_size,
         worker_threads: options.worker_threads.clamp(1, 16),
+        ns: options.ns.clone(),
     };
     Ok((handle, runner))
 }
@@ -98,7 +127,6 @@ impl Runner {
         std::thread::Builder::new()
             .name("pyro-io".into())
             .spawn(move || {
-                let workers = Workers::new(self.worker_threads);
                 let mut reactor = Reactor {
                     poll: self.poll,
                     rx: self.rx,
@@ -106,9 +134,11 @@ impl Runner {
                     shared,
                     proxies: HashMap::new(),
                     timers: BinaryHeap::new(),
-                    workers,
+                    timer_seq: 0,
+                    workers: Workers::new(self.worker_threads),
                     connect_timeout: self.connect_timeout,
                     max_message_size: self.max_message_size,
+                    ns: Arc::new(self.ns),
                     events_scratch: Vec::new(),
                     dirty: Vec::new(),
                 };
@@ -117,22 +147,64 @@ impl Runner {
     }
 }
 
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]
+enum TimerKind {
+    /// Connect + handshake deadline of one connection attempt.
+    Connect { attempt: u64 },
+    /// A patient proxy tries again.
+    Retry { attempt: u64 },
+    /// A call's deadline.
+    Deadline { call: CallId },
+}
+
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Timer {
     at: Instant,
+    seq: u64,
     proxy: ProxyId,
-    attempt: u64,
+    kind: TimerKind,
+}
+
+/// A call that is not on a connection yet.
+struct Queued {
+    call: CallId,
+    payload: Payload,
 }
 
 struct ProxyState {
-    target: Target,
-    serializer: SerializerId,
+    uri: Uri,
+    config: ProxyConfig,
+    /// Where a named proxy's object was found (cleared when a connection to it fails).
+    resolved: Option<Target>,
     conn: Option<Connection>,
-    /// Bumped on every connection attempt, so stale timers and resolutions are ignored.
+    /// Bumped on every connection or resolution attempt, so stale timers and results are ignored.
     attempt: u64,
-    resolving: bool,
-    /// Calls waiting for name resolution: (call, message).
-    queued: VecDeque<(CallId, Vec<u8>)>,
+    /// Resolving a host or a name, or waiting to retry: calls queue meanwhile.
+    busy: bool,
+    queued: VecDeque<Queued>,
+    /// Attempts in a row that failed before any connection worked (patience).
+    tries: u32,
+    /// Retries left per call (only with max_retries > 0).
+    retries: HashMap<CallId, u32>,
+    state: Option<ConnState>,
+}
+
+impl ProxyState {
+    fn label(&self) -> String {
+        match (&self.uri, &self.resolved) {
+            (Uri::Direct(t), _) => t.display(),
+            (_, Some(t)) => t.display(),
+            (Uri::Name { name, .. }, None) => format!("PYRONAME:{name}"),
+            (Uri::Meta { meta, .. }, None) => format!("PYROMETA:{}", meta.join(",")),
+        }
+    }
+
+    fn target(&self) -> Option<&Target> {
+        match &self.uri {
+            Uri::Direct(t) => Some(t),
+            _ => self.resolved.as_ref(),
+        }
+    }
 }
 
 struct Reactor {
@@ -142,9 +214,11 @@ struct Reactor {
     shared: Arc<Shared>,
     proxies: HashMap<ProxyId, ProxyState>,
     timers: BinaryHeap<Reverse<Timer>>,
+    timer_seq: u64,
     workers: Workers,
     connect_timeout: Duration,
     max_message_size: usize,
+    ns: Arc<NsConfig>,
     events_scratch: Vec<Event>,
     /// Proxies with calls submitted since the last flush.
     dirty: Vec<ProxyId>,
@@ -185,41 +259,71 @@ impl Reactor {
         }
     }
 
+    fn add_timer(&mut self, at: Instant, proxy: ProxyId, kind: TimerKind) {
+        self.timer_seq += 1;
+        self.timers.push(Reverse(Timer {
+            at,
+            seq: self.timer_seq,
+            proxy,
+            kind,
+        }));
+    }
+
+    fn set_state(&mut self, proxy: ProxyId, state: ConnState) {
+        let Some(st) = self.proxies.get_mut(&proxy) else {
+            return;
+        };
+        if st.state == Some(state) {
+            return;
+        }
+        st.state = Some(state);
+        if let Some(cb) = st.config.state_cb.clone() {
+            self.shared.post(Box::new(move || cb(state)));
+        }
+    }
+
     fn on_command(&mut self, cmd: Command) {
         match cmd {
-            Command::NewProxy {
-                id,
-                target,
-                serializer,
-            } => {
+            Command::NewProxy { id, uri, config } => {
                 self.proxies.insert(
                     id,
                     ProxyState {
-                        target,
-                        serializer,
+                        uri,
+                        config,
+                        resolved: None,
                         conn: None,
                         attempt: 0,
-                        resolving: false,
+                        busy: false,
                         queued: VecDeque::new(),
+                        tries: 0,
+                        retries: HashMap::new(),
+                        state: None,
                     },
                 );
             }
             Command::Call {
                 proxy,
                 call,
-                message,
-            } => self.on_call(proxy, call, message),
+                payload,
+            } => self.on_call(proxy, call, payload),
+            Command::Configure { proxy, change } => {
+                if let Some(st) = self.proxies.get_mut(&proxy) {
+                    match change {
+                        ConfigChange::Patience(p) => st.config.patience = p,
+                        ConfigChange::MaxRetries(n) => st.config.max_retries = n,
+                        ConfigChange::Timeout(t) => st.config.timeout = t,
+                        ConfigChange::StateCallback(cb) => st.config.state_cb = cb,
+                    }
+                }
+            }
             Command::Cancel => {
                 // The registry already completed it; a call still queued is skipped when
                 // written, one on the wire has its late reply dropped.
             }
             Command::CloseProxy(id) => {
                 if let Some(mut st) = self.proxies.remove(&id) {
-                    let calls = take_pending(&mut st);
-                    if let Some(mut c) = st.conn.take() {
-                        let _ = self.poll.registry().deregister(c.stream.source());
-                    }
-                    for call in calls {
+                    let calls = self.take_calls(&mut st);
+                    for (call, _) in calls {
                         self.shared.finish(call, Err(Error::cancelled()));
                     }
                 }
@@ -229,55 +333,134 @@ impl Reactor {
                 attempt,
                 result,
             } => self.on_resolved(proxy, attempt, result),
+            Command::NameResolved {
+                proxy,
+                attempt,
+                result,
+            } => self.on_name_resolved(proxy, attempt, result),
             Command::Shutdown => {}
         }
     }
 
-    fn on_call(&mut self, proxy: ProxyId, call: CallId, message: Vec<u8>) {
-        let Some(st) = self.proxies.get_mut(&proxy) else {
+    fn on_call(&mut self, proxy: ProxyId, call: CallId, payload: Payload) {
+        if !self.proxies.contains_key(&proxy) {
             self.shared
                 .finish(call, Err(Error::invalid("the proxy has been freed")));
             return;
-        };
+        }
         if !self.shared.is_pending(call) {
             return; // cancelled before it reached the wire
         }
-        if let Some(conn) = st.conn.as_mut() {
-            conn.submit(call, message);
-            if conn.is_ready() {
-                self.dirty.push(proxy);
-            }
-            return;
+        let st = self.proxies.get_mut(&proxy).unwrap();
+        if st.config.max_retries > 0 {
+            st.retries.insert(call, st.config.max_retries);
         }
-        st.queued.push_back((call, message));
-        if !st.resolving {
+        if let Some(t) = st.config.timeout {
+            self.add_timer(Instant::now() + t, proxy, TimerKind::Deadline { call });
+        }
+        let st = self.proxies.get_mut(&proxy).unwrap();
+        st.queued.push_back(Queued { call, payload });
+        if st.conn.is_some() {
+            self.drain_queue_into_conn(proxy);
+        } else if !st.busy {
             self.start_connect(proxy);
         }
     }
 
+    /// Move queued calls onto the proxy's connection (encoding named proxies' calls now).
+    fn drain_queue_into_conn(&mut self, proxy: ProxyId) {
+        let Some(st) = self.proxies.get_mut(&proxy) else {
+            return;
+        };
+        let Some(target_object) = st.target().map(|t| t.object.clone()) else {
+            return;
+        };
+        let serializer = st.config.serializer;
+        let mut failed = Vec::new();
+        let Some(conn) = st.conn.as_mut() else { return };
+        while let Some(q) = st.queued.pop_front() {
+            let message = match q.payload {
+                Payload::Encoded(m) => m,
+                Payload::Request(r) => {
+                    match wire::invoke_message(
+                        0,
+                        serializer,
+                        &target_object,
+                        &r.method,
+                        &r.args,
+                        &r.kwargs,
+                        r.flags,
+                    )
+                    .and_then(|m| m.encode())
+                    {
+                        Ok(m) => m,
+                        Err(e) => {
+                            failed.push((q.call, e));
+                            continue;
+                        }
+                    }
+                }
+            };
+            conn.submit(q.call, message);
+        }
+        let ready = conn.is_ready();
+        for (call, e) in failed {
+            st.retries.remove(&call);
+            self.shared.finish(call, Err(e));
+        }
+        if ready {
+            self.dirty.push(proxy);
+        }
+    }
+
     fn start_connect(&mut self, proxy: ProxyId) {
+        let ns = self.ns.clone();
         let Some(st) = self.proxies.get_mut(&proxy) else {
             return;
         };
         st.attempt += 1;
         let attempt = st.attempt;
-        match &st.target.location {
+        let target = match (&st.uri, &st.resolved) {
+            (Uri::Direct(t), _) | (_, Some(t)) => t.clone(),
+            (uri, None) => {
+                // Named proxy: resolve off this thread, then come back.
+                st.busy = true;
+                let uri = uri.clone();
+                let handle = self.handle.clone();
+                self.workers.run(Box::new(move || {
+                    let result = resolve::resolve(&ns, &uri);
+                    handle.send(Command::NameResolved {
+                        proxy,
+                        attempt,
+                        result,
+                    });
+                }));
+                self.set_state(proxy, ConnState::Resolving);
+                return;
+            }
+        };
+        match &target.location {
             Location::Unix { path } => {
                 let stream = mio::net::UnixStream::connect(path).map(Stream::Unix);
                 self.connect_with(proxy, stream);
             }
             Location::Tcp { host, port } => {
                 if let Ok(ip) = host.parse::<IpAddr>() {
-                    let addr = SocketAddr::new(ip, *port);
-                    let stream = mio::net::TcpStream::connect(addr).map(Stream::Tcp);
+                    let stream =
+                        mio::net::TcpStream::connect(SocketAddr::new(ip, *port)).map(Stream::Tcp);
                     self.connect_with(proxy, stream);
                 } else {
-                    st.resolving = true;
+                    st.busy = true;
                     let (host, port) = (host.clone(), *port);
                     let handle = self.handle.clone();
                     self.workers.run(Box::new(move || {
                         use std::net::ToSocketAddrs;
-                        let result = (host.as_str(), port).to_socket_addrs().map(|a| a.collect());
+                        let result = (host.as_str(), port)
+                            .to_socket_addrs()
+                            .map(|a| a.collect())
+                            .map_err(|e| {
+                                Error::communication(format!("cannot resolve host {host:?}: {e}"))
+                            });
                         handle.send(Command::Resolved {
                             proxy,
                             attempt,
@@ -289,33 +472,42 @@ impl Reactor {
         }
     }
 
-    fn on_resolved(&mut self, proxy: ProxyId, attempt: u64, result: io::Result<Vec<SocketAddr>>) {
+    fn on_name_resolved(&mut self, proxy: ProxyId, attempt: u64, result: Result<Target>) {
         let Some(st) = self.proxies.get_mut(&proxy) else {
             return;
         };
         if st.attempt != attempt {
             return;
         }
-        st.resolving = false;
-        let host = match &st.target.location {
-            Location::Tcp { host, .. } => host.clone(),
-            Location::Unix { path } => path.clone(),
+        st.busy = false;
+        match result {
+            Ok(t) => {
+                st.resolved = Some(t);
+                if !st.queued.is_empty() {
+                    self.start_connect(proxy);
+                }
+            }
+            Err(e) => self.not_reachable(proxy, e),
+        }
+    }
+
+    fn on_resolved(&mut self, proxy: ProxyId, attempt: u64, result: Result<Vec<SocketAddr>>) {
+        let Some(st) = self.proxies.get_mut(&proxy) else {
+            return;
         };
+        if st.attempt != attempt {
+            return;
+        }
+        st.busy = false;
         match result {
             Ok(addrs) if !addrs.is_empty() => {
                 // Prefer IPv4 like Pyro4's socketutil does for "localhost".
-                let addr = addrs.iter().find(|a| a.is_ipv4()).unwrap_or(&addrs[0]);
-                let stream = mio::net::TcpStream::connect(*addr).map(Stream::Tcp);
+                let addr = *addrs.iter().find(|a| a.is_ipv4()).unwrap_or(&addrs[0]);
+                let stream = mio::net::TcpStream::connect(addr).map(Stream::Tcp);
                 self.connect_with(proxy, stream);
             }
-            Ok(_) => self.fail_proxy(
-                proxy,
-                Error::communication(format!("host {host:?} has no addresses")),
-            ),
-            Err(e) => self.fail_proxy(
-                proxy,
-                Error::communication(format!("cannot resolve host {host:?}: {e}")),
-            ),
+            Ok(_) => self.not_reachable(proxy, Error::communication("host has no addresses")),
+            Err(e) => self.not_reachable(proxy, e),
         }
     }
 
@@ -323,8 +515,8 @@ impl Reactor {
         let mut stream = match stream {
             Ok(s) => s,
             Err(e) => {
-                let e = Error::communication(format!("cannot connect: {e}"));
-                return self.fail_proxy(proxy, e);
+                return self
+                    .not_reachable(proxy, Error::communication(format!("cannot connect: {e}")))
             }
         };
         let token = Token(proxy as usize);
@@ -333,32 +525,37 @@ impl Reactor {
             token,
             Interest::READABLE | Interest::WRITABLE,
         ) {
-            return self.fail_proxy(
+            return self.not_reachable(
                 proxy,
                 Error::communication(format!("cannot register socket: {e}")),
             );
         }
         let max = self.max_message_size;
         let st = self.proxies.get_mut(&proxy).expect("proxy exists");
+        let object = st
+            .target()
+            .expect("connecting means a target")
+            .object
+            .clone();
         let mut conn = Connection::new(
             stream,
-            &st.target.object,
-            st.serializer,
+            &object,
+            st.config.serializer,
             Value::str("hello"),
             max,
         );
-        while let Some((call, msg)) = st.queued.pop_front() {
-            // Queued before connecting: parked until the handshake is done.
-            conn.submit(call, msg);
-        }
+        conn.keep_for_retry = st.config.max_retries > 0;
         st.conn = Some(conn);
+        let attempt = st.attempt;
+        self.drain_queue_into_conn(proxy);
         if !self.connect_timeout.is_zero() {
-            self.timers.push(Reverse(Timer {
-                at: Instant::now() + self.connect_timeout,
+            self.add_timer(
+                Instant::now() + self.connect_timeout,
                 proxy,
-                attempt: st.attempt,
-            }));
+                TimerKind::Connect { attempt },
+            );
         }
+        self.set_state(proxy, ConnState::Connecting);
     }
 
     /// Write the calls submitted in this round, one write per connection.
@@ -372,7 +569,7 @@ impl Reactor {
                 _ => Ok(()),
             };
             if let Err(e) = result {
-                self.fail_proxy(proxy, e);
+                self.connection_failed(proxy, e);
             }
         }
         self.dirty = dirty;
@@ -385,18 +582,24 @@ impl Reactor {
         let Some(conn) = st.conn.as_mut() else { return };
         let mut events = std::mem::take(&mut self.events_scratch);
         let result = conn.on_ready(readable, writable, &mut events);
+        let mut connected = false;
         for ev in events.drain(..) {
             match ev {
-                Event::Connected(_) => {}
+                Event::Connected(_) => connected = true,
                 Event::Reply { call, outcome } => {
+                    st.retries.remove(&call);
                     let outcome = outcome.map(|(value, annotations)| Reply { value, annotations });
                     self.shared.finish(call, outcome);
                 }
             }
         }
         self.events_scratch = events;
+        if connected {
+            st.tries = 0;
+            self.set_state(proxy, ConnState::Connected);
+        }
         if let Err(e) = result {
-            self.fail_proxy(proxy, e);
+            self.connection_failed(proxy, e);
         }
     }
 
@@ -407,63 +610,194 @@ impl Reactor {
                 break;
             }
             let Reverse(t) = self.timers.pop().unwrap();
-            let stale = match self.proxies.get(&t.proxy) {
-                Some(st) => {
-                    st.attempt != t.attempt || st.conn.as_ref().is_none_or(|c| c.is_ready())
-                }
-                None => true,
+            let Some(st) = self.proxies.get_mut(&t.proxy) else {
+                continue;
             };
-            if !stale {
-                let e = Error::new(ErrorKind::Communication, "connect timed out");
-                self.fail_proxy(t.proxy, e);
+            match t.kind {
+                TimerKind::Connect { attempt } => {
+                    if st.attempt == attempt && st.conn.as_ref().is_some_and(|c| !c.is_ready()) {
+                        self.connection_failed(t.proxy, Error::communication("connect timed out"));
+                    }
+                }
+                TimerKind::Retry { attempt } => {
+                    if st.attempt == attempt && st.busy {
+                        st.busy = false;
+                        if st.queued.is_empty() {
+                            self.set_state(t.proxy, ConnState::Disconnected);
+                        } else {
+                            self.start_connect(t.proxy);
+                        }
+                    }
+                }
+                TimerKind::Deadline { call } => self.call_deadline(t.proxy, call),
             }
         }
     }
 
-    /// The connection is unusable: every call on it fails with `err`; the next call
-    /// connects afresh.
-    fn fail_proxy(&mut self, proxy: ProxyId, err: Error) {
+    fn call_deadline(&mut self, proxy: ProxyId, call: CallId) {
+        if !self.shared.is_pending(call) {
+            return;
+        }
         let Some(st) = self.proxies.get_mut(&proxy) else {
             return;
         };
-        let calls = take_pending(st);
+        st.retries.remove(&call);
+        let timeout = Error::timeout(format!("call timed out ({})", st.label()));
+        if let Some(pos) = st.queued.iter().position(|q| q.call == call) {
+            st.queued.remove(pos);
+            return self.shared.finish(call, Err(timeout));
+        }
+        if let Some(conn) = st.conn.as_mut() {
+            if conn.remove_waiting(call) {
+                return self.shared.finish(call, Err(timeout));
+            }
+            if conn.is_on_wire(call) {
+                // Pyro4 semantics: the connection is closed so a late reply can never be
+                // taken for another call's.
+                self.shared.finish(call, Err(timeout));
+                self.connection_failed(
+                    proxy,
+                    Error::communication("connection closed after a call timed out"),
+                );
+            }
+        }
+    }
+
+    /// Take every call of the proxy off its connection and queue (the connection, if
+    /// any, is dropped): (call, request if it can be re-sent).
+    fn take_calls(&mut self, st: &mut ProxyState) -> Vec<(CallId, Option<Unfinished>)> {
+        let mut out = Vec::new();
         if let Some(mut c) = st.conn.take() {
             let _ = self.poll.registry().deregister(c.stream.source());
+            out.extend(c.take_unfinished().into_iter().map(|u| (u.call, Some(u))));
         }
-        st.resolving = false;
-        let target = &st.target;
-        let err = with_context(err, target);
+        out.extend(st.queued.drain(..).map(|q| (q.call, None)));
+        out
+    }
+
+    /// A connection failed. Calls that never reached the server are kept (patience) or
+    /// failed; calls on the wire are retried while they have retries left, else failed.
+    fn connection_failed(&mut self, proxy: ProxyId, err: Error) {
+        let Some(mut st) = self.proxies.remove(&proxy) else {
+            return;
+        };
+        let had_connected = st.conn.as_ref().is_some_and(|c| c.is_ready());
+        let err = with_context(err, &st.label());
+        let mut keep: VecDeque<Queued> = VecDeque::new();
+        let queued: Vec<Queued> = st.queued.drain(..).collect();
+        let unfinished = st.conn.take().map(|mut c| {
+            let _ = self.poll.registry().deregister(c.stream.source());
+            c.take_unfinished()
+        });
+        for u in unfinished.into_iter().flatten() {
+            let retry = st.retries.get(&u.call).copied().unwrap_or(0);
+            match u.message {
+                Some(m) if !u.written => keep.push_back(Queued {
+                    call: u.call,
+                    payload: Payload::Encoded(m),
+                }),
+                Some(m) if retry > 0 && err.kind == ErrorKind::Communication && had_connected => {
+                    st.retries.insert(u.call, retry - 1);
+                    keep.push_front(Queued {
+                        call: u.call,
+                        payload: Payload::Encoded(m),
+                    });
+                }
+                _ => {
+                    st.retries.remove(&u.call);
+                    self.shared.finish(u.call, Err(err.clone()));
+                }
+            }
+        }
+        keep.extend(queued);
+        st.queued = keep;
+        // The object may have moved: a named proxy looks its name up again.
+        if !matches!(st.uri, Uri::Direct(_)) {
+            st.resolved = None;
+        }
+        self.proxies.insert(proxy, st);
+        self.set_state(proxy, ConnState::Disconnected);
+        if had_connected {
+            // Calls still queued (never written, or being retried) go on a fresh connection.
+            if !self.proxies[&proxy].queued.is_empty() {
+                self.start_connect(proxy);
+            }
+        } else {
+            self.not_reachable(proxy, err);
+        }
+    }
+
+    /// Resolution or connecting failed before a connection worked: a patient proxy waits
+    /// and tries again (a timer, no thread); otherwise the queued calls fail.
+    fn not_reachable(&mut self, proxy: ProxyId, err: Error) {
+        let Some(st) = self.proxies.get_mut(&proxy) else {
+            return;
+        };
+        if let Some(mut c) = st.conn.take() {
+            let _ = self.poll.registry().deregister(c.stream.source());
+            for u in c.take_unfinished() {
+                if let Some(m) = u.message.filter(|_| !u.written) {
+                    st.queued.push_front(Queued {
+                        call: u.call,
+                        payload: Payload::Encoded(m),
+                    });
+                } else {
+                    self.shared.finish(u.call, Err(err.clone()));
+                }
+            }
+        }
+        st.busy = false;
+        st.tries += 1;
+        if let Some(p) = st.config.patience {
+            // Cancelled calls need no waiting for.
+            let shared = &self.shared;
+            st.queued.retain(|q| shared.is_pending(q.call));
+            if st.tries < p.max_tries && !st.queued.is_empty() {
+                st.busy = true;
+                let attempt = st.attempt;
+                let waiting = if matches!(st.uri, Uri::Direct(_)) || err.kind == ErrorKind::Naming {
+                    ConnState::WaitingForNameServer
+                } else {
+                    ConnState::Disconnected
+                };
+                self.add_timer(
+                    Instant::now() + p.interval,
+                    proxy,
+                    TimerKind::Retry { attempt },
+                );
+                self.set_state(proxy, waiting);
+                return;
+            }
+        }
+        st.tries = 0;
+        let label = st.label();
+        let err = with_context(err, &label);
+        let calls: Vec<CallId> = st.queued.drain(..).map(|q| q.call).collect();
         for call in calls {
+            st.retries.remove(&call);
             self.shared.finish(call, Err(err.clone()));
         }
+        self.set_state(proxy, ConnState::Disconnected);
     }
 
     fn fail_everything(&mut self, err: Error) {
         let ids: Vec<ProxyId> = self.proxies.keys().copied().collect();
         for id in ids {
-            self.fail_proxy(id, err.clone());
+            if let Some(mut st) = self.proxies.remove(&id) {
+                for (call, _) in self.take_calls(&mut st) {
+                    self.shared.finish(call, Err(err.clone()));
+                }
+            }
         }
     }
 }
 
-fn take_pending(st: &mut ProxyState) -> Vec<CallId> {
-    let mut calls: Vec<CallId> = st
-        .conn
-        .as_ref()
-        .map(|c| c.pending_calls().collect())
-        .unwrap_or_default();
-    calls.extend(st.queued.drain(..).map(|(c, _)| c));
-    calls
-}
-
 /// Name the endpoint in connection errors, so a log line says which server failed.
-fn with_context(mut err: Error, target: &Target) -> Error {
-    if err.kind == ErrorKind::Communication || err.kind == ErrorKind::Protocol {
-        let loc = match &target.location {
-            Location::Tcp { host, port } => format!("{host}:{port}"),
-            Location::Unix { path } => format!("unix:{path}"),
-        };
-        err.message = format!("{} ({}@{})", err.message, target.object, loc);
+fn with_context(mut err: Error, label: &str) -> Error {
+    if matches!(err.kind, ErrorKind::Communication | ErrorKind::Protocol)
+        && !err.message.ends_with(')')
+    {
+        err.message = format!("{} ({label})", err.message);
     }
     err
 }
