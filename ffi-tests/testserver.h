@@ -12,9 +12,71 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <fcntl.h>
 
 #ifndef PYRO_SOURCE_DIR
 #error "PYRO_SOURCE_DIR must be defined by the build"
+/* A free loopback TCP (or UDP) port, by binding port 0 and closing. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+static inline int free_port(int type) {
+    int fd = socket(AF_INET, type, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Start the real Pyro4 name server (tests/fixtures/name_server.py: Pyro4's own
+ * NameServerDaemon + BroadcastServer) on 127.0.0.1:port, broadcast responder on
+ * 127.0.0.1:bcport (loopback only). Returns its pid or -1. */
+static inline pid_t name_server_start(int port, int bcport) {
+    const char *py = getenv("PYRO_TEST_PYTHON");
+    char pybuf[1024];
+    if (!py || !*py) {
+        snprintf(pybuf, sizeof pybuf, "%s/.venv/bin/python", PYRO_SOURCE_DIR);
+        py = pybuf;
+    }
+    char p[16], bp[16];
+    snprintf(p, sizeof p, "%d", port);
+    snprintf(bp, sizeof bp, "%d", bcport);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) dup2(devnull, 1);
+        char script[1024];
+        snprintf(script, sizeof script, "%s/tests/fixtures/name_server.py", PYRO_SOURCE_DIR);
+        execl(py, py, script, "127.0.0.1", p, bp, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Wait until something accepts TCP connections on 127.0.0.1:port. */
+static inline int wait_port(int port, double timeout_s) {
+    for (int i = 0; i < (int)(timeout_s * 20); i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok) return 0;
+        usleep(50000);
+    }
+    return -1;
+}
+
+static inline void stop_pid(pid_t pid) {
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+}
+
 #endif
 
 typedef struct test_server {
@@ -24,7 +86,7 @@ typedef struct test_server {
 } test_server;
 
 /* argv_extra: NULL-terminated extra arguments for the fixture, or NULL. Returns 0 on success. */
-static int test_server_start(test_server *s, const char *const *argv_extra) {
+static inline int test_server_start(test_server *s, const char *const *argv_extra) {
     const char *py = getenv("PYRO_TEST_PYTHON");
     char pybuf[1024];
     if (!py || !*py) {
@@ -78,16 +140,77 @@ static int test_server_start(test_server *s, const char *const *argv_extra) {
 }
 
 /* Build "PYRO:<object>@127.0.0.1:<port>" into buf. */
-static const char *test_server_uri(const test_server *s, const char *object, char *buf, size_t len) {
+static inline const char *test_server_uri(const test_server *s, const char *object, char *buf, size_t len) {
     snprintf(buf, len, "PYRO:%s@127.0.0.1:%d", object, s->port);
     return buf;
 }
 
-static void test_server_stop(test_server *s) {
+static inline void test_server_stop(test_server *s) {
     if (s->pid > 0) {
         kill(s->pid, SIGTERM);
         waitpid(s->pid, NULL, 0);
         s->pid = 0;
+    }
+}
+
+/* A free loopback TCP (or UDP) port, by binding port 0 and closing. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+static inline int free_port(int type) {
+    int fd = socket(AF_INET, type, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Start the real Pyro4 name server (tests/fixtures/name_server.py: Pyro4's own
+ * NameServerDaemon + BroadcastServer) on 127.0.0.1:port, broadcast responder on
+ * 127.0.0.1:bcport (loopback only). Returns its pid or -1. */
+static inline pid_t name_server_start(int port, int bcport) {
+    const char *py = getenv("PYRO_TEST_PYTHON");
+    char pybuf[1024];
+    if (!py || !*py) {
+        snprintf(pybuf, sizeof pybuf, "%s/.venv/bin/python", PYRO_SOURCE_DIR);
+        py = pybuf;
+    }
+    char p[16], bp[16];
+    snprintf(p, sizeof p, "%d", port);
+    snprintf(bp, sizeof bp, "%d", bcport);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) dup2(devnull, 1);
+        char script[1024];
+        snprintf(script, sizeof script, "%s/tests/fixtures/name_server.py", PYRO_SOURCE_DIR);
+        execl(py, py, script, "127.0.0.1", p, bp, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Wait until something accepts TCP connections on 127.0.0.1:port. */
+static inline int wait_port(int port, double timeout_s) {
+    for (int i = 0; i < (int)(timeout_s * 20); i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok) return 0;
+        usleep(50000);
+    }
+    return -1;
+}
+
+static inline void stop_pid(pid_t pid) {
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
     }
 }
 

@@ -23,13 +23,11 @@
 #define PYRO_ASYNC_VERSION_PATCH 0
 
 
-// Serializer ids, as on the Pyro4 wire.
-typedef enum pyro_serializer {
-  PYRO_SERIALIZER_SERPENT = 1,
-  PYRO_SERIALIZER_JSON = 2,
-  PYRO_SERIALIZER_MARSHAL = 3,
-  PYRO_SERIALIZER_PICKLE = 4,
-} pyro_serializer;
+// Default patience interval (ms) when patience is enabled.
+#define PYRO_PATIENCE_DEFAULT_INTERVAL_MS 2000
+
+// Default number of tries when patience is enabled (2 s x 43,200 = 24 h).
+#define PYRO_PATIENCE_DEFAULT_TRIES 43200
 
 // Error categories.
 typedef enum pyro_error_kind {
@@ -52,6 +50,21 @@ typedef enum pyro_error_kind {
   // An argument was unusable.
   PYRO_ERR_INVALID_ARGUMENT = 9,
 } pyro_error_kind;
+
+// Connection states reported by `pyro_proxy_set_state_callback`.
+typedef enum pyro_conn_state {
+  // Looking the name up in the name server (off the host thread).
+  PYRO_STATE_RESOLVING = 1,
+  // Patient proxy: the name server, the name or the server is not there yet; waiting
+  // for the next try (a timer: no thread waits).
+  PYRO_STATE_WAITING_FOR_NAME_SERVER = 2,
+  // TCP connect and Pyro4 handshake in progress.
+  PYRO_STATE_CONNECTING = 3,
+  // Connected; calls flow.
+  PYRO_STATE_CONNECTED = 4,
+  // The connection closed or could not be made; the next call connects again.
+  PYRO_STATE_DISCONNECTED = 5,
+} pyro_conn_state;
 
 // Value kinds.
 typedef enum pyro_value_kind {
@@ -93,18 +106,37 @@ typedef struct pyro_error pyro_error;
 // A proxy for one remote object. Create with `pyro_proxy_new`, free with `pyro_proxy_free`.
 typedef struct pyro_proxy pyro_proxy;
 
-// Context options. Always initialise with `pyro_ctx_options_init` first and then set
-// the fields you care about: fields are only ever added at the end.
+// Context options. Always initialise with `pyro_ctx_options_init` first, then set the
+// fields you care about: fields are only ever added at the end. String fields are
+// borrowed during `pyro_ctx_new` only.
 typedef struct pyro_ctx_options {
-  // Serializer for new proxies. Default: serpent, or `PYRO_SERIALIZER` from the environment.
-  enum pyro_serializer serializer;
-  // Largest message accepted from a server, in bytes. Default 64 MiB.
+  // Serializer for new proxies (a `pyro_serializer` value). Default: serpent, or
+  // `PYRO_SERIALIZER` from the environment.
+  int serializer;
+  // Largest message accepted from a server, in bytes (at least 1024). Default 64 MiB.
   uint64_t max_message_size;
   // Connect (TCP + handshake) timeout in milliseconds; 0 = none. Default 10000.
   uint32_t connect_timeout_ms;
-  // Threads for blocking work such as host-name resolution; 1..16. Default 2.
-  // The library's total thread count is this plus one I/O thread.
+  // Threads for blocking work (host-name resolution, locating the name server, name
+  // lookups); 1..16. Default 2. The library's thread count is this plus one I/O thread.
   uint32_t worker_threads;
+  // Name server host; NULL = `PYRO_NS_HOST` or "localhost".
+  const char *ns_host;
+  // Name server port; 0 = `PYRO_NS_PORT` or 9090.
+  uint16_t ns_port;
+  // UDP port for name server broadcast discovery; 0 = `PYRO_NS_BCPORT` or 9091.
+  uint16_t ns_bcport;
+  // Comma-separated broadcast addresses for discovery; NULL = `PYRO_BROADCAST_ADDRS`
+  // or "<broadcast>, 0.0.0.0"; "" disables broadcast discovery.
+  const char *broadcast_addrs;
+  // Patience for new proxies: retry interval (ms) and tries; tries 0 = not patient
+  // (the default). See `pyro_proxy_set_patience`.
+  uint32_t patience_interval_ms;
+  uint32_t patience_max_tries;
+  // Retries of a call that failed on a dead connection (`PYRO_MAX_RETRIES`, default 0).
+  uint32_t max_retries;
+  // Default per-call deadline in ms for new proxies; 0 = none (`PYRO_COMMTIMEOUT`).
+  uint32_t call_timeout_ms;
 } pyro_ctx_options;
 
 // Identifies an accepted call; 0 means "not accepted".
@@ -116,6 +148,9 @@ typedef void (*pyro_result_cb)(const struct pyro_value *result, void *user_data)
 
 // Called with the call's error. `error` is borrowed: valid during the callback only.
 typedef void (*pyro_error_cb)(const struct pyro_error *error, void *user_data);
+
+// Called with each connection state change of a proxy, inside `pyro_ctx_dispatch`.
+typedef void (*pyro_state_cb)(enum pyro_conn_state state, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -210,6 +245,88 @@ const struct pyro_value *pyro_error_remote_args(const struct pyro_error *e);
 // Free an error received through a `pyro_error **` out-parameter. NULL is ignored.
 // Never free the `const pyro_error *` given to a callback.
 void pyro_error_free(struct pyro_error *e);
+
+// Make a proxy patient: while its name cannot be resolved (no name server, name not
+// registered) or its server cannot be reached, calls wait and it tries again every
+// `interval_ms` (0 = PYRO_PATIENCE_DEFAULT_INTERVAL_MS), up to `max_tries` times, then
+// they fail with PYRO_ERR_NAMING (or COMMUNICATION). `max_tries` 0 turns patience off.
+// Waiting holds no thread. Returns false for a NULL proxy.
+bool pyro_proxy_set_patience(struct pyro_proxy *p, uint32_t interval_ms, uint32_t max_tries);
+
+// Report the proxy's connection state changes to `cb` (NULL to stop), inside
+// `pyro_ctx_dispatch` like every callback. `user_data` must stay valid until the proxy
+// is freed or the callback replaced. Returns false for a NULL proxy.
+bool pyro_proxy_set_state_callback(struct pyro_proxy *p, pyro_state_cb cb, void *user_data);
+
+// Retry a call that failed because its connection died, up to `n` times on a fresh
+// connection (Pyro4's MAX_RETRIES). Note: a retried call may run twice on the server.
+bool pyro_proxy_set_max_retries(struct pyro_proxy *p, uint32_t n);
+
+// Deadline for each later call of this proxy, in ms (0 = none). A call past its deadline
+// completes with PYRO_ERR_TIMEOUT even if the server never answers; if it was on the
+// wire, the connection is closed (a late reply must not be taken for another call's).
+bool pyro_proxy_set_timeout(struct pyro_proxy *p, uint32_t timeout_ms);
+
+// A proxy for the name server itself (located as configured: NS host/port, broadcast).
+// Caller owns it; free with `pyro_proxy_free`. NULL (and `*error`, if not NULL) on failure.
+struct pyro_proxy *pyro_ns_proxy_new(struct pyro_ctx *ctx, struct pyro_error **error);
+
+// Look a name up in the name server: `on_result` gets the object's URI (an object
+// value of class "Pyro4.core.URI"), or `(uri, {metadata})` with `return_metadata`.
+// Returns the call id, 0 if refused (NULL ctx or name). Callbacks as `pyro_call_async`.
+pyro_call_id pyro_ns_lookup(struct pyro_ctx *ctx,
+                            const char *name,
+                            bool return_metadata,
+                            pyro_result_cb on_result,
+                            pyro_error_cb on_error,
+                            void *user_data);
+
+// List registrations: a dict name -> URI text (or name -> (uri, {metadata}) with
+// `return_metadata`). `prefix` / `regex` may be NULL; `metadata_all` / `metadata_any`
+// (sets or lists of str, consumed, may be NULL) filter by metadata.
+pyro_call_id pyro_ns_list(struct pyro_ctx *ctx,
+                          const char *prefix,
+                          const char *regex,
+                          struct pyro_value *metadata_all,
+                          struct pyro_value *metadata_any,
+                          bool return_metadata,
+                          pyro_result_cb on_result,
+                          pyro_error_cb on_error,
+                          void *user_data);
+
+// Register `name` -> `uri` (URI text) with optional `metadata` (set/list of str,
+// consumed, may be NULL). With `safe`, an existing name is an error instead of being
+// replaced. `on_result` gets None.
+pyro_call_id pyro_ns_register(struct pyro_ctx *ctx,
+                              const char *name,
+                              const char *uri,
+                              bool safe,
+                              struct pyro_value *metadata,
+                              pyro_result_cb on_result,
+                              pyro_error_cb on_error,
+                              void *user_data);
+
+// Remove registrations: by exact `name`, or all under `prefix`, or all matching
+// `regex` (NULL for unused). `on_result` gets the number removed.
+pyro_call_id pyro_ns_remove(struct pyro_ctx *ctx,
+                            const char *name,
+                            const char *prefix,
+                            const char *regex,
+                            pyro_result_cb on_result,
+                            pyro_error_cb on_error,
+                            void *user_data);
+
+// Ping the name server (`on_result` gets None).
+pyro_call_id pyro_ns_ping(struct pyro_ctx *ctx,
+                          pyro_result_cb on_result,
+                          pyro_error_cb on_error,
+                          void *user_data);
+
+// Number of registrations (`on_result` gets an int).
+pyro_call_id pyro_ns_count(struct pyro_ctx *ctx,
+                           pyro_result_cb on_result,
+                           pyro_error_cb on_error,
+                           void *user_data);
 
 // Parse Python literal syntax, e.g. `"(1, 'a', {'k': 2})"`, `"b'\\x00'"`, `"{1, 2}"`,
 // `"set()"`, `"(1+2j)"`. Returns NULL on bad text and, if `error` is not NULL, stores

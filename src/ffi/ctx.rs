@@ -4,7 +4,7 @@ use crate::error::{Error, ErrorKind};
 use crate::ffi::boundary::guard;
 use crate::ffi::error::{pyro_error, set_out_error};
 
-use crate::runtime::{CallRequest, Context, ContextOptions, Outcome, Proxy};
+use crate::runtime::{CallRequest, Context, ContextOptions, Outcome, Patience, Proxy};
 use crate::serial::SerializerId;
 use crate::value::Value;
 use std::ffi::{c_char, c_int, c_void, CStr};
@@ -13,12 +13,12 @@ use std::time::Duration;
 /// A client context: one internal I/O thread and one completion fd. Create with
 /// `pyro_ctx_new`, free with `pyro_ctx_free`.
 pub struct pyro_ctx {
-    ctx: Context,
+    pub(crate) ctx: Context,
 }
 
 /// A proxy for one remote object. Create with `pyro_proxy_new`, free with `pyro_proxy_free`.
 pub struct pyro_proxy {
-    proxy: Proxy,
+    pub(crate) proxy: Proxy,
 }
 
 /// Identifies an accepted call; 0 means "not accepted".
@@ -43,33 +43,52 @@ pub enum pyro_serializer {
     PYRO_SERIALIZER_PICKLE = 4,
 }
 
-/// Context options. Always initialise with `pyro_ctx_options_init` first and then set
-/// the fields you care about: fields are only ever added at the end.
+/// Context options. Always initialise with `pyro_ctx_options_init` first, then set the
+/// fields you care about: fields are only ever added at the end. String fields are
+/// borrowed during `pyro_ctx_new` only.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct pyro_ctx_options {
-    /// Serializer for new proxies. Default: serpent, or `PYRO_SERIALIZER` from the environment.
-    pub serializer: pyro_serializer,
-    /// Largest message accepted from a server, in bytes. Default 64 MiB.
+    /// Serializer for new proxies (a `pyro_serializer` value). Default: serpent, or
+    /// `PYRO_SERIALIZER` from the environment.
+    pub serializer: c_int,
+    /// Largest message accepted from a server, in bytes (at least 1024). Default 64 MiB.
     pub max_message_size: u64,
     /// Connect (TCP + handshake) timeout in milliseconds; 0 = none. Default 10000.
     pub connect_timeout_ms: u32,
-    /// Threads for blocking work such as host-name resolution; 1..16. Default 2.
-    /// The library's total thread count is this plus one I/O thread.
+    /// Threads for blocking work (host-name resolution, locating the name server, name
+    /// lookups); 1..16. Default 2. The library's thread count is this plus one I/O thread.
     pub worker_threads: u32,
+    /// Name server host; NULL = `PYRO_NS_HOST` or "localhost".
+    pub ns_host: *const c_char,
+    /// Name server port; 0 = `PYRO_NS_PORT` or 9090.
+    pub ns_port: u16,
+    /// UDP port for name server broadcast discovery; 0 = `PYRO_NS_BCPORT` or 9091.
+    pub ns_bcport: u16,
+    /// Comma-separated broadcast addresses for discovery; NULL = `PYRO_BROADCAST_ADDRS`
+    /// or "<broadcast>, 0.0.0.0"; "" disables broadcast discovery.
+    pub broadcast_addrs: *const c_char,
+    /// Patience for new proxies: retry interval (ms) and tries; tries 0 = not patient
+    /// (the default). See `pyro_proxy_set_patience`.
+    pub patience_interval_ms: u32,
+    pub patience_max_tries: u32,
+    /// Retries of a call that failed on a dead connection (`PYRO_MAX_RETRIES`, default 0).
+    pub max_retries: u32,
+    /// Default per-call deadline in ms for new proxies; 0 = none (`PYRO_COMMTIMEOUT`).
+    pub call_timeout_ms: u32,
 }
 
-fn serializer_to_c(s: SerializerId) -> pyro_serializer {
-    match s {
-        SerializerId::Serpent => pyro_serializer::PYRO_SERIALIZER_SERPENT,
-        SerializerId::Json => pyro_serializer::PYRO_SERIALIZER_JSON,
-        SerializerId::Marshal => pyro_serializer::PYRO_SERIALIZER_MARSHAL,
-        SerializerId::Pickle => pyro_serializer::PYRO_SERIALIZER_PICKLE,
-    }
-}
+/// Default patience interval (ms) when patience is enabled.
+pub const PYRO_PATIENCE_DEFAULT_INTERVAL_MS: u32 = 2000;
+/// Default number of tries when patience is enabled (2 s x 43,200 = 24 h).
+pub const PYRO_PATIENCE_DEFAULT_TRIES: u32 = 43200;
 
-fn serializer_from_c(s: u32) -> Option<SerializerId> {
+fn serializer_from_c(s: c_int) -> Option<SerializerId> {
     SerializerId::from_u16(u16::try_from(s).ok()?)
+}
+
+fn ms(d: Option<Duration>) -> u32 {
+    d.map_or(0, |d| d.as_millis().min(u32::MAX as u128) as u32)
 }
 
 /// Fill `options` with the defaults (environment variables included). NULL is ignored.
@@ -81,14 +100,80 @@ pub extern "C" fn pyro_ctx_options_init(options: *mut pyro_ctx_options) {
         }
         let d = ContextOptions::from_env();
         let c = pyro_ctx_options {
-            serializer: serializer_to_c(d.serializer),
+            serializer: d.serializer as c_int,
             max_message_size: d.max_message_size as u64,
-            connect_timeout_ms: d.connect_timeout.as_millis().min(u32::MAX as u128) as u32,
+            connect_timeout_ms: ms(Some(d.connect_timeout)),
             worker_threads: d.worker_threads as u32,
+            ns_host: std::ptr::null(),
+            ns_port: 0,
+            ns_bcport: 0,
+            broadcast_addrs: std::ptr::null(),
+            patience_interval_ms: d
+                .patience
+                .map_or(PYRO_PATIENCE_DEFAULT_INTERVAL_MS, |p| ms(Some(p.interval))),
+            patience_max_tries: d.patience.map_or(0, |p| p.max_tries),
+            max_retries: d.max_retries,
+            call_timeout_ms: ms(d.call_timeout),
         };
         // SAFETY: checked non-NULL; the caller provides a writable options struct.
         unsafe { options.write(c) };
     })
+}
+
+pub(crate) fn patience_from_c(interval_ms: u32, max_tries: u32) -> Option<Patience> {
+    (max_tries > 0).then(|| Patience {
+        interval: Duration::from_millis(if interval_ms == 0 {
+            PYRO_PATIENCE_DEFAULT_INTERVAL_MS
+        } else {
+            interval_ms
+        } as u64),
+        max_tries,
+    })
+}
+
+fn options_from_c(raw: &pyro_ctx_options) -> Result<ContextOptions, Error> {
+    let mut opts = ContextOptions::from_env();
+    opts.serializer =
+        serializer_from_c(raw.serializer).ok_or_else(|| Error::invalid("unknown serializer"))?;
+    if raw.worker_threads == 0 || raw.worker_threads > 16 {
+        return Err(Error::invalid("worker_threads must be 1..16"));
+    }
+    if raw.max_message_size < 1024 {
+        return Err(Error::invalid("max_message_size must be at least 1024"));
+    }
+    opts.max_message_size = usize::try_from(raw.max_message_size).unwrap_or(usize::MAX);
+    opts.connect_timeout = Duration::from_millis(raw.connect_timeout_ms as u64);
+    opts.worker_threads = raw.worker_threads as usize;
+    if !raw.ns_host.is_null() {
+        opts.ns.host = cstr(raw.ns_host, "ns_host")?.to_string();
+    }
+    if raw.ns_port != 0 {
+        opts.ns.port = raw.ns_port;
+    }
+    if !raw.broadcast_addrs.is_null() {
+        let addrs = crate::naming::discovery::parse_addresses(cstr(
+            raw.broadcast_addrs,
+            "broadcast_addrs",
+        )?);
+        if addrs.is_empty() {
+            opts.ns.discovery = None;
+        } else {
+            opts.ns
+                .discovery
+                .get_or_insert_with(Default::default)
+                .addresses = addrs;
+        }
+    }
+    if raw.ns_bcport != 0 {
+        if let Some(d) = opts.ns.discovery.as_mut() {
+            d.port = raw.ns_bcport;
+        }
+    }
+    opts.patience = patience_from_c(raw.patience_interval_ms, raw.patience_max_tries);
+    opts.max_retries = raw.max_retries;
+    opts.call_timeout =
+        (raw.call_timeout_ms > 0).then(|| Duration::from_millis(raw.call_timeout_ms as u64));
+    Ok(opts)
 }
 
 /// Create a context. `options` may be NULL for the defaults; it is only read during the
@@ -97,35 +182,18 @@ pub extern "C" fn pyro_ctx_options_init(options: *mut pyro_ctx_options) {
 #[no_mangle]
 pub extern "C" fn pyro_ctx_new(options: *const pyro_ctx_options) -> *mut pyro_ctx {
     guard(std::ptr::null_mut(), || {
-        let mut opts = ContextOptions::from_env();
-        if !options.is_null() {
-            // SAFETY: checked non-NULL; read by value (the enum field is checked below).
-            let raw = unsafe { std::ptr::read(options as *const RawOptions) };
-            let Some(ser) = serializer_from_c(raw.serializer) else {
-                return std::ptr::null_mut();
-            };
-            if raw.worker_threads == 0 || raw.worker_threads > 16 || raw.max_message_size < 1024 {
-                return std::ptr::null_mut();
-            }
-            opts.serializer = ser;
-            opts.max_message_size = usize::try_from(raw.max_message_size).unwrap_or(usize::MAX);
-            opts.connect_timeout = Duration::from_millis(raw.connect_timeout_ms as u64);
-            opts.worker_threads = raw.worker_threads as usize;
-        }
+        let opts = match unsafe { options.as_ref() } {
+            None => ContextOptions::from_env(),
+            Some(raw) => match options_from_c(raw) {
+                Ok(o) => o,
+                Err(_) => return std::ptr::null_mut(),
+            },
+        };
         match Context::new(opts) {
             Ok(ctx) => Box::into_raw(Box::new(pyro_ctx { ctx })),
             Err(_) => std::ptr::null_mut(),
         }
     })
-}
-
-/// `pyro_ctx_options` as raw integers, so an out-of-range enum from C is caught, not UB.
-#[repr(C)]
-struct RawOptions {
-    serializer: u32,
-    max_message_size: u64,
-    connect_timeout_ms: u32,
-    worker_threads: u32,
 }
 
 /// The fd to watch for readability (borrowed: owned by the context, do not close it).
@@ -222,12 +290,19 @@ pub extern "C" fn pyro_proxy_free(proxy: *mut pyro_proxy) {
     })
 }
 
-struct UserData(*mut c_void);
+pub(crate) struct UserData(pub(crate) *mut c_void);
 // SAFETY: the pointer is only handed back to the host's callbacks, on the thread that
 // dispatches; the library never dereferences it.
 unsafe impl Send for UserData {}
+// SAFETY: as above; shared only to be passed back to the host.
+unsafe impl Sync for UserData {}
 
-fn deliver(outcome: Outcome, on_result: pyro_result_cb, on_error: pyro_error_cb, ud: UserData) {
+pub(crate) fn deliver(
+    outcome: Outcome,
+    on_result: pyro_result_cb,
+    on_error: pyro_error_cb,
+    ud: UserData,
+) {
     match outcome {
         Ok(mut reply) => {
             if let Some(f) = on_result {
@@ -350,7 +425,7 @@ pub extern "C" fn pyro_call_cancel(ctx: *mut pyro_ctx, id: pyro_call_id) -> bool
     })
 }
 
-fn cstr<'a>(p: *const c_char, what: &str) -> Result<&'a str, Error> {
+pub(crate) fn cstr<'a>(p: *const c_char, what: &str) -> Result<&'a str, Error> {
     if p.is_null() {
         return Err(Error::invalid(format!("{what} is NULL")));
     }

@@ -3,8 +3,10 @@
 // These are `extern "C"` entry points: C has no `unsafe`, so the pointer contract is
 // stated in each doc comment and every pointer is NULL-checked before use.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
+#![allow(clippy::too_many_arguments)]
 
 pub mod boundary;
 pub mod ctx;
 pub mod error;
+pub mod naming;
 pub mod value;

@@ -197,6 +197,8 @@ thread_local! {
 pub struct Context {
     shared: Arc<Shared>,
     io_thread: Mutex<Option<JoinHandle<()>>>,
+    /// The proxy behind the context-level name-server calls, made on first use.
+    ns_proxy: Mutex<Option<Proxy>>,
 }
 
 /// A proxy handle: cheap to clone; the connection lives in the I/O thread.
@@ -239,6 +241,7 @@ impl Context {
         Ok(Context {
             shared,
             io_thread: Mutex::new(Some(io_thread)),
+            ns_proxy: Mutex::new(None),
         })
     }
 
@@ -287,6 +290,20 @@ impl Context {
             object,
             serializer,
         })
+    }
+
+    /// The context's own name-server proxy (located as configured, on first call).
+    pub fn name_server(&self) -> Result<Proxy> {
+        let mut slot = self.ns_proxy.lock().unwrap();
+        if let Some(p) = slot.as_ref() {
+            return Ok(p.clone());
+        }
+        let p = self.proxy(&format!(
+            "PYRONAME:{}",
+            crate::naming::resolve::NAMESERVER_NAME
+        ))?;
+        *slot = Some(p.clone());
+        Ok(p)
     }
 
     /// Run up to `max` callbacks (0 = all pending) on this thread; returns how many ran.

@@ -7,5 +7,6 @@ mod signal_fd;
 mod workers;
 
 pub use context::{
-    CallId, CallRequest, Callback, Context, ContextOptions, Outcome, Proxy, ProxyId, Reply,
+    CallId, CallRequest, Callback, ConnState, Context, ContextOptions, Outcome, Patience, Proxy,
+    ProxyId, Reply, StateCallback,
 };
