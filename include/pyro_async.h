@@ -94,6 +94,10 @@ typedef enum pyro_value_kind {
 // normalise through [`Value::from_bigint`]); `Dict` keys are unique (use [`Value::dict_set`]).
 typedef struct pyro_value pyro_value;
 
+// Several calls sent as one message (Pyro4's batch). Create with `pyro_batch_new`, add
+// calls, then `pyro_batch_send` (which frees it) or `pyro_batch_free`.
+typedef struct pyro_batch pyro_batch;
+
 // A client context: one internal I/O thread and one completion fd. Create with
 // `pyro_ctx_new`, free with `pyro_ctx_free`.
 typedef struct pyro_ctx pyro_ctx;
@@ -105,6 +109,16 @@ typedef struct pyro_error pyro_error;
 
 // A proxy for one remote object. Create with `pyro_proxy_new`, free with `pyro_proxy_free`.
 typedef struct pyro_proxy pyro_proxy;
+
+// Identifies an accepted call; 0 means "not accepted".
+typedef uint64_t pyro_call_id;
+
+// Called with the call's result. `result` is borrowed: valid during the callback only
+// (copy it with `pyro_value_clone` to keep it).
+typedef void (*pyro_result_cb)(const struct pyro_value *result, void *user_data);
+
+// Called with the call's error. `error` is borrowed: valid during the callback only.
+typedef void (*pyro_error_cb)(const struct pyro_error *error, void *user_data);
 
 // Context options. Always initialise with `pyro_ctx_options_init` first, then set the
 // fields you care about: fields are only ever added at the end. String fields are
@@ -139,22 +153,81 @@ typedef struct pyro_ctx_options {
   uint32_t call_timeout_ms;
 } pyro_ctx_options;
 
-// Identifies an accepted call; 0 means "not accepted".
-typedef uint64_t pyro_call_id;
-
-// Called with the call's result. `result` is borrowed: valid during the callback only
-// (copy it with `pyro_value_clone` to keep it).
-typedef void (*pyro_result_cb)(const struct pyro_value *result, void *user_data);
-
-// Called with the call's error. `error` is borrowed: valid during the callback only.
-typedef void (*pyro_error_cb)(const struct pyro_error *error, void *user_data);
-
 // Called with each connection state change of a proxy, inside `pyro_ctx_dispatch`.
 typedef void (*pyro_state_cb)(enum pyro_conn_state state, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Call `method` without waiting for a reply (FLAGS_ONEWAY), whatever the server's
+// metadata says. `on_result` gets None once the request is written. Arguments and
+// callbacks as `pyro_call_async` (methods the server marks `@oneway` are sent this way
+// by `pyro_call_async` too).
+pyro_call_id pyro_call_oneway(struct pyro_proxy *proxy_,
+                              const char *method,
+                              struct pyro_value *args,
+                              struct pyro_value *kwargs,
+                              pyro_result_cb on_result,
+                              pyro_error_cb on_error,
+                              void *user_data);
+
+// Ping the proxy's daemon (Pyro4's MSG_PING; connects first if needed). `on_result`
+// gets None when the daemon answers.
+pyro_call_id pyro_proxy_ping(struct pyro_proxy *proxy_,
+                             pyro_result_cb on_result,
+                             pyro_error_cb on_error,
+                             void *user_data);
+
+// Connect (and handshake) now instead of at the first call. Returns false for NULL.
+// Progress is visible through the state callback; failures surface on the next call.
+bool pyro_proxy_bind(struct pyro_proxy *proxy_);
+
+// Close the proxy's connection; the next call connects again. Calls in flight on it
+// complete with PYRO_ERR_COMMUNICATION. Returns false for NULL.
+bool pyro_proxy_release(struct pyro_proxy *proxy_);
+
+// Read a remote attribute (Pyro4's `__getattr__`); `on_result` gets its value.
+pyro_call_id pyro_get_attr(struct pyro_proxy *proxy_,
+                           const char *name,
+                           pyro_result_cb on_result,
+                           pyro_error_cb on_error,
+                           void *user_data);
+
+// Set a remote attribute (Pyro4's `__setattr__`) to `value` (consumed); `on_result`
+// gets None.
+pyro_call_id pyro_set_attr(struct pyro_proxy *proxy_,
+                           const char *name,
+                           struct pyro_value *value,
+                           pyro_result_cb on_result,
+                           pyro_error_cb on_error,
+                           void *user_data);
+
+// A new, empty batch for `proxy` (borrowed; the batch keeps what it needs). Caller owns
+// the batch; `pyro_batch_send` or `pyro_batch_free` frees it. NULL for a NULL proxy.
+struct pyro_batch *pyro_batch_new(struct pyro_proxy *proxy_);
+
+// Add a call to the batch. `args`/`kwargs` are consumed as in `pyro_call_async`. Its
+// callbacks run, in order with the others, when the batch's reply arrives. False (and
+// nothing added) on bad arguments.
+bool pyro_batch_add(struct pyro_batch *batch,
+                    const char *method,
+                    struct pyro_value *args,
+                    struct pyro_value *kwargs,
+                    pyro_result_cb on_result,
+                    pyro_error_cb on_error,
+                    void *user_data);
+
+// Free a batch that was not sent (its calls never call back). NULL is ignored.
+void pyro_batch_free(struct pyro_batch *batch);
+
+// Send the batch as one message and free it. With `oneway`, no reply is awaited and
+// each call's `on_result` gets None once the batch is written. Otherwise each call gets
+// its own result in order; at the first remote failure the batch stops (as in Pyro4):
+// that call gets PYRO_ERR_REMOTE and the calls after it PYRO_ERR_CANCELLED. Every added
+// call gets exactly one callback. Returns the batch's call id (cancel cancels them all),
+// or 0 if refused (NULL or empty batch), in which case nothing calls back.
+pyro_call_id pyro_batch_send(struct pyro_batch *batch, bool oneway);
 
 // Fill `options` with the defaults (environment variables included). NULL is ignored.
 void pyro_ctx_options_init(struct pyro_ctx_options *options);

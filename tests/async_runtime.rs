@@ -9,12 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn req(method: &str, args: Vec<Value>) -> CallRequest {
-    CallRequest {
-        method: method.into(),
-        args,
-        kwargs: Vec::new(),
-        flags: 0,
-    }
+    CallRequest::new(method, args, Vec::new())
 }
 
 fn wait_fd(ctx: &Context, ms: i32) {

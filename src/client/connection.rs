@@ -76,9 +76,21 @@ enum Phase {
     Ready,
 }
 
+/// What a written request expects back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A RESULT message.
+    Result,
+    /// Nothing: a oneway call completes once written.
+    Nothing,
+    /// A PING message.
+    Pong,
+}
+
 struct InFlight {
     seq: u16,
     call: CallId,
+    ping: bool,
     /// A copy of the request, kept only when the proxy may retry it on a new connection.
     retry: Option<Vec<u8>>,
 }
@@ -86,16 +98,14 @@ struct InFlight {
 /// A call taken off a failed connection.
 pub struct Unfinished {
     pub call: CallId,
-    /// The request, if it can be sent again (never written, or kept for retry).
+    /// The request, if it can be sent again (kept for retry).
     pub message: Option<Vec<u8>>,
-    /// Whether it had been written (it may have run on the server).
-    pub written: bool,
 }
 
 /// What happened on the connection, for the owner to deliver.
 #[derive(Debug)]
 pub enum Event {
-    /// Handshake done; queued calls have been written.
+    /// Handshake done: calls may be submitted.
     Connected(ConnectInfo),
     /// A call's reply arrived (the owner decides whether the call is still wanted).
     Reply {
@@ -111,12 +121,12 @@ pub struct Connection {
     wbuf: Vec<u8>,
     wpos: usize,
     inflight: VecDeque<InFlight>,
+    /// Oneway calls in `wbuf`: (end offset in wbuf, call); done once written.
+    oneway: Vec<(usize, CallId)>,
     next_seq: u16,
     serializer: SerializerId,
     object: String,
     handshake: Value,
-    /// Calls waiting for the handshake to finish: (call, encoded message with seq 0).
-    waiting: VecDeque<(CallId, Vec<u8>)>,
     read_buf: Box<[u8]>,
     /// Keep request copies so calls can be retried on a fresh connection (MAX_RETRIES).
     pub keep_for_retry: bool,
@@ -137,11 +147,11 @@ impl Connection {
             wbuf: Vec::new(),
             wpos: 0,
             inflight: VecDeque::new(),
+            oneway: Vec::new(),
             next_seq: 0,
             serializer,
             object: object.to_string(),
             handshake,
-            waiting: VecDeque::new(),
             read_buf: vec![0u8; 64 * 1024].into_boxed_slice(),
             keep_for_retry: false,
         }
@@ -151,7 +161,7 @@ impl Connection {
         self.phase == Phase::Ready
     }
 
-    /// Take every call that has no reply yet (the connection is being dropped).
+    /// Take every call that has no outcome yet (the connection is being dropped).
     pub fn take_unfinished(&mut self) -> Vec<Unfinished> {
         let mut out: Vec<Unfinished> = self
             .inflight
@@ -159,31 +169,22 @@ impl Connection {
             .map(|f| Unfinished {
                 call: f.call,
                 message: f.retry,
-                written: true,
             })
             .collect();
-        out.extend(self.waiting.drain(..).map(|(call, m)| Unfinished {
+        out.extend(self.oneway.drain(..).map(|(_, call)| Unfinished {
             call,
-            message: Some(m),
-            written: false,
+            message: None,
         }));
         out
     }
 
-    /// Whether the call has been written and awaits its reply.
+    /// Whether the call has been written (or queued for writing) and awaits its reply.
     pub fn is_on_wire(&self, call: CallId) -> bool {
-        self.inflight.iter().any(|f| f.call == call)
-    }
-
-    /// Remove a call that is still waiting for the handshake; false if not there.
-    pub fn remove_waiting(&mut self, call: CallId) -> bool {
-        let before = self.waiting.len();
-        self.waiting.retain(|(c, _)| *c != call);
-        self.waiting.len() != before
+        self.inflight.iter().any(|f| f.call == call) || self.oneway.iter().any(|(_, c)| *c == call)
     }
 
     pub fn has_pending_calls(&self) -> bool {
-        !self.inflight.is_empty() || !self.waiting.is_empty()
+        !self.inflight.is_empty() || !self.oneway.is_empty()
     }
 
     fn take_seq(&mut self) -> u16 {
@@ -191,30 +192,50 @@ impl Connection {
         self.next_seq
     }
 
-    /// Queue an encoded INVOKE (built with seq 0). It goes out with the next `flush`, so
-    /// a burst of calls is coalesced into one write.
-    pub fn submit(&mut self, call: CallId, message: Vec<u8>) {
-        if self.phase != Phase::Ready {
-            self.waiting.push_back((call, message));
-            return;
+    /// Queue an encoded request (built with seq 0) on a ready connection. It goes out with
+    /// the next `flush`, so a burst of calls is coalesced into one write.
+    pub fn submit(&mut self, call: CallId, mut message: Vec<u8>, expect: Expect) {
+        debug_assert!(self.is_ready());
+        let seq = self.take_seq();
+        protocol::patch_seq(&mut message, seq);
+        if self.wpos == self.wbuf.len() {
+            self.wbuf.clear();
+            self.wpos = 0;
         }
-        self.append_call(call, message);
+        match expect {
+            Expect::Nothing => {
+                self.wbuf.extend_from_slice(&message);
+                self.oneway.push((self.wbuf.len(), call));
+            }
+            Expect::Result | Expect::Pong => {
+                let retry = self.keep_for_retry.then(|| message.clone());
+                self.inflight.push_back(InFlight {
+                    seq,
+                    call,
+                    ping: expect == Expect::Pong,
+                    retry,
+                });
+                self.wbuf.extend_from_slice(&message);
+            }
+        }
     }
 
     pub fn has_unwritten(&self) -> bool {
         self.wpos < self.wbuf.len()
     }
 
-    fn append_call(&mut self, call: CallId, mut message: Vec<u8>) {
-        let seq = self.take_seq();
-        protocol::patch_seq(&mut message, seq);
-        let retry = self.keep_for_retry.then(|| message.clone());
-        self.inflight.push_back(InFlight { seq, call, retry });
-        if self.wpos == self.wbuf.len() {
-            self.wbuf.clear();
-            self.wpos = 0;
-        }
-        self.wbuf.extend_from_slice(&message);
+    /// Oneway calls whose bytes have all been written since the last call.
+    pub fn take_written_oneway(&mut self, done: &mut Vec<CallId>) {
+        let written = self.wpos;
+        let all = self.wbuf.is_empty();
+        self.oneway.retain(|(end, call)| {
+            if all || *end <= written {
+                done.push(*call);
+                false
+            } else {
+                true
+            }
+        });
     }
 
     /// Drive the connection after a readiness event.
@@ -260,8 +281,10 @@ impl Connection {
                 Err(e) => return Err(io_err(e)),
             }
         }
-        self.wbuf.clear();
-        self.wpos = 0;
+        if self.oneway.is_empty() {
+            self.wbuf.clear();
+            self.wpos = 0;
+        }
         Ok(())
     }
 
@@ -306,11 +329,8 @@ impl Connection {
                 }
                 let info = wire::parse_connect_reply(&msg, self.serializer)?;
                 self.phase = Phase::Ready;
-                while let Some((call, m)) = self.waiting.pop_front() {
-                    self.append_call(call, m);
-                }
                 events.push(Event::Connected(info));
-                self.flush()
+                Ok(())
             }
             Phase::Ready => {
                 let Some(front) = self.inflight.pop_front() else {
@@ -320,28 +340,40 @@ impl Connection {
                     )));
                 };
                 if front.seq != msg.seq {
-                    return Err(Error::protocol(format!(
+                    let e = Error::protocol(format!(
                         "reply has sequence number {}, expected {}",
                         msg.seq, front.seq
-                    )));
+                    ));
+                    events.push(Event::Reply {
+                        call: front.call,
+                        outcome: Err(e.clone()),
+                    });
+                    return Err(e);
                 }
-                let outcome = wire::parse_result(&msg, front.seq, self.serializer)
-                    .map(|v| (v, msg.annotations.clone()));
+                let outcome = if front.ping {
+                    if msg.msg_type == protocol::MSG_PING {
+                        Ok((Value::None, msg.annotations))
+                    } else {
+                        Err(Error::protocol(format!(
+                            "expected a PING reply, got type {}",
+                            msg.msg_type
+                        )))
+                    }
+                } else {
+                    wire::parse_result(&msg, front.seq, self.serializer)
+                        .map(|v| (v, msg.annotations))
+                };
                 // A reply that is not a RESULT at all poisons the stream; a decoded
                 // remote exception or undecodable payload concerns this call only.
-                if let Err(e) = &outcome {
-                    if e.kind == crate::error::ErrorKind::Protocol {
-                        events.push(Event::Reply {
-                            call: front.call,
-                            outcome,
-                        });
-                        return Err(Error::protocol("connection closed after a protocol error"));
-                    }
-                }
+                let fatal =
+                    matches!(&outcome, Err(e) if e.kind == crate::error::ErrorKind::Protocol);
                 events.push(Event::Reply {
                     call: front.call,
                     outcome,
                 });
+                if fatal {
+                    return Err(Error::protocol("connection closed after a protocol error"));
+                }
                 Ok(())
             }
         }

@@ -389,6 +389,8 @@ pub(crate) fn build_request(
         args,
         kwargs,
         flags: 0,
+        object: None,
+        kind: crate::runtime::CallKind::Invoke,
     })
 }
 

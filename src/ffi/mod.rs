@@ -6,6 +6,7 @@
 #![allow(clippy::too_many_arguments)]
 
 pub mod boundary;
+pub mod calls;
 pub mod ctx;
 pub mod error;
 pub mod naming;

@@ -162,12 +162,7 @@ fn ns_call(
             return 0;
         };
         let ud = UserData(user_data);
-        let req = CallRequest {
-            method: call.method.into(),
-            args: call.args,
-            kwargs: call.kwargs,
-            flags: 0,
-        };
+        let req = CallRequest::new(call.method, call.args, call.kwargs);
         ns.call(
             req,
             Box::new(move |o: Outcome| deliver(o, on_result, on_error, ud)),

@@ -245,6 +245,16 @@ pub fn patch_seq(encoded: &mut [u8], seq: u16) {
     encoded[22..24].copy_from_slice(&check.to_be_bytes());
 }
 
+/// Add flags to an encoded message in place (fixing the checksum), e.g. ONEWAY once the
+/// server's metadata says a method is oneway.
+pub fn add_flags(encoded: &mut [u8], flags: u16) {
+    let old = be16(encoded, 8);
+    let new = old | flags;
+    let check = be16(encoded, 22).wrapping_sub(old).wrapping_add(new);
+    encoded[8..10].copy_from_slice(&new.to_be_bytes());
+    encoded[22..24].copy_from_slice(&check.to_be_bytes());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,6 +280,14 @@ mod tests {
             let m = Message::decode(&b, DEFAULT_MAX_MESSAGE_SIZE).unwrap();
             assert_eq!(m.seq, seq);
         }
+    }
+
+    #[test]
+    fn add_flags_keeps_checksum_valid() {
+        let mut b = sample().encode().unwrap();
+        add_flags(&mut b, FLAGS_BATCH | FLAGS_ONEWAY);
+        let m = Message::decode(&b, DEFAULT_MAX_MESSAGE_SIZE).unwrap();
+        assert_eq!(m.flags, FLAGS_BATCH | FLAGS_ONEWAY);
     }
 
     #[test]

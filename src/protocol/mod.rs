@@ -7,7 +7,7 @@
 mod message;
 mod reader;
 
-pub use message::{patch_seq, Header, Message};
+pub use message::{add_flags, patch_seq, Header, Message};
 pub use reader::{read_message, MessageReader};
 
 /// Annotation chunks in wire order: 4-byte key, value.

@@ -7,7 +7,7 @@
 //! callback itself with a CANCELLED error.
 
 use super::completion::CompletionQueue;
-use super::reactor::{self, Command, ConfigChange, Payload, ReactorHandle};
+use super::reactor::{self, CallInfo, Command, ConfigChange, Payload, ReactorHandle};
 use crate::client::target::Uri;
 use crate::client::wire;
 use crate::error::{Error, ErrorKind, Result};
@@ -435,7 +435,36 @@ pub struct CallRequest {
     pub method: String,
     pub args: Vec<Value>,
     pub kwargs: Vec<(String, Value)>,
+    /// Protocol flags (ONEWAY, BATCH).
     pub flags: u16,
+    /// Send to this object id instead of the proxy's (e.g. "Pyro.Daemon" for streams).
+    pub object: Option<String>,
+    pub kind: CallKind,
+}
+
+/// What travels for a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    Invoke,
+    /// A daemon PING (the call completes with None when the PING comes back).
+    Ping,
+}
+
+impl CallRequest {
+    pub fn new(
+        method: impl Into<String>,
+        args: Vec<Value>,
+        kwargs: Vec<(String, Value)>,
+    ) -> CallRequest {
+        CallRequest {
+            method: method.into(),
+            args,
+            kwargs,
+            flags: 0,
+            object: None,
+            kind: CallKind::Invoke,
+        }
+    }
 }
 
 impl Proxy {
@@ -455,8 +484,24 @@ impl Proxy {
         }
         // Encoding here spreads serialization over the callers' threads and keeps the
         // I/O thread free; the sequence number is patched in when the call is written.
-        let payload = match &self.object {
-            Some(object) => Payload::Encoded(
+        let info = CallInfo {
+            method: req.method.clone(),
+            flags: req.flags,
+            kind: req.kind,
+            daemon: req.object.is_some(),
+        };
+        let payload = match (&self.object, &req.object, req.kind) {
+            (_, _, CallKind::Ping) => Payload::Encoded(
+                crate::protocol::Message::new(
+                    crate::protocol::MSG_PING,
+                    0,
+                    0,
+                    crate::protocol::PING_SERIALIZER_ID,
+                    b"ping".to_vec(),
+                )
+                .encode()?,
+            ),
+            (Some(object), None, _) => Payload::Encoded(
                 wire::invoke_message(
                     0,
                     self.serializer,
@@ -468,7 +513,7 @@ impl Proxy {
                 )?
                 .encode()?,
             ),
-            None => Payload::Request(req),
+            _ => Payload::Request(req),
         };
         let id = shared.next_call.fetch_add(1, Ordering::Relaxed);
         shared.calls.lock().unwrap().insert(
@@ -482,8 +527,19 @@ impl Proxy {
             proxy: self.id,
             call: id,
             payload,
+            info,
         });
         Ok(id)
+    }
+
+    /// Connect (and handshake) now, ahead of the first call.
+    pub fn bind(&self) {
+        self.shared.reactor.send(Command::Bind(self.id));
+    }
+
+    /// Drop the connection; the next call connects again. Calls in flight on it fail.
+    pub fn release(&self) {
+        self.shared.reactor.send(Command::Release(self.id));
     }
 
     /// Make the proxy patient (or not): while its name cannot be resolved or its server

@@ -7,6 +7,6 @@ mod signal_fd;
 mod workers;
 
 pub use context::{
-    CallId, CallRequest, Callback, ConnState, Context, ContextOptions, Outcome, Patience, Proxy,
-    ProxyId, Reply, StateCallback,
+    CallId, CallKind, CallRequest, Callback, ConnState, Context, ContextOptions, Outcome, Patience,
+    Proxy, ProxyId, Reply, StateCallback,
 };

@@ -8,14 +8,17 @@
 //! proxy waiting for a name server holds no thread: it is a timer entry.
 
 use super::context::{
-    CallId, CallRequest, ConnState, Patience, ProxyConfig, ProxyId, Reply, Shared, StateCallback,
+    CallId, CallKind, CallRequest, ConnState, Patience, ProxyConfig, ProxyId, Reply, Shared,
+    StateCallback,
 };
 use super::workers::Workers;
-use crate::client::connection::{Connection, Event, Stream, Unfinished};
+use crate::client::connection::{Connection, Event, Expect, Stream, Unfinished};
 use crate::client::target::{Location, Target, Uri};
 use crate::client::wire;
+use crate::client::wire::ConnectInfo;
 use crate::error::{Error, ErrorKind, Result};
 use crate::naming::resolve::{self, NsConfig};
+use crate::protocol::{FLAGS_BATCH, FLAGS_ONEWAY};
 use crate::value::Value;
 use crossbeam_channel::{Receiver, Sender};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -37,6 +40,15 @@ pub(crate) enum Payload {
     Request(CallRequest),
 }
 
+/// What the I/O thread needs to know about a call besides its bytes.
+pub(crate) struct CallInfo {
+    pub method: String,
+    pub flags: u16,
+    pub kind: CallKind,
+    /// Addressed to the daemon object ("Pyro.Daemon"), not the proxy's object.
+    pub daemon: bool,
+}
+
 pub(crate) enum ConfigChange {
     Patience(Option<Patience>),
     MaxRetries(u32),
@@ -54,7 +66,12 @@ pub(crate) enum Command {
         proxy: ProxyId,
         call: CallId,
         payload: Payload,
+        info: CallInfo,
     },
+    /// Connect now, ahead of the first call.
+    Bind(ProxyId),
+    /// Close the connection (the next call connects again).
+    Release(ProxyId),
     Configure {
         proxy: ProxyId,
         change: ConfigChange,
@@ -169,6 +186,7 @@ struct Timer {
 struct Queued {
     call: CallId,
     payload: Payload,
+    info: CallInfo,
 }
 
 struct ProxyState {
@@ -187,6 +205,10 @@ struct ProxyState {
     /// Retries left per call (only with max_retries > 0).
     retries: HashMap<CallId, u32>,
     state: Option<ConnState>,
+    /// What the server said at the last handshake (methods, oneway, attrs).
+    meta: Option<ConnectInfo>,
+    /// Calls sent before a connection failed, with their info, for retries.
+    infos: HashMap<CallId, CallInfo>,
 }
 
 impl ProxyState {
@@ -298,6 +320,8 @@ impl Reactor {
                         tries: 0,
                         retries: HashMap::new(),
                         state: None,
+                        meta: None,
+                        infos: HashMap::new(),
                     },
                 );
             }
@@ -305,12 +329,30 @@ impl Reactor {
                 proxy,
                 call,
                 payload,
-            } => self.on_call(proxy, call, payload),
+                info,
+            } => self.on_call(proxy, call, payload, info),
+            Command::Bind(proxy) => {
+                if let Some(st) = self.proxies.get(&proxy) {
+                    if st.conn.is_none() && !st.busy {
+                        self.start_connect(proxy);
+                    }
+                }
+            }
+            Command::Release(proxy) => {
+                if self.proxies.get(&proxy).is_some_and(|st| st.conn.is_some()) {
+                    self.connection_failed(proxy, Error::communication("connection released"));
+                }
+            }
             Command::Configure { proxy, change } => {
                 if let Some(st) = self.proxies.get_mut(&proxy) {
                     match change {
                         ConfigChange::Patience(p) => st.config.patience = p,
-                        ConfigChange::MaxRetries(n) => st.config.max_retries = n,
+                        ConfigChange::MaxRetries(n) => {
+                            st.config.max_retries = n;
+                            if let Some(c) = st.conn.as_mut() {
+                                c.keep_for_retry = n > 0;
+                            }
+                        }
                         ConfigChange::Timeout(t) => st.config.timeout = t,
                         ConfigChange::StateCallback(cb) => st.config.state_cb = cb,
                     }
@@ -342,7 +384,7 @@ impl Reactor {
         }
     }
 
-    fn on_call(&mut self, proxy: ProxyId, call: CallId, payload: Payload) {
+    fn on_call(&mut self, proxy: ProxyId, call: CallId, payload: Payload, info: CallInfo) {
         if !self.proxies.contains_key(&proxy) {
             self.shared
                 .finish(call, Err(Error::invalid("the proxy has been freed")));
@@ -359,7 +401,11 @@ impl Reactor {
             self.add_timer(Instant::now() + t, proxy, TimerKind::Deadline { call });
         }
         let st = self.proxies.get_mut(&proxy).unwrap();
-        st.queued.push_back(Queued { call, payload });
+        st.queued.push_back(Queued {
+            call,
+            payload,
+            info,
+        });
         if st.conn.is_some() {
             self.drain_queue_into_conn(proxy);
         } else if !st.busy {
@@ -367,49 +413,92 @@ impl Reactor {
         }
     }
 
-    /// Move queued calls onto the proxy's connection (encoding named proxies' calls now).
+    /// Move queued calls onto the proxy's ready connection: check them against the
+    /// server's metadata, mark oneway methods, encode named proxies' calls.
     fn drain_queue_into_conn(&mut self, proxy: ProxyId) {
         let Some(st) = self.proxies.get_mut(&proxy) else {
             return;
         };
+        if !st.conn.as_ref().is_some_and(|c| c.is_ready()) {
+            return;
+        }
         let Some(target_object) = st.target().map(|t| t.object.clone()) else {
             return;
         };
         let serializer = st.config.serializer;
-        let mut failed = Vec::new();
-        let Some(conn) = st.conn.as_mut() else { return };
+        let mut refused = Vec::new();
+        let conn = st.conn.as_mut().expect("checked");
         while let Some(q) = st.queued.pop_front() {
-            let message = match q.payload {
+            let info = &q.info;
+            let mut oneway = info.flags & FLAGS_ONEWAY != 0;
+            if info.kind == CallKind::Invoke && !info.daemon {
+                if let Some(meta) = &st.meta {
+                    let known = |l: &[String]| l.iter().any(|m| *m == info.method);
+                    if !meta.methods.is_empty() || !meta.attrs.is_empty() {
+                        let special =
+                            info.method.starts_with("__") || info.flags & FLAGS_BATCH != 0;
+                        if !special && !known(&meta.methods) && !known(&meta.oneway) {
+                            refused.push((
+                                q.call,
+                                Error::invalid(format!(
+                                    "remote object '{target_object}' has no exposed attribute or method '{}'",
+                                    info.method
+                                )),
+                            ));
+                            continue;
+                        }
+                    }
+                    oneway |= known(&meta.oneway);
+                }
+            }
+            let mut message = match q.payload {
                 Payload::Encoded(m) => m,
                 Payload::Request(r) => {
+                    let object = r.object.as_deref().unwrap_or(&target_object);
                     match wire::invoke_message(
-                        0,
-                        serializer,
-                        &target_object,
-                        &r.method,
-                        &r.args,
-                        &r.kwargs,
-                        r.flags,
+                        0, serializer, object, &r.method, &r.args, &r.kwargs, r.flags,
                     )
                     .and_then(|m| m.encode())
                     {
                         Ok(m) => m,
                         Err(e) => {
-                            failed.push((q.call, e));
+                            refused.push((q.call, e));
                             continue;
                         }
                     }
                 }
             };
-            conn.submit(q.call, message);
+            let expect = match info.kind {
+                CallKind::Ping => Expect::Pong,
+                CallKind::Invoke if oneway => {
+                    crate::protocol::add_flags(&mut message, FLAGS_ONEWAY);
+                    Expect::Nothing
+                }
+                CallKind::Invoke => Expect::Result,
+            };
+            conn.submit(q.call, message, expect);
+            st.infos.insert(q.call, q.info);
         }
-        let ready = conn.is_ready();
-        for (call, e) in failed {
+        for (call, e) in refused {
             st.retries.remove(&call);
             self.shared.finish(call, Err(e));
         }
-        if ready {
-            self.dirty.push(proxy);
+        self.dirty.push(proxy);
+    }
+
+    /// Oneway calls complete (with None) once their bytes are written.
+    fn complete_written_oneway(&mut self, proxy: ProxyId) {
+        let Some(conn) = self.proxies.get_mut(&proxy).and_then(|st| st.conn.as_mut()) else {
+            return;
+        };
+        let mut done = Vec::new();
+        conn.take_written_oneway(&mut done);
+        for call in done {
+            if let Some(st) = self.proxies.get_mut(&proxy) {
+                st.infos.remove(&call);
+                st.retries.remove(&call);
+            }
+            self.shared.finish(call, Ok(Reply::value(Value::None)));
         }
     }
 
@@ -547,7 +636,6 @@ impl Reactor {
         conn.keep_for_retry = st.config.max_retries > 0;
         st.conn = Some(conn);
         let attempt = st.attempt;
-        self.drain_queue_into_conn(proxy);
         if !self.connect_timeout.is_zero() {
             self.add_timer(
                 Instant::now() + self.connect_timeout,
@@ -568,8 +656,9 @@ impl Reactor {
                 Some(conn) if conn.has_unwritten() => conn.flush(),
                 _ => Ok(()),
             };
-            if let Err(e) = result {
-                self.connection_failed(proxy, e);
+            match result {
+                Ok(()) => self.complete_written_oneway(proxy),
+                Err(e) => self.connection_failed(proxy, e),
             }
         }
         self.dirty = dirty;
@@ -585,9 +674,13 @@ impl Reactor {
         let mut connected = false;
         for ev in events.drain(..) {
             match ev {
-                Event::Connected(_) => connected = true,
+                Event::Connected(info) => {
+                    st.meta = Some(info);
+                    connected = true;
+                }
                 Event::Reply { call, outcome } => {
                     st.retries.remove(&call);
+                    st.infos.remove(&call);
                     let outcome = outcome.map(|(value, annotations)| Reply { value, annotations });
                     self.shared.finish(call, outcome);
                 }
@@ -597,9 +690,12 @@ impl Reactor {
         if connected {
             st.tries = 0;
             self.set_state(proxy, ConnState::Connected);
+            self.drain_queue_into_conn(proxy);
         }
-        if let Err(e) = result {
-            self.connection_failed(proxy, e);
+        match result {
+            Ok(()) if writable => self.complete_written_oneway(proxy),
+            Ok(()) => {}
+            Err(e) => self.connection_failed(proxy, e),
         }
     }
 
@@ -648,9 +744,6 @@ impl Reactor {
             return self.shared.finish(call, Err(timeout));
         }
         if let Some(conn) = st.conn.as_mut() {
-            if conn.remove_waiting(call) {
-                return self.shared.finish(call, Err(timeout));
-            }
             if conn.is_on_wire(call) {
                 // Pyro4 semantics: the connection is closed so a late reply can never be
                 // taken for another call's.
@@ -670,6 +763,7 @@ impl Reactor {
         if let Some(mut c) = st.conn.take() {
             let _ = self.poll.registry().deregister(c.stream.source());
             out.extend(c.take_unfinished().into_iter().map(|u| (u.call, Some(u))));
+            st.infos.clear();
         }
         out.extend(st.queued.drain(..).map(|q| (q.call, None)));
         out
@@ -691,16 +785,16 @@ impl Reactor {
         });
         for u in unfinished.into_iter().flatten() {
             let retry = st.retries.get(&u.call).copied().unwrap_or(0);
-            match u.message {
-                Some(m) if !u.written => keep.push_back(Queued {
-                    call: u.call,
-                    payload: Payload::Encoded(m),
-                }),
-                Some(m) if retry > 0 && err.kind == ErrorKind::Communication && had_connected => {
+            let info = st.infos.remove(&u.call);
+            match (u.message, info) {
+                (Some(m), Some(info))
+                    if retry > 0 && err.kind == ErrorKind::Communication && had_connected =>
+                {
                     st.retries.insert(u.call, retry - 1);
-                    keep.push_front(Queued {
+                    keep.push_back(Queued {
                         call: u.call,
                         payload: Payload::Encoded(m),
+                        info,
                     });
                 }
                 _ => {
@@ -736,14 +830,8 @@ impl Reactor {
         if let Some(mut c) = st.conn.take() {
             let _ = self.poll.registry().deregister(c.stream.source());
             for u in c.take_unfinished() {
-                if let Some(m) = u.message.filter(|_| !u.written) {
-                    st.queued.push_front(Queued {
-                        call: u.call,
-                        payload: Payload::Encoded(m),
-                    });
-                } else {
-                    self.shared.finish(u.call, Err(err.clone()));
-                }
+                st.infos.remove(&u.call);
+                self.shared.finish(u.call, Err(err.clone()));
             }
         }
         st.busy = false;

@@ -1,0 +1,334 @@
+//! C ABI: the rest of the call surface: oneway calls, daemon ping, bind/release,
+//! remote attributes, batches.
+
+use crate::error::{Error, ErrorKind};
+use crate::ffi::boundary::guard;
+use crate::ffi::ctx::{
+    build_request, cstr, deliver, pyro_call_id, pyro_error_cb, pyro_proxy, pyro_result_cb, UserData,
+};
+use crate::ffi::value::take;
+use crate::protocol::{FLAGS_BATCH, FLAGS_ONEWAY};
+use crate::runtime::{CallKind, CallRequest, Outcome, Proxy, Reply};
+use crate::value::Value;
+use std::ffi::{c_char, c_void};
+
+fn proxy<'a>(p: *mut pyro_proxy) -> Option<&'a Proxy> {
+    unsafe { p.as_ref() }.map(|p| &p.proxy)
+}
+
+fn submit(
+    p: &Proxy,
+    req: CallRequest,
+    on_result: pyro_result_cb,
+    on_error: pyro_error_cb,
+    ud: *mut c_void,
+) -> pyro_call_id {
+    let ud = UserData(ud);
+    p.call(
+        req,
+        Box::new(move |o: Outcome| deliver(o, on_result, on_error, ud)),
+    )
+    .unwrap_or(0)
+}
+
+/// Call `method` without waiting for a reply (FLAGS_ONEWAY), whatever the server's
+/// metadata says. `on_result` gets None once the request is written. Arguments and
+/// callbacks as `pyro_call_async` (methods the server marks `@oneway` are sent this way
+/// by `pyro_call_async` too).
+#[no_mangle]
+pub extern "C" fn pyro_call_oneway(
+    proxy_: *mut pyro_proxy,
+    method: *const c_char,
+    args: *mut Value,
+    kwargs: *mut Value,
+    on_result: pyro_result_cb,
+    on_error: pyro_error_cb,
+    user_data: *mut c_void,
+) -> pyro_call_id {
+    let (args, kwargs) = (take(args), take(kwargs));
+    guard(0, move || {
+        let Some(p) = proxy(proxy_) else { return 0 };
+        let Ok(method) = cstr(method, "method") else {
+            return 0;
+        };
+        let Ok(mut req) = build_request(method, args, kwargs) else {
+            return 0;
+        };
+        req.flags |= FLAGS_ONEWAY;
+        submit(p, req, on_result, on_error, user_data)
+    })
+}
+
+/// Ping the proxy's daemon (Pyro4's MSG_PING; connects first if needed). `on_result`
+/// gets None when the daemon answers.
+#[no_mangle]
+pub extern "C" fn pyro_proxy_ping(
+    proxy_: *mut pyro_proxy,
+    on_result: pyro_result_cb,
+    on_error: pyro_error_cb,
+    user_data: *mut c_void,
+) -> pyro_call_id {
+    guard(0, || {
+        let Some(p) = proxy(proxy_) else { return 0 };
+        let mut req = CallRequest::new("<ping>", vec![], vec![]);
+        req.kind = CallKind::Ping;
+        submit(p, req, on_result, on_error, user_data)
+    })
+}
+
+/// Connect (and handshake) now instead of at the first call. Returns false for NULL.
+/// Progress is visible through the state callback; failures surface on the next call.
+#[no_mangle]
+pub extern "C" fn pyro_proxy_bind(proxy_: *mut pyro_proxy) -> bool {
+    guard(false, || match proxy(proxy_) {
+        Some(p) => {
+            p.bind();
+            true
+        }
+        None => false,
+    })
+}
+
+/// Close the proxy's connection; the next call connects again. Calls in flight on it
+/// complete with PYRO_ERR_COMMUNICATION. Returns false for NULL.
+#[no_mangle]
+pub extern "C" fn pyro_proxy_release(proxy_: *mut pyro_proxy) -> bool {
+    guard(false, || match proxy(proxy_) {
+        Some(p) => {
+            p.release();
+            true
+        }
+        None => false,
+    })
+}
+
+/// Read a remote attribute (Pyro4's `__getattr__`); `on_result` gets its value.
+#[no_mangle]
+pub extern "C" fn pyro_get_attr(
+    proxy_: *mut pyro_proxy,
+    name: *const c_char,
+    on_result: pyro_result_cb,
+    on_error: pyro_error_cb,
+    user_data: *mut c_void,
+) -> pyro_call_id {
+    guard(0, || {
+        let (Some(p), Ok(name)) = (proxy(proxy_), cstr(name, "name")) else {
+            return 0;
+        };
+        submit(
+            p,
+            CallRequest::new("__getattr__", vec![Value::str(name)], vec![]),
+            on_result,
+            on_error,
+            user_data,
+        )
+    })
+}
+
+/// Set a remote attribute (Pyro4's `__setattr__`) to `value` (consumed); `on_result`
+/// gets None.
+#[no_mangle]
+pub extern "C" fn pyro_set_attr(
+    proxy_: *mut pyro_proxy,
+    name: *const c_char,
+    value: *mut Value,
+    on_result: pyro_result_cb,
+    on_error: pyro_error_cb,
+    user_data: *mut c_void,
+) -> pyro_call_id {
+    let value = take(value);
+    guard(0, move || {
+        let (Some(p), Ok(name), Some(value)) = (proxy(proxy_), cstr(name, "name"), value) else {
+            return 0;
+        };
+        submit(
+            p,
+            CallRequest::new("__setattr__", vec![Value::str(name), value], vec![]),
+            on_result,
+            on_error,
+            user_data,
+        )
+    })
+}
+
+struct BatchEntry {
+    method: String,
+    args: Vec<Value>,
+    kwargs: Vec<(String, Value)>,
+    on_result: pyro_result_cb,
+    on_error: pyro_error_cb,
+    user_data: UserData,
+}
+
+/// Several calls sent as one message (Pyro4's batch). Create with `pyro_batch_new`, add
+/// calls, then `pyro_batch_send` (which frees it) or `pyro_batch_free`.
+pub struct pyro_batch {
+    proxy: Proxy,
+    entries: Vec<BatchEntry>,
+}
+
+/// A new, empty batch for `proxy` (borrowed; the batch keeps what it needs). Caller owns
+/// the batch; `pyro_batch_send` or `pyro_batch_free` frees it. NULL for a NULL proxy.
+#[no_mangle]
+pub extern "C" fn pyro_batch_new(proxy_: *mut pyro_proxy) -> *mut pyro_batch {
+    guard(std::ptr::null_mut(), || match proxy(proxy_) {
+        Some(p) => Box::into_raw(Box::new(pyro_batch {
+            proxy: p.clone(),
+            entries: Vec::new(),
+        })),
+        None => std::ptr::null_mut(),
+    })
+}
+
+/// Add a call to the batch. `args`/`kwargs` are consumed as in `pyro_call_async`. Its
+/// callbacks run, in order with the others, when the batch's reply arrives. False (and
+/// nothing added) on bad arguments.
+#[no_mangle]
+pub extern "C" fn pyro_batch_add(
+    batch: *mut pyro_batch,
+    method: *const c_char,
+    args: *mut Value,
+    kwargs: *mut Value,
+    on_result: pyro_result_cb,
+    on_error: pyro_error_cb,
+    user_data: *mut c_void,
+) -> bool {
+    let (args, kwargs) = (take(args), take(kwargs));
+    guard(false, move || {
+        let (Some(b), Ok(method)) = (unsafe { batch.as_mut() }, cstr(method, "method")) else {
+            return false;
+        };
+        let Ok(req) = build_request(method, args, kwargs) else {
+            return false;
+        };
+        b.entries.push(BatchEntry {
+            method: req.method,
+            args: req.args,
+            kwargs: req.kwargs,
+            on_result,
+            on_error,
+            user_data: UserData(user_data),
+        });
+        true
+    })
+}
+
+/// Free a batch that was not sent (its calls never call back). NULL is ignored.
+#[no_mangle]
+pub extern "C" fn pyro_batch_free(batch: *mut pyro_batch) {
+    guard((), || {
+        if !batch.is_null() {
+            drop(unsafe { Box::from_raw(batch) });
+        }
+    })
+}
+
+fn deliver_batch(entries: Vec<BatchEntry>, outcome: Outcome, oneway: bool) {
+    let results = match outcome {
+        Err(e) => {
+            for en in entries {
+                deliver(Err(e.clone()), en.on_result, en.on_error, en.user_data);
+            }
+            return;
+        }
+        Ok(reply) => reply.value,
+    };
+    let items: Vec<Value> = match results {
+        Value::List(v) | Value::Tuple(v) => v,
+        _ if oneway => Vec::new(),
+        other => {
+            let e = Error::protocol(format!("batch reply is not a list: {}", other.repr()));
+            for en in entries {
+                deliver(Err(e.clone()), en.on_result, en.on_error, en.user_data);
+            }
+            return;
+        }
+    };
+    let mut items = items.into_iter();
+    let mut failed = false;
+    for en in entries {
+        let outcome = if oneway {
+            Ok(Reply::value(Value::None))
+        } else if failed {
+            Err(Error::new(
+                ErrorKind::Cancelled,
+                "not run: an earlier call in the batch failed",
+            ))
+        } else {
+            match items.next() {
+                // Pyro4 ends the batch at the first failure and wraps that exception.
+                Some(Value::Object(o)) if o.class == "Pyro4.futures._ExceptionWrapper" => {
+                    failed = true;
+                    let ex = o
+                        .state
+                        .dict_get_str("exception")
+                        .cloned()
+                        .unwrap_or(Value::None);
+                    Err(
+                        match crate::client::remote_error::remote_error_from_value(&ex) {
+                            Some(r) => Error::remote(r),
+                            None => Error::new(
+                                ErrorKind::Remote,
+                                format!("batch call failed: {}", ex.repr()),
+                            ),
+                        },
+                    )
+                }
+                Some(v) => Ok(Reply::value(v)),
+                None => {
+                    failed = true;
+                    Err(Error::new(
+                        ErrorKind::Cancelled,
+                        "not run: an earlier call in the batch failed",
+                    ))
+                }
+            }
+        };
+        deliver(outcome, en.on_result, en.on_error, en.user_data);
+    }
+}
+
+/// Send the batch as one message and free it. With `oneway`, no reply is awaited and
+/// each call's `on_result` gets None once the batch is written. Otherwise each call gets
+/// its own result in order; at the first remote failure the batch stops (as in Pyro4):
+/// that call gets PYRO_ERR_REMOTE and the calls after it PYRO_ERR_CANCELLED. Every added
+/// call gets exactly one callback. Returns the batch's call id (cancel cancels them all),
+/// or 0 if refused (NULL or empty batch), in which case nothing calls back.
+#[no_mangle]
+pub extern "C" fn pyro_batch_send(batch: *mut pyro_batch, oneway: bool) -> pyro_call_id {
+    guard(0, || {
+        if batch.is_null() {
+            return 0;
+        }
+        let b = *unsafe { Box::from_raw(batch) };
+        if b.entries.is_empty() {
+            return 0;
+        }
+        let calls: Vec<Value> = b
+            .entries
+            .iter()
+            .map(|e| {
+                let kw = Value::Dict(
+                    e.kwargs
+                        .iter()
+                        .map(|(k, v)| (Value::str(k.as_str()), v.clone()))
+                        .collect(),
+                );
+                Value::Tuple(vec![
+                    Value::str(e.method.as_str()),
+                    Value::Tuple(e.args.clone()),
+                    kw,
+                ])
+            })
+            .collect();
+        let mut req = CallRequest::new("<batch>", calls, vec![]);
+        req.flags = FLAGS_BATCH | if oneway { FLAGS_ONEWAY } else { 0 };
+        let entries = b.entries;
+        b.proxy
+            .call(
+                req,
+                Box::new(move |o: Outcome| deliver_batch(entries, o, oneway)),
+            )
+            .unwrap_or(0)
+    })
+}
