@@ -433,7 +433,7 @@ impl Reactor {
             let mut oneway = info.flags & FLAGS_ONEWAY != 0;
             if info.kind == CallKind::Invoke && !info.daemon {
                 if let Some(meta) = &st.meta {
-                    let known = |l: &[String]| l.iter().any(|m| *m == info.method);
+                    let known = |l: &[String]| l.contains(&info.method);
                     if !meta.methods.is_empty() || !meta.attrs.is_empty() {
                         let special =
                             info.method.starts_with("__") || info.flags & FLAGS_BATCH != 0;
