@@ -222,6 +222,63 @@ static void test_max_retries(pyro_ctx *ctx) {
     pyro_proxy_free(p);
 }
 
+typedef struct stream_rec {
+    int items, ends, errors, cancel_after;
+    long sum;
+    pyro_error_kind kind;
+    pyro_ctx *ctx;
+    pyro_call_id id;
+} stream_rec;
+
+static void st_item(const pyro_value *v, void *ud) {
+    stream_rec *r = ud;
+    int64_t i = 0;
+    pyro_value_as_int(v, &i);
+    r->sum += i;
+    r->items++;
+    if (r->cancel_after && r->items == r->cancel_after) CHECK(pyro_call_cancel(r->ctx, r->id));
+}
+static void st_end(void *ud) {
+    ((stream_rec *)ud)->ends++;
+    done++;
+}
+static void st_error(const pyro_error *e, void *ud) {
+    stream_rec *r = ud;
+    r->errors++;
+    r->kind = pyro_error_get_kind(e);
+    done++;
+}
+
+static void test_streaming(pyro_ctx *ctx) {
+    pyro_proxy *p = pyro_proxy_new(ctx, uri, NULL);
+    stream_rec a = {0}, b = {0}, c = {0};
+    done = 0;
+    CHECK(pyro_call_stream(p, "count", lit("(100,)"), NULL, st_item, st_end, st_error, &a) != 0);
+    CHECK(run_until(ctx, 1, 20) == 0);
+    CHECK(a.items == 100 && a.sum == 4950 && a.ends == 1 && a.errors == 0);
+    /* cancel from inside the item callback after 3 items: CANCELLED once, no more items */
+    b.ctx = ctx;
+    b.cancel_after = 3;
+    done = 0;
+    b.id = pyro_call_stream(p, "count", lit("(100000,)"), NULL, st_item, st_end, st_error, &b);
+    CHECK(b.id != 0);
+    CHECK(run_until(ctx, 1, 20) == 0);
+    usleep(200000);
+    pyro_ctx_dispatch(ctx, 0);
+    CHECK(b.items == 3 && b.errors == 1 && b.kind == PYRO_ERR_CANCELLED && b.ends == 0);
+    CHECK(!pyro_call_cancel(ctx, b.id));
+    /* a method that does not return an iterator */
+    done = 0;
+    CHECK(pyro_call_stream(p, "echo", lit("(1,)"), NULL, st_item, st_end, st_error, &c) != 0);
+    CHECK(run_until(ctx, 1, 20) == 0);
+    CHECK(c.errors == 1 && c.kind == PYRO_ERR_PROTOCOL && c.items == 0);
+    /* the connection is still in order after all that */
+    outcome o;
+    call1(ctx, p, "echo", "('still fine',)", &o);
+    CHECK_STR(o.repr, "'still fine'");
+    pyro_proxy_free(p);
+}
+
 int main(void) {
     const char *extra[] = {"--servertype", "thread", NULL};
     if (test_server_start(&server, extra) != 0) return 1;
@@ -233,6 +290,7 @@ int main(void) {
     RUN(test_batch(ctx));
     RUN(test_deadline(ctx));
     RUN(test_max_retries(ctx));
+    RUN(test_streaming(ctx));
     CHECK(pyro_ctx_free(ctx));
     test_server_stop(&server);
     return check_report();

@@ -29,6 +29,9 @@
 // Default number of tries when patience is enabled (2 s x 43,200 = 24 h).
 #define PYRO_PATIENCE_DEFAULT_TRIES 43200
 
+// Items requested ahead of delivery.
+#define FETCH_AHEAD 4
+
 // Error categories.
 typedef enum pyro_error_kind {
   // The remote Python code raised an exception (see the remote_* accessors).
@@ -119,6 +122,9 @@ typedef void (*pyro_result_cb)(const struct pyro_value *result, void *user_data)
 
 // Called with the call's error. `error` is borrowed: valid during the callback only.
 typedef void (*pyro_error_cb)(const struct pyro_error *error, void *user_data);
+
+// Called when a stream has delivered its last item.
+typedef void (*pyro_end_cb)(void *user_data);
 
 // Context options. Always initialise with `pyro_ctx_options_init` first, then set the
 // fields you care about: fields are only ever added at the end. String fields are
@@ -228,6 +234,22 @@ void pyro_batch_free(struct pyro_batch *batch);
 // call gets exactly one callback. Returns the batch's call id (cancel cancels them all),
 // or 0 if refused (NULL or empty batch), in which case nothing calls back.
 pyro_call_id pyro_batch_send(struct pyro_batch *batch, bool oneway);
+
+// Call a method that returns an iterator (a Python generator) and receive its items one
+// by one (Pyro4 item streaming; the server needs ITER_STREAMING, the default). Each item
+// goes to `on_item` (borrowed value, valid during the callback), then exactly one of
+// `on_end` (after the last item) or `on_error` runs. Items are fetched a few at a time
+// ahead of dispatch (back-pressure), over the proxy's connection. `pyro_call_cancel` with
+// the returned id stops the stream, closes it on the server and reports
+// PYRO_ERR_CANCELLED. Returns 0 if refused (as `pyro_call_async`).
+pyro_call_id pyro_call_stream(struct pyro_proxy *proxy_,
+                              const char *method,
+                              struct pyro_value *args,
+                              struct pyro_value *kwargs,
+                              pyro_result_cb on_item,
+                              pyro_end_cb on_end,
+                              pyro_error_cb on_error,
+                              void *user_data);
 
 // Fill `options` with the defaults (environment variables included). NULL is ignored.
 void pyro_ctx_options_init(struct pyro_ctx_options *options);

@@ -359,6 +359,20 @@ impl Connection {
                             msg.msg_type
                         )))
                     }
+                } else if msg.flags & protocol::FLAGS_ITEMSTREAMRESULT != 0
+                    && msg.msg_type == protocol::MSG_RESULT
+                {
+                    // The method returned an iterator: the server holds it as a stream whose
+                    // items are fetched with get_next_stream_item(streamId).
+                    match msg.annotation(b"STRM") {
+                        Some(id) => Ok((
+                            wire::stream_marker(&String::from_utf8_lossy(id)),
+                            msg.annotations.clone(),
+                        )),
+                        None => Err(Error::protocol(
+                            "item stream result without a STRM annotation",
+                        )),
+                    }
                 } else {
                     wire::parse_result(&msg, front.seq, self.serializer)
                         .map(|v| (v, msg.annotations))

@@ -207,3 +207,22 @@ pub fn parse_result(msg: &Message, expected_seq: u16, serializer: SerializerId) 
     }
     Ok(value)
 }
+
+/// Class name of the value a call gets when its method returned an iterator (Pyro4's
+/// item streaming); its state holds the server-side `streamId`.
+pub const STREAM_CLASS: &str = "Pyro4.core._StreamResultIterator";
+
+pub fn stream_marker(stream_id: &str) -> Value {
+    Value::Object(Box::new(crate::value::Object {
+        class: STREAM_CLASS.into(),
+        state: Value::Dict(vec![(Value::str("streamId"), Value::str(stream_id))]),
+    }))
+}
+
+/// The stream id if `v` is a stream marker.
+pub fn stream_id(v: &Value) -> Option<&str> {
+    match v {
+        Value::Object(o) if o.class == STREAM_CLASS => o.state.dict_get_str("streamId")?.as_str(),
+        _ => None,
+    }
+}

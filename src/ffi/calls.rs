@@ -332,3 +332,58 @@ pub extern "C" fn pyro_batch_send(batch: *mut pyro_batch, oneway: bool) -> pyro_
             .unwrap_or(0)
     })
 }
+
+/// Called when a stream has delivered its last item.
+pub type pyro_end_cb = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+/// Call a method that returns an iterator (a Python generator) and receive its items one
+/// by one (Pyro4 item streaming; the server needs ITER_STREAMING, the default). Each item
+/// goes to `on_item` (borrowed value, valid during the callback), then exactly one of
+/// `on_end` (after the last item) or `on_error` runs. Items are fetched a few at a time
+/// ahead of dispatch (back-pressure), over the proxy's connection. `pyro_call_cancel` with
+/// the returned id stops the stream, closes it on the server and reports
+/// PYRO_ERR_CANCELLED. Returns 0 if refused (as `pyro_call_async`).
+#[no_mangle]
+pub extern "C" fn pyro_call_stream(
+    proxy_: *mut pyro_proxy,
+    method: *const c_char,
+    args: *mut Value,
+    kwargs: *mut Value,
+    on_item: pyro_result_cb,
+    on_end: pyro_end_cb,
+    on_error: pyro_error_cb,
+    user_data: *mut c_void,
+) -> pyro_call_id {
+    let (args, kwargs) = (take(args), take(kwargs));
+    guard(0, move || {
+        let Some(p) = proxy(proxy_) else { return 0 };
+        let Ok(method) = cstr(method, "method") else {
+            return 0;
+        };
+        let Ok(req) = build_request(method, args, kwargs) else {
+            return 0;
+        };
+        let ud = std::sync::Arc::new(UserData(user_data));
+        let (u1, u2, u3) = (ud.clone(), ud.clone(), ud);
+        let handler = crate::runtime::stream::StreamHandler {
+            on_item: Box::new(move |mut v| {
+                if let Some(f) = on_item {
+                    crate::ffi::value::terminate_strings(&mut v);
+                    unsafe { f(&v as *const Value, u1.0) };
+                }
+            }),
+            on_end: Box::new(move || {
+                if let Some(f) = on_end {
+                    unsafe { f(u2.0) };
+                }
+            }),
+            on_error: Box::new(move |e| {
+                if let Some(f) = on_error {
+                    let err = crate::ffi::error::pyro_error::from_error(e);
+                    unsafe { f(&err, u3.0) };
+                }
+            }),
+        };
+        p.call_stream(req, handler).unwrap_or(0)
+    })
+}

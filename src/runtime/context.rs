@@ -160,6 +160,8 @@ impl ContextOptions {
 
 pub(crate) struct Shared {
     calls: Mutex<HashMap<CallId, CallEntry>>,
+    /// Active item streams, by the id returned for them.
+    streams: Mutex<HashMap<CallId, super::stream::SharedStream>>,
     queue: CompletionQueue<Done>,
     next_call: AtomicU64,
     next_proxy: AtomicU64,
@@ -180,6 +182,15 @@ impl Shared {
             callback: Box::new(move |_| f()),
             outcome: Err(Error::cancelled()),
         });
+    }
+
+    pub(crate) fn unregister_stream(&self, key: CallId) {
+        self.streams.lock().unwrap().remove(&key);
+    }
+
+    /// Drop a pending call without any callback (its owner reports the outcome).
+    pub(crate) fn cancel_silently(&self, id: CallId) {
+        self.calls.lock().unwrap().remove(&id);
     }
 
     /// Whether the call is still waiting for its outcome (not cancelled).
@@ -228,6 +239,7 @@ impl Context {
             .map_err(|e| Error::communication(format!("cannot create I/O poller: {e}")))?;
         let shared = Arc::new(Shared {
             calls: Mutex::new(HashMap::new()),
+            streams: Mutex::new(HashMap::new()),
             queue,
             next_call: AtomicU64::new(1),
             next_proxy: AtomicU64::new(1),
@@ -336,6 +348,11 @@ impl Context {
     /// Cancel a pending call: its callback gets CANCELLED at the next dispatch.
     /// Returns false if the call already completed (or never existed).
     pub fn cancel(&self, id: CallId) -> bool {
+        let stream = self.shared.streams.lock().unwrap().remove(&id);
+        if let Some(s) = stream {
+            let shared = self.shared.clone();
+            return super::stream::cancel(&s, |f| shared.post(f));
+        }
         cancel_call(&self.shared, id)
     }
 
@@ -376,6 +393,8 @@ impl Context {
                 break;
             }
         }
+        // Streams hold proxies, which hold the shared state: break the cycle.
+        self.shared.streams.lock().unwrap().clear();
         Ok(())
     }
 }
@@ -529,6 +548,27 @@ impl Proxy {
             payload,
             info,
         });
+        Ok(id)
+    }
+
+    /// Call a method that returns an iterator and receive its items one by one (Pyro4
+    /// item streaming). The returned id cancels the whole stream (closing it on the
+    /// server). Exactly one of `on_end` / `on_error` runs, after the items.
+    pub fn call_stream(
+        &self,
+        req: CallRequest,
+        handler: super::stream::StreamHandler,
+    ) -> Result<CallId> {
+        let state = super::stream::StreamState::new(self.clone(), handler);
+        let s2 = state.clone();
+        // Registered before the call can complete, under the id it gets.
+        let mut streams = self.shared.streams.lock().unwrap();
+        let id = self.call(
+            req,
+            Box::new(move |o| super::stream::on_first_reply(&s2, o)),
+        )?;
+        state.lock().unwrap().key = id;
+        streams.insert(id, state);
         Ok(id)
     }
 

@@ -4,6 +4,7 @@ mod completion;
 mod context;
 mod reactor;
 mod signal_fd;
+pub mod stream;
 mod workers;
 
 pub use context::{
