@@ -563,6 +563,48 @@ const struct pyro_value *pyro_value_object_state(const struct pyro_value *v);
 // NULL/invalid class name. Caller owns the result; free with `pyro_value_free`.
 struct pyro_value *pyro_value_object(const char *class_name, struct pyro_value *state);
 
+// Set the proxy's HMAC key (Pyro4's `_pyroHmacKey`; copied). Every request is signed
+// and every reply must carry a valid HMAC, else the call fails with PYRO_ERR_SECURITY
+// and the connection is closed. `key` NULL removes it. Takes effect for new requests and
+// the next connection (`pyro_proxy_release` to reconnect now). False for NULL proxy.
+bool pyro_proxy_set_hmac_key(struct pyro_proxy *p, const uint8_t *key, uintptr_t len);
+
+// Compress request data with zlib (when 200 bytes or more and it helps), as Pyro4's
+// COMPRESSION does. Compressed replies are always accepted.
+bool pyro_proxy_set_compression(struct pyro_proxy *p, bool on);
+
+// Send an annotation with every later request of this proxy: `key` is 4 ASCII
+// characters (e.g. "CORR"), `data` is copied (`len` bytes, at most 65535); `data` NULL
+// removes the annotation. Requests capture the annotations when they are made, so
+// setting one before a call makes it per call. False on a bad key or length.
+bool pyro_proxy_set_annotation(struct pyro_proxy *p,
+                               const char *key,
+                               const uint8_t *data,
+                               uintptr_t len);
+
+// Set the 16-byte correlation id ("CORR" annotation) sent with later requests, as Pyro4's
+// `current_context.correlation_id`; NULL removes it. The server echoes it in replies.
+bool pyro_proxy_set_correlation_id(struct pyro_proxy *p, const uint8_t *id);
+
+// Data sent with the connect handshake (Pyro4's `_pyroHandshake`, default "hello"),
+// consumed; used from the next connection. The server's reply is read with
+// `pyro_proxy_handshake_reply`.
+bool pyro_proxy_set_handshake(struct pyro_proxy *p, struct pyro_value *data);
+
+// The server's reply to the last handshake. Caller owns it; free with
+// `pyro_value_free`. NULL before the proxy first connected.
+struct pyro_value *pyro_proxy_handshake_reply(struct pyro_proxy *p);
+
+// The object's metadata from the last handshake: a dict
+// `{'methods': [...], 'oneway': [...], 'attrs': [...]}`. Caller owns it; free with
+// `pyro_value_free`. NULL before the proxy first connected.
+struct pyro_value *pyro_proxy_metadata(struct pyro_proxy *p);
+
+// Inside a result callback only: the reply's annotation `key` (4 characters, e.g.
+// "CORR"), borrowed for the duration of the callback, length in `*len`. NULL if absent or
+// called outside a result callback.
+const uint8_t *pyro_response_annotation(const char *key, uintptr_t *len);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -5,7 +5,7 @@
 //! `on_ready` when the stream is readable or writable; everything here is
 //! non-blocking and returns events for the owner to act on.
 
-use crate::client::wire::{self, ConnectInfo};
+use crate::client::wire::{self, ConnectInfo, WireOptions};
 use crate::error::{Error, Result};
 use crate::protocol::{self, Annotations, Message, MessageReader};
 use crate::serial::SerializerId;
@@ -126,7 +126,8 @@ pub struct Connection {
     next_seq: u16,
     serializer: SerializerId,
     object: String,
-    handshake: Value,
+    wire: WireOptions,
+    max_len: usize,
     read_buf: Box<[u8]>,
     /// Keep request copies so calls can be retried on a fresh connection (MAX_RETRIES).
     pub keep_for_retry: bool,
@@ -137,7 +138,7 @@ impl Connection {
         stream: Stream,
         object: &str,
         serializer: SerializerId,
-        handshake: Value,
+        wire: WireOptions,
         max_message_size: usize,
     ) -> Connection {
         Connection {
@@ -151,7 +152,8 @@ impl Connection {
             next_seq: 0,
             serializer,
             object: object.to_string(),
-            handshake,
+            wire,
+            max_len: max_message_size,
             read_buf: vec![0u8; 64 * 1024].into_boxed_slice(),
             keep_for_retry: false,
         }
@@ -257,7 +259,9 @@ impl Connection {
                 let _ = s.set_nodelay(true);
             }
             let seq = self.take_seq();
-            let msg = wire::connect_message(seq, self.serializer, &self.object, &self.handshake)?;
+            let mut msg =
+                wire::connect_message(seq, self.serializer, &self.object, &self.wire.handshake)?;
+            self.wire.finish_request(&mut msg);
             self.wbuf.extend_from_slice(&msg.encode()?);
             self.phase = Phase::Handshaking { seq };
             self.flush()?;
@@ -317,7 +321,9 @@ impl Connection {
         Ok(())
     }
 
-    fn handle_message(&mut self, msg: Message, events: &mut Vec<Event>) -> Result<()> {
+    fn handle_message(&mut self, mut msg: Message, events: &mut Vec<Event>) -> Result<()> {
+        // A bad HMAC or undecodable compression poisons the connection: it is closed.
+        self.wire.open_reply(&mut msg, self.max_len)?;
         match self.phase {
             Phase::Connecting => Err(Error::protocol("message received before connecting")),
             Phase::Handshaking { seq } => {

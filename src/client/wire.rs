@@ -190,7 +190,7 @@ pub fn parse_result(msg: &Message, expected_seq: u16, serializer: SerializerId) 
         )));
     }
     if msg.flags & FLAGS_COMPRESSED != 0 {
-        return Err(Error::protocol("compressed replies are not supported yet"));
+        return Err(Error::protocol("compressed reply was not decompressed"));
     }
     let value = decode_value(msg.serializer_id, &msg.data)?;
     if msg.flags & FLAGS_EXCEPTION != 0 {
@@ -224,5 +224,51 @@ pub fn stream_id(v: &Value) -> Option<&str> {
     match v {
         Value::Object(o) if o.class == STREAM_CLASS => o.state.dict_get_str("streamId")?.as_str(),
         _ => None,
+    }
+}
+
+/// Per-proxy message options: applied to every request, checked on every reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WireOptions {
+    /// Pyro4's `_pyroHmacKey`: sign requests, require and verify the reply HMAC.
+    pub hmac_key: Option<Vec<u8>>,
+    /// zlib-compress request data (when it helps, as Pyro4's COMPRESSION does).
+    pub compress: bool,
+    /// Extra request annotations (e.g. "CORR" with a 16-byte correlation id).
+    pub annotations: Annotations,
+    /// Data sent with the connect handshake (Pyro4's `_pyroHandshake`, default "hello").
+    pub handshake: Value,
+}
+
+impl Default for WireOptions {
+    fn default() -> Self {
+        WireOptions {
+            hmac_key: None,
+            compress: false,
+            annotations: Vec::new(),
+            handshake: Value::str("hello"),
+        }
+    }
+}
+
+impl WireOptions {
+    /// Annotations, compression, then the HMAC over the final bytes.
+    pub fn finish_request(&self, msg: &mut Message) {
+        for (k, v) in &self.annotations {
+            msg.annotations.retain(|(mk, _)| mk != k);
+            msg.annotations.push((*k, v.clone()));
+        }
+        if self.compress {
+            crate::protocol::security::compress(msg);
+        }
+        if let Some(key) = &self.hmac_key {
+            crate::protocol::security::sign(msg, key);
+        }
+    }
+
+    /// Verify the HMAC, then undo compression (bounded by `max_len`).
+    pub fn open_reply(&self, msg: &mut Message, max_len: usize) -> Result<()> {
+        crate::protocol::security::verify(msg, self.hmac_key.as_deref())?;
+        crate::protocol::security::decompress(msg, max_len)
     }
 }

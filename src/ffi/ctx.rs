@@ -307,8 +307,10 @@ pub(crate) fn deliver(
         Ok(mut reply) => {
             if let Some(f) = on_result {
                 crate::ffi::value::terminate_strings(&mut reply.value);
-                // SAFETY: C callback contract; the value outlives the call.
-                unsafe { f(&reply.value as *const Value, ud.0) };
+                crate::ffi::wire::with_response_annotations(&reply.annotations, || {
+                    // SAFETY: C callback contract; the value outlives the call.
+                    unsafe { f(&reply.value as *const Value, ud.0) };
+                });
             }
         }
         Err(e) => {

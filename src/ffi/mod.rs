@@ -11,3 +11,4 @@ pub mod ctx;
 pub mod error;
 pub mod naming;
 pub mod value;
+pub mod wire;

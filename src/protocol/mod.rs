@@ -6,6 +6,7 @@
 
 mod message;
 mod reader;
+pub mod security;
 
 pub use message::{add_flags, patch_seq, Header, Message};
 pub use reader::{read_message, MessageReader};

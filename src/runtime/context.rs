@@ -9,7 +9,7 @@
 use super::completion::CompletionQueue;
 use super::reactor::{self, CallInfo, Command, ConfigChange, Payload, ReactorHandle};
 use crate::client::target::Uri;
-use crate::client::wire;
+use crate::client::wire::{self, ConnectInfo, WireOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::naming::resolve::NsConfig;
 use crate::protocol::Annotations;
@@ -219,11 +219,21 @@ pub struct Proxy {
     pub(crate) id: ProxyId,
     object: Option<Arc<str>>,
     serializer: SerializerId,
+    link: Arc<ProxyLink>,
+}
+
+/// What a proxy handle and the I/O thread share: message options (read when a request
+/// is built or a connection opens) and what the server said at the last handshake.
+#[derive(Default)]
+pub(crate) struct ProxyLink {
+    pub wire: Mutex<WireOptions>,
+    pub info: Mutex<Option<ConnectInfo>>,
 }
 
 /// Per-proxy settings, owned by the I/O thread.
 #[derive(Clone)]
 pub(crate) struct ProxyConfig {
+    pub link: Arc<ProxyLink>,
     pub serializer: SerializerId,
     pub patience: Option<Patience>,
     pub max_retries: u32,
@@ -286,7 +296,9 @@ impl Context {
             _ => None,
         };
         let o = &self.shared.options;
+        let link = Arc::new(ProxyLink::default());
         let config = ProxyConfig {
+            link: link.clone(),
             serializer,
             patience: o.patience,
             max_retries: o.max_retries,
@@ -297,6 +309,7 @@ impl Context {
             .reactor
             .send(Command::NewProxy { id, uri, config });
         Ok(Proxy {
+            link,
             shared: self.shared.clone(),
             id,
             object,
@@ -510,18 +523,19 @@ impl Proxy {
             daemon: req.object.is_some(),
         };
         let payload = match (&self.object, &req.object, req.kind) {
-            (_, _, CallKind::Ping) => Payload::Encoded(
-                crate::protocol::Message::new(
+            (_, _, CallKind::Ping) => {
+                let mut m = crate::protocol::Message::new(
                     crate::protocol::MSG_PING,
                     0,
                     0,
                     crate::protocol::PING_SERIALIZER_ID,
                     b"ping".to_vec(),
-                )
-                .encode()?,
-            ),
-            (Some(object), None, _) => Payload::Encoded(
-                wire::invoke_message(
+                );
+                self.link.wire.lock().unwrap().finish_request(&mut m);
+                Payload::Encoded(m.encode()?)
+            }
+            (Some(object), None, _) => {
+                let mut m = wire::invoke_message(
                     0,
                     self.serializer,
                     object,
@@ -529,9 +543,10 @@ impl Proxy {
                     &req.args,
                     &req.kwargs,
                     req.flags,
-                )?
-                .encode()?,
-            ),
+                )?;
+                self.link.wire.lock().unwrap().finish_request(&mut m);
+                Payload::Encoded(m.encode()?)
+            }
             _ => Payload::Request(req),
         };
         let id = shared.next_call.fetch_add(1, Ordering::Relaxed);
@@ -570,6 +585,19 @@ impl Proxy {
         state.lock().unwrap().key = id;
         streams.insert(id, state);
         Ok(id)
+    }
+
+    /// Change the message options (HMAC key, compression, annotations, handshake data).
+    /// Requests made afterwards use them; HMAC key and handshake apply from the next
+    /// connection (use `release` to reconnect now).
+    pub fn update_wire(&self, f: impl FnOnce(&mut WireOptions)) {
+        f(&mut self.link.wire.lock().unwrap());
+    }
+
+    /// What the server said at the last handshake (its reply and the object's metadata);
+    /// None before the first connection.
+    pub fn connect_info(&self) -> Option<ConnectInfo> {
+        self.link.info.lock().unwrap().clone()
     }
 
     /// Connect (and handshake) now, ahead of the first call.

@@ -455,11 +455,14 @@ impl Reactor {
                 Payload::Encoded(m) => m,
                 Payload::Request(r) => {
                     let object = r.object.as_deref().unwrap_or(&target_object);
+                    let link = &st.config.link;
                     match wire::invoke_message(
                         0, serializer, object, &r.method, &r.args, &r.kwargs, r.flags,
                     )
-                    .and_then(|m| m.encode())
-                    {
+                    .and_then(|mut m| {
+                        link.wire.lock().unwrap().finish_request(&mut m);
+                        m.encode()
+                    }) {
                         Ok(m) => m,
                         Err(e) => {
                             refused.push((q.call, e));
@@ -630,7 +633,7 @@ impl Reactor {
             stream,
             &object,
             st.config.serializer,
-            Value::str("hello"),
+            st.config.link.wire.lock().unwrap().clone(),
             max,
         );
         conn.keep_for_retry = st.config.max_retries > 0;
@@ -675,6 +678,7 @@ impl Reactor {
         for ev in events.drain(..) {
             match ev {
                 Event::Connected(info) => {
+                    *st.config.link.info.lock().unwrap() = Some(info.clone());
                     st.meta = Some(info);
                     connected = true;
                 }

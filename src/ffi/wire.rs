@@ -1,0 +1,195 @@
+//! C ABI: message options (HMAC, compression, annotations, handshake) and what the
+//! server returns besides values (handshake reply, metadata, response annotations).
+
+use crate::ffi::boundary::guard;
+use crate::ffi::ctx::pyro_proxy;
+use crate::ffi::value::{take, terminate_strings};
+use crate::protocol::Annotations;
+use crate::runtime::Proxy;
+use crate::value::Value;
+use std::cell::Cell;
+use std::ffi::{c_char, CStr};
+
+fn proxy<'a>(p: *mut pyro_proxy) -> Option<&'a Proxy> {
+    unsafe { p.as_ref() }.map(|p| &p.proxy)
+}
+
+fn bytes<'a>(p: *const u8, len: usize) -> Option<&'a [u8]> {
+    if p.is_null() {
+        return None;
+    }
+    Some(if len == 0 {
+        &[]
+    } else {
+        unsafe { std::slice::from_raw_parts(p, len) }
+    })
+}
+
+fn boxed(mut v: Value) -> *mut Value {
+    terminate_strings(&mut v);
+    Box::into_raw(Box::new(v))
+}
+
+/// Set the proxy's HMAC key (Pyro4's `_pyroHmacKey`; copied). Every request is signed
+/// and every reply must carry a valid HMAC, else the call fails with PYRO_ERR_SECURITY
+/// and the connection is closed. `key` NULL removes it. Takes effect for new requests and
+/// the next connection (`pyro_proxy_release` to reconnect now). False for NULL proxy.
+#[no_mangle]
+pub extern "C" fn pyro_proxy_set_hmac_key(p: *mut pyro_proxy, key: *const u8, len: usize) -> bool {
+    guard(false, || {
+        let Some(p) = proxy(p) else { return false };
+        let key = bytes(key, len).map(<[u8]>::to_vec);
+        p.update_wire(|w| w.hmac_key = key);
+        true
+    })
+}
+
+/// Compress request data with zlib (when 200 bytes or more and it helps), as Pyro4's
+/// COMPRESSION does. Compressed replies are always accepted.
+#[no_mangle]
+pub extern "C" fn pyro_proxy_set_compression(p: *mut pyro_proxy, on: bool) -> bool {
+    guard(false, || match proxy(p) {
+        Some(p) => {
+            p.update_wire(|w| w.compress = on);
+            true
+        }
+        None => false,
+    })
+}
+
+fn set_annotation(anns: &mut Annotations, key: [u8; 4], value: Option<Vec<u8>>) {
+    anns.retain(|(k, _)| *k != key);
+    if let Some(v) = value {
+        anns.push((key, v));
+    }
+}
+
+/// Send an annotation with every later request of this proxy: `key` is 4 ASCII
+/// characters (e.g. "CORR"), `data` is copied (`len` bytes, at most 65535); `data` NULL
+/// removes the annotation. Requests capture the annotations when they are made, so
+/// setting one before a call makes it per call. False on a bad key or length.
+#[no_mangle]
+pub extern "C" fn pyro_proxy_set_annotation(
+    p: *mut pyro_proxy,
+    key: *const c_char,
+    data: *const u8,
+    len: usize,
+) -> bool {
+    guard(false, || {
+        let Some(p) = proxy(p) else { return false };
+        if key.is_null() || len > 65535 {
+            return false;
+        }
+        let k = unsafe { CStr::from_ptr(key) }.to_bytes();
+        let Ok(k) = <[u8; 4]>::try_from(k) else {
+            return false;
+        };
+        if !k.iter().all(u8::is_ascii_graphic) || &k == b"HMAC" {
+            return false;
+        }
+        let value = bytes(data, len).map(<[u8]>::to_vec);
+        p.update_wire(|w| set_annotation(&mut w.annotations, k, value));
+        true
+    })
+}
+
+/// Set the 16-byte correlation id ("CORR" annotation) sent with later requests, as Pyro4's
+/// `current_context.correlation_id`; NULL removes it. The server echoes it in replies.
+#[no_mangle]
+pub extern "C" fn pyro_proxy_set_correlation_id(p: *mut pyro_proxy, id: *const u8) -> bool {
+    guard(false, || {
+        let Some(p) = proxy(p) else { return false };
+        let value = bytes(id, 16).map(<[u8]>::to_vec);
+        p.update_wire(|w| set_annotation(&mut w.annotations, *b"CORR", value));
+        true
+    })
+}
+
+/// Data sent with the connect handshake (Pyro4's `_pyroHandshake`, default "hello"),
+/// consumed; used from the next connection. The server's reply is read with
+/// `pyro_proxy_handshake_reply`.
+#[no_mangle]
+pub extern "C" fn pyro_proxy_set_handshake(p: *mut pyro_proxy, data: *mut Value) -> bool {
+    let data = take(data);
+    guard(false, move || {
+        let (Some(p), Some(data)) = (proxy(p), data) else {
+            return false;
+        };
+        p.update_wire(|w| w.handshake = data);
+        true
+    })
+}
+
+/// The server's reply to the last handshake. Caller owns it; free with
+/// `pyro_value_free`. NULL before the proxy first connected.
+#[no_mangle]
+pub extern "C" fn pyro_proxy_handshake_reply(p: *mut pyro_proxy) -> *mut Value {
+    guard(std::ptr::null_mut(), || {
+        match proxy(p).and_then(Proxy::connect_info) {
+            Some(info) => boxed(info.handshake),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// The object's metadata from the last handshake: a dict
+/// `{'methods': [...], 'oneway': [...], 'attrs': [...]}`. Caller owns it; free with
+/// `pyro_value_free`. NULL before the proxy first connected.
+#[no_mangle]
+pub extern "C" fn pyro_proxy_metadata(p: *mut pyro_proxy) -> *mut Value {
+    guard(std::ptr::null_mut(), || {
+        match proxy(p).and_then(Proxy::connect_info) {
+            Some(info) => {
+                let list = |l: Vec<String>| Value::List(l.into_iter().map(Value::Str).collect());
+                boxed(Value::Dict(vec![
+                    (Value::str("methods"), list(info.methods)),
+                    (Value::str("oneway"), list(info.oneway)),
+                    (Value::str("attrs"), list(info.attrs)),
+                ]))
+            }
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
+thread_local! {
+    static RESPONSE_ANNOTATIONS: Cell<*const Annotations> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Make `anns` readable through `pyro_response_annotation` while `f` runs.
+pub(crate) fn with_response_annotations(anns: &Annotations, f: impl FnOnce()) {
+    let prev = RESPONSE_ANNOTATIONS.with(|c| c.replace(anns as *const Annotations));
+    f();
+    RESPONSE_ANNOTATIONS.with(|c| c.set(prev));
+}
+
+/// Inside a result callback only: the reply's annotation `key` (4 characters, e.g.
+/// "CORR"), borrowed for the duration of the callback, length in `*len`. NULL if absent or
+/// called outside a result callback.
+#[no_mangle]
+pub extern "C" fn pyro_response_annotation(key: *const c_char, len: *mut usize) -> *const u8 {
+    guard(std::ptr::null(), || {
+        if key.is_null() {
+            return std::ptr::null();
+        }
+        let k = unsafe { CStr::from_ptr(key) }.to_bytes();
+        let anns = RESPONSE_ANNOTATIONS.with(Cell::get);
+        // SAFETY: set only while the callback that may call this runs, on this thread.
+        let Some(anns) = (unsafe { anns.as_ref() }) else {
+            return std::ptr::null();
+        };
+        match anns.iter().find(|(ak, _)| ak.as_slice() == k) {
+            Some((_, v)) => {
+                if let Some(len) = unsafe { len.as_mut() } {
+                    *len = v.len();
+                }
+                if v.is_empty() {
+                    std::ptr::NonNull::<u8>::dangling().as_ptr()
+                } else {
+                    v.as_ptr()
+                }
+            }
+            None => std::ptr::null(),
+        }
+    })
+}
