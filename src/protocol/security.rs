@@ -18,7 +18,7 @@ pub fn hmac_of(key: &[u8], msg: &Message) -> [u8; 20] {
         .iter()
         .filter(|(k, _)| *k != HMAC_KEY)
         .collect();
-    anns.sort_by(|a, b| a.0.cmp(&b.0));
+    anns.sort_by_key(|a| a.0);
     for (_, v) in anns {
         mac.update(v);
     }
