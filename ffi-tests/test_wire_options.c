@@ -5,6 +5,7 @@
 #include "testserver.h"
 
 #include <poll.h>
+#include <stdlib.h>
 #include <time.h>
 
 typedef struct outcome {
@@ -161,11 +162,82 @@ static void test_annotations_handshake_metadata(pyro_ctx *ctx) {
     test_server_stop(&s);
 }
 
+static void test_tls(pyro_ctx *ctx) {
+    char dir[] = "/tmp/pyro_tls_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char cmd[512], ca[256], other[256], ccert[256], ckey[256];
+    snprintf(cmd, sizeof cmd, "%s/scripts/gen-test-certs.sh %s >/dev/null", PYRO_SOURCE_DIR, dir);
+    CHECK(system(cmd) == 0);
+    snprintf(ca, sizeof ca, "%s/ca.crt", dir);
+    snprintf(other, sizeof other, "%s/other-ca.crt", dir);
+    snprintf(ccert, sizeof ccert, "%s/client.crt", dir);
+    snprintf(ckey, sizeof ckey, "%s/client.key", dir);
+
+    test_server s;
+    const char *extra[] = {"--ssl-dir", dir, NULL};
+    CHECK(test_server_start(&s, extra) == 0);
+    char uri[128];
+    test_server_uri(&s, "test.echo", uri, sizeof uri);
+    outcome o;
+    pyro_proxy *good = pyro_proxy_new(ctx, uri, NULL);
+    CHECK(pyro_proxy_set_tls(good, ca, NULL, NULL, NULL));
+    call_echo(ctx, good, pyro_value_str("over TLS"), &o);
+    CHECK_STR(o.repr, "'over TLS'");
+    if (o.errors) fprintf(stderr, "  %s\n", o.message);
+    char luri[128];
+    snprintf(luri, sizeof luri, "PYRO:test.echo@localhost:%d", s.port); /* DNS name in the certificate */
+    pyro_proxy *byname = pyro_proxy_new(ctx, luri, NULL);
+    pyro_proxy_set_tls(byname, ca, NULL, NULL, NULL);
+    call_echo(ctx, byname, pyro_value_int(3), &o);
+    CHECK_STR(o.repr, "3");
+
+    pyro_proxy *wrong = pyro_proxy_new(ctx, uri, NULL);
+    CHECK(pyro_proxy_set_tls(wrong, other, NULL, NULL, NULL));
+    call_echo(ctx, wrong, pyro_value_int(1), &o);
+    CHECK(o.errors == 1 && o.kind == PYRO_ERR_SECURITY);
+    fprintf(stderr, "  wrong CA: %s\n", o.message);
+    CHECK(strstr(o.message, "certificate") != NULL);
+
+    pyro_proxy *plain = pyro_proxy_new(ctx, uri, NULL);
+    pyro_proxy_set_timeout(plain, 3000);
+    call_echo(ctx, plain, pyro_value_int(1), &o);
+    CHECK(o.errors == 1);
+
+    pyro_error *err = NULL;
+    CHECK(!pyro_proxy_set_tls(plain, "/nonexistent/ca.pem", NULL, NULL, &err));
+    CHECK(err && pyro_error_get_kind(err) == PYRO_ERR_SECURITY && strstr(pyro_error_message(err), "nonexistent"));
+    pyro_error_free(err);
+    pyro_proxy_free(good);
+    pyro_proxy_free(byname);
+    pyro_proxy_free(wrong);
+    pyro_proxy_free(plain);
+    test_server_stop(&s);
+
+    /* a server that requires a client certificate */
+    const char *extra2[] = {"--ssl-dir", dir, "--ssl-require-client", NULL};
+    CHECK(test_server_start(&s, extra2) == 0);
+    test_server_uri(&s, "test.echo", uri, sizeof uri);
+    pyro_proxy *anon = pyro_proxy_new(ctx, uri, NULL);
+    pyro_proxy_set_tls(anon, ca, NULL, NULL, NULL);
+    call_echo(ctx, anon, pyro_value_int(1), &o);
+    CHECK(o.errors == 1);
+    pyro_proxy *withcert = pyro_proxy_new(ctx, uri, NULL);
+    CHECK(pyro_proxy_set_tls(withcert, ca, ccert, ckey, NULL));
+    call_echo(ctx, withcert, pyro_value_str("mutual"), &o);
+    CHECK_STR(o.repr, "'mutual'");
+    pyro_proxy_free(anon);
+    pyro_proxy_free(withcert);
+    test_server_stop(&s);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void) {
     pyro_ctx *ctx = pyro_ctx_new(NULL);
     RUN(test_hmac(ctx));
     RUN(test_compression(ctx));
     RUN(test_annotations_handshake_metadata(ctx));
+    RUN(test_tls(ctx));
     CHECK(pyro_ctx_free(ctx));
     return check_report();
 }

@@ -605,6 +605,19 @@ struct pyro_value *pyro_proxy_metadata(struct pyro_proxy *p);
 // called outside a result callback.
 const uint8_t *pyro_response_annotation(const char *key, uintptr_t *len);
 
+// Use TLS (Pyro4's SSL mode) for this proxy from its next connection: the server's
+// certificate must chain to a CA in `ca_file` (PEM) and match the host in the URI; with
+// `client_cert` and `client_key` (PEM, both or neither) the proxy also authenticates
+// itself. `ca_file` NULL switches TLS off. Files are read now: on error returns false and
+// stores a PYRO_ERR_SECURITY (or INVALID_ARGUMENT) error in `*error` if not NULL (caller
+// owns it; free with `pyro_error_free`). A server certificate that does not verify makes
+// calls fail with PYRO_ERR_SECURITY.
+bool pyro_proxy_set_tls(struct pyro_proxy *p,
+                        const char *ca_file,
+                        const char *client_cert,
+                        const char *client_key,
+                        struct pyro_error **error);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -19,6 +19,7 @@ pub type CallId = u64;
 pub enum Stream {
     Tcp(mio::net::TcpStream),
     Unix(mio::net::UnixStream),
+    Tls(Box<crate::client::tls::TlsStream>),
 }
 
 impl Stream {
@@ -26,18 +27,33 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s,
             Stream::Unix(s) => s,
+            Stream::Tls(s) => &mut s.sock,
+        }
+    }
+
+    /// Encrypted bytes still waiting for the socket.
+    fn pending_output(&self) -> bool {
+        matches!(self, Stream::Tls(s) if s.tls.wants_write())
+    }
+
+    fn flush_pending(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tls(s) => s.flush_tls(),
+            _ => Ok(()),
         }
     }
     fn take_error(&self) -> io::Result<Option<io::Error>> {
         match self {
             Stream::Tcp(s) => s.take_error(),
             Stream::Unix(s) => s.take_error(),
+            Stream::Tls(s) => s.sock.take_error(),
         }
     }
     fn is_connected(&self) -> io::Result<bool> {
         let r = match self {
             Stream::Tcp(s) => s.peer_addr().map(|_| ()),
             Stream::Unix(s) => s.peer_addr().map(|_| ()),
+            Stream::Tls(s) => s.sock.peer_addr().map(|_| ()),
         };
         match r {
             Ok(()) => Ok(true),
@@ -53,6 +69,7 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -62,6 +79,7 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -223,7 +241,7 @@ impl Connection {
     }
 
     pub fn has_unwritten(&self) -> bool {
-        self.wpos < self.wbuf.len()
+        self.wpos < self.wbuf.len() || self.stream.pending_output()
     }
 
     /// Oneway calls whose bytes have all been written since the last call.
@@ -254,9 +272,11 @@ impl Connection {
             if !self.stream.is_connected().map_err(io_err)? {
                 return Ok(()); // still connecting
             }
-            if let Stream::Tcp(s) = &self.stream {
-                // Without NODELAY a pipelined reply waits ~40 ms (Nagle + delayed ACK).
-                let _ = s.set_nodelay(true);
+            // Without NODELAY a pipelined reply waits ~40 ms (Nagle + delayed ACK).
+            match &self.stream {
+                Stream::Tcp(s) => drop(s.set_nodelay(true)),
+                Stream::Tls(s) => drop(s.sock.set_nodelay(true)),
+                Stream::Unix(_) => {}
             }
             let seq = self.take_seq();
             let mut msg =
@@ -285,6 +305,7 @@ impl Connection {
                 Err(e) => return Err(io_err(e)),
             }
         }
+        self.stream.flush_pending().map_err(io_err)?;
         if self.oneway.is_empty() {
             self.wbuf.clear();
             self.wpos = 0;
@@ -401,6 +422,12 @@ impl Connection {
 }
 
 fn io_err(e: io::Error) -> Error {
+    if let Some(t) = e
+        .get_ref()
+        .and_then(|r| r.downcast_ref::<crate::client::tls::TlsFailure>())
+    {
+        return Error::new(crate::error::ErrorKind::Security, t.to_string());
+    }
     let what = match e.kind() {
         io::ErrorKind::ConnectionRefused => "connection refused",
         io::ErrorKind::ConnectionReset => "connection reset by peer",

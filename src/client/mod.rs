@@ -4,4 +4,5 @@ pub mod blocking;
 pub mod connection;
 pub mod remote_error;
 pub mod target;
+pub mod tls;
 pub mod wire;

@@ -193,3 +193,51 @@ pub extern "C" fn pyro_response_annotation(key: *const c_char, len: *mut usize) 
         }
     })
 }
+
+/// Use TLS (Pyro4's SSL mode) for this proxy from its next connection: the server's
+/// certificate must chain to a CA in `ca_file` (PEM) and match the host in the URI; with
+/// `client_cert` and `client_key` (PEM, both or neither) the proxy also authenticates
+/// itself. `ca_file` NULL switches TLS off. Files are read now: on error returns false and
+/// stores a PYRO_ERR_SECURITY (or INVALID_ARGUMENT) error in `*error` if not NULL (caller
+/// owns it; free with `pyro_error_free`). A server certificate that does not verify makes
+/// calls fail with PYRO_ERR_SECURITY.
+#[no_mangle]
+pub extern "C" fn pyro_proxy_set_tls(
+    p: *mut pyro_proxy,
+    ca_file: *const c_char,
+    client_cert: *const c_char,
+    client_key: *const c_char,
+    error: *mut *mut crate::ffi::error::pyro_error,
+) -> bool {
+    use crate::ffi::ctx::cstr;
+    guard(false, || {
+        let result = (|| {
+            let p = proxy(p).ok_or_else(|| crate::Error::invalid("proxy is NULL"))?;
+            if ca_file.is_null() {
+                p.set_tls(None);
+                return Ok(());
+            }
+            let opt = |s: *const c_char, what| -> crate::error::Result<Option<String>> {
+                if s.is_null() {
+                    Ok(None)
+                } else {
+                    cstr(s, what).map(|s| Some(s.to_string()))
+                }
+            };
+            let files = crate::client::tls::TlsFiles {
+                ca_file: cstr(ca_file, "ca_file")?.to_string(),
+                client_cert: opt(client_cert, "client_cert")?,
+                client_key: opt(client_key, "client_key")?,
+            };
+            p.set_tls(Some(crate::client::tls::client_config(&files)?));
+            Ok(())
+        })();
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                crate::ffi::error::set_out_error(error, e);
+                false
+            }
+        }
+    })
+}

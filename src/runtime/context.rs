@@ -228,6 +228,8 @@ pub struct Proxy {
 pub(crate) struct ProxyLink {
     pub wire: Mutex<WireOptions>,
     pub info: Mutex<Option<ConnectInfo>>,
+    /// TLS client configuration (Pyro4 SSL), used from the next connection.
+    pub tls: Mutex<Option<Arc<rustls::ClientConfig>>>,
 }
 
 /// Per-proxy settings, owned by the I/O thread.
@@ -592,6 +594,11 @@ impl Proxy {
     /// connection (use `release` to reconnect now).
     pub fn update_wire(&self, f: impl FnOnce(&mut WireOptions)) {
         f(&mut self.link.wire.lock().unwrap());
+    }
+
+    /// Use TLS (Pyro4's SSL mode) from the next connection; None for plain TCP.
+    pub fn set_tls(&self, config: Option<Arc<rustls::ClientConfig>>) {
+        *self.link.tls.lock().unwrap() = config;
     }
 
     /// What the server said at the last handshake (its reply and the object's metadata);

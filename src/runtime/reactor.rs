@@ -538,8 +538,7 @@ impl Reactor {
             }
             Location::Tcp { host, port } => {
                 if let Ok(ip) = host.parse::<IpAddr>() {
-                    let stream =
-                        mio::net::TcpStream::connect(SocketAddr::new(ip, *port)).map(Stream::Tcp);
+                    let stream = tcp_stream(&st.config, SocketAddr::new(ip, *port), host);
                     self.connect_with(proxy, stream);
                 } else {
                     st.busy = true;
@@ -595,7 +594,11 @@ impl Reactor {
             Ok(addrs) if !addrs.is_empty() => {
                 // Prefer IPv4 like Pyro4's socketutil does for "localhost".
                 let addr = *addrs.iter().find(|a| a.is_ipv4()).unwrap_or(&addrs[0]);
-                let stream = mio::net::TcpStream::connect(addr).map(Stream::Tcp);
+                let host = match st.target().map(|t| &t.location) {
+                    Some(Location::Tcp { host, .. }) => host.clone(),
+                    _ => addr.ip().to_string(),
+                };
+                let stream = tcp_stream(&st.config, addr, &host);
                 self.connect_with(proxy, stream);
             }
             Ok(_) => self.not_reachable(proxy, Error::communication("host has no addresses")),
@@ -881,6 +884,19 @@ impl Reactor {
                 }
             }
         }
+    }
+}
+
+/// A non-blocking TCP connection, wrapped in TLS when the proxy is configured for it
+/// (the certificate is checked against `host`, the name or address in the URI).
+fn tcp_stream(config: &ProxyConfig, addr: SocketAddr, host: &str) -> io::Result<Stream> {
+    let sock = mio::net::TcpStream::connect(addr)?;
+    let tls = config.link.tls.lock().unwrap().clone();
+    match tls {
+        None => Ok(Stream::Tcp(sock)),
+        Some(cfg) => crate::client::tls::TlsStream::new(cfg, host, sock)
+            .map(|t| Stream::Tls(Box::new(t)))
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.message)),
     }
 }
 
