@@ -125,12 +125,15 @@ static inline int test_server_start(test_server *s, const char *const *argv_extr
     while (fgets(s->line, sizeof s->line, f)) {
         if (strncmp(s->line, "READY", 5) == 0) {
             const char *at = strstr(s->line, "@127.0.0.1:");
+            const char *v6 = strstr(s->line, "]:");
             if (at) s->port = atoi(at + strlen("@127.0.0.1:"));
+            else if (v6) s->port = atoi(v6 + 2);
+            else if (strstr(s->line, "@./u:")) s->port = -1; /* unix socket: no port */
             break;
         }
     }
     fclose(f); /* the server writes nothing more to stdout after READY */
-    if (s->port <= 0) {
+    if (s->port == 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         fprintf(stderr, "test server did not report READY with a port\n");

@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
-# The main job: build the library and the poll() example, start a real Pyro4 4.82 server
-# on loopback, and run the example against it. Stops what it started, by pid.
+# The main job. Builds the library and the demo client, then on loopback only:
+#   t=0 s  the C client starts and calls PYRONAME:demo.echo (no name server yet)
+#   t=3 s  a Pyro4 name server starts
+#   t=5 s  the demo service starts and registers itself
+# The client's patient proxy finds it, then shows concurrent calls completing out of
+# order and a remote exception with its traceback. Everything started here is stopped
+# by pid.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j2 --target poll_loop >/dev/null
+cmake --build build -j2 --target demo >/dev/null
 
-py="$root/.venv/bin/python"
-out=$(mktemp)
-server_pid=""
-cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-    rm -f "$out"
-}
+py=.venv/bin/python
+port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+bcport=$("$py" -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
-"$py" tests/fixtures/test_server.py --host 127.0.0.1 --port 0 --servertype thread >"$out" &
-server_pid=$!
-for _ in $(seq 200); do grep -q '^READY' "$out" && break; sleep 0.1; done
-port=$(grep -o '@127.0.0.1:[0-9]*' "$out" | head -1 | cut -d: -f2)
-[ -n "$port" ] || { echo "demo: the Pyro4 server did not start" >&2; exit 1; }
-echo "Pyro4 4.82 server (pid $server_pid) on 127.0.0.1:$port"
-build/examples-c/poll_loop "PYRO:test.echo@127.0.0.1:$port"
+
+build/examples-c/demo "$port" &
+client=$!
+sleep 3
+echo "---- starting the Pyro4 name server on 127.0.0.1:$port"
+"$py" tests/fixtures/name_server.py 127.0.0.1 "$port" "$bcport" >/dev/null &
+pids+=($!)
+sleep 2
+echo "---- starting the demo service, registering as demo.echo"
+"$py" tests/fixtures/test_server.py --host 127.0.0.1 --port 0 --ns "127.0.0.1:$port" --ns-name demo.echo >/dev/null &
+pids+=($!)
+wait "$client"

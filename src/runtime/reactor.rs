@@ -527,7 +527,10 @@ impl Reactor {
                         result,
                     });
                 }));
-                self.set_state(proxy, ConnState::Resolving);
+                // A patient proxy retrying stays "waiting" until something changes.
+                if self.proxies[&proxy].state != Some(ConnState::WaitingForNameServer) {
+                    self.set_state(proxy, ConnState::Resolving);
+                }
                 return;
             }
         };
