@@ -26,6 +26,7 @@ for t in build/test_*; do
     case "$t" in *many_proxies*) continue ;; esac
     [ -x "$t" ] || continue
     if ! valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+            --suppressions=ffi-tests/valgrind.supp \
             --errors-for-leak-kinds=definite,indirect "$t" >build/valgrind-$(basename "$t").log 2>&1; then
         tail -60 build/valgrind-$(basename "$t").log
         echo "valgrind: $(basename "$t") failed"
