@@ -20,20 +20,18 @@ pub struct ConnectInfo {
 pub fn encode_value(serializer: SerializerId, v: &Value) -> Result<Vec<u8>> {
     match serializer {
         SerializerId::Serpent => serial::serpent::encode(v),
-        other => Err(Error::new(
-            ErrorKind::Serialization,
-            format!("serializer {} is not available", other.name()),
-        )),
+        SerializerId::Json => serial::json::encode(v),
+        SerializerId::Marshal => serial::marshal::encode(v),
+        SerializerId::Pickle => serial::pickle::encode(v),
     }
 }
 
 pub fn decode_value(serializer_id: u16, data: &[u8]) -> Result<Value> {
     match SerializerId::from_u16(serializer_id) {
         Some(SerializerId::Serpent) => serial::serpent::decode(data),
-        Some(other) => Err(Error::serialization(format!(
-            "serializer {} is not available",
-            other.name()
-        ))),
+        Some(SerializerId::Json) => serial::json::decode(data),
+        Some(SerializerId::Marshal) => serial::marshal::decode(data),
+        Some(SerializerId::Pickle) => serial::pickle::decode(data),
         None => Err(Error::protocol(format!(
             "unknown serializer id {serializer_id} in reply"
         ))),
@@ -146,19 +144,27 @@ pub fn invoke_message(
     kwargs: &[(String, Value)],
     flags: u16,
 ) -> Result<Message> {
-    let kw = Value::Dict(
-        kwargs
-            .iter()
-            .map(|(k, v)| (Value::str(k.as_str()), v.clone()))
-            .collect(),
-    );
-    let call = Value::Tuple(vec![
-        Value::str(object),
-        Value::str(method),
-        Value::Tuple(args.to_vec()),
-        kw,
-    ]);
-    let data = encode_value(serializer, &call)?;
+    // Each serializer has Pyro4's own call shape (json: a dict; the others: a tuple).
+    let data = match serializer {
+        SerializerId::Json => serial::json::encode_call(object, method, args, kwargs)?,
+        SerializerId::Marshal => serial::marshal::encode_call(object, method, args, kwargs)?,
+        SerializerId::Pickle => serial::pickle::encode_call(object, method, args, kwargs)?,
+        SerializerId::Serpent => {
+            let kw = Value::Dict(
+                kwargs
+                    .iter()
+                    .map(|(k, v)| (Value::str(k.as_str()), v.clone()))
+                    .collect(),
+            );
+            let call = Value::Tuple(vec![
+                Value::str(object),
+                Value::str(method),
+                Value::Tuple(args.to_vec()),
+                kw,
+            ]);
+            serial::serpent::encode(&call)?
+        }
+    };
     Ok(Message::new(
         MSG_INVOKE,
         flags,

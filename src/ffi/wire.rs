@@ -241,3 +241,31 @@ pub extern "C" fn pyro_proxy_set_tls(
         }
     })
 }
+
+/// A proxy for a Pyro4 proxy or URI value that a call returned (Pyro4's autoproxy:
+/// a method returning a Pyro object gives a proxy), or for URI text. The new proxy uses
+/// the context's defaults and the HMAC key carried in a proxy value. Caller owns it; free
+/// with `pyro_proxy_free`. NULL if the value is not a proxy or URI.
+#[no_mangle]
+pub extern "C" fn pyro_value_to_proxy(
+    ctx: *mut crate::ffi::ctx::pyro_ctx,
+    v: *const Value,
+) -> *mut pyro_proxy {
+    guard(std::ptr::null_mut(), || {
+        let (Some(c), Some(v)) = (unsafe { ctx.as_ref() }, unsafe { v.as_ref() }) else {
+            return std::ptr::null_mut();
+        };
+        let Ok((target, hmac)) = crate::naming::resolve::proxy_target_from_value(v) else {
+            return std::ptr::null_mut();
+        };
+        match c.ctx.proxy(&target.display()) {
+            Ok(proxy) => {
+                if hmac.is_some() {
+                    proxy.update_wire(|w| w.hmac_key = hmac);
+                }
+                Box::into_raw(Box::new(pyro_proxy { proxy }))
+            }
+            Err(_) => std::ptr::null_mut(),
+        }
+    })
+}

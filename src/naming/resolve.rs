@@ -206,3 +206,36 @@ pub fn resolve(cfg: &NsConfig, uri: &Uri) -> Result<Target> {
         }
     }
 }
+
+/// The URI (and HMAC key, if any) of a proxy or URI value returned by a call (Pyro4's
+/// autoproxy): a `Pyro4.core.Proxy` object (state tuple starting with its URI; the
+/// sixth field is its HMAC key, "b64:..." in the dict-based serializers), a
+/// `Pyro4.core.URI` object, or URI text.
+pub fn proxy_target_from_value(v: &Value) -> Result<(Target, Option<Vec<u8>>)> {
+    match v {
+        Value::Object(o) if o.class == "Pyro4.core.Proxy" => {
+            let state = match &o.state {
+                Value::Dict(_) => o
+                    .state
+                    .dict_get_str("state")
+                    .cloned()
+                    .unwrap_or(Value::None),
+                other => other.clone(),
+            };
+            let items = state.as_seq().unwrap_or(&[]);
+            let target = target_from_value(items.first().unwrap_or(&Value::None))?;
+            let hmac = match items.get(5) {
+                Some(Value::Bytes(b)) => Some(b.clone()),
+                Some(Value::Str(s)) if s.starts_with("b64:") => {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD
+                        .decode(&s[4..])
+                        .ok()
+                }
+                _ => None,
+            };
+            Ok((target, hmac))
+        }
+        other => Ok((target_from_value(other)?, None)),
+    }
+}

@@ -33,6 +33,10 @@ use std::time::{Duration, Instant};
 
 const WAKER: Token = Token(usize::MAX);
 
+/// Decoders recurse up to `serial::MAX_DEPTH` levels on this thread; leave them room
+/// even in debug builds.
+const IO_THREAD_STACK: usize = 8 << 20;
+
 /// A call's request: encoded on the caller's thread (direct proxies, sequence number 0),
 /// or encoded here once a named proxy knows its object id.
 pub(crate) enum Payload {
@@ -143,6 +147,7 @@ impl Runner {
     pub(crate) fn spawn(self, shared: Arc<Shared>) -> io::Result<JoinHandle<()>> {
         std::thread::Builder::new()
             .name("pyro-io".into())
+            .stack_size(IO_THREAD_STACK)
             .spawn(move || {
                 let mut reactor = Reactor {
                     poll: self.poll,

@@ -3,6 +3,9 @@
 //! Each format module offers `encode(&Value) -> Result<Vec<u8>>` and
 //! `decode(&[u8]) -> Result<Value>`; failures are `ErrorKind::Serialization`.
 
+pub mod json;
+pub mod marshal;
+pub mod pickle;
 pub mod serpent;
 
 /// Pyro4 serializer ids (the header's serializer field).
