@@ -89,6 +89,14 @@ typedef enum pyro_value_kind {
   PYRO_VALUE_OBJECT = 12,
 } pyro_value_kind;
 
+// Serializer ids, as on the Pyro4 wire.
+typedef enum pyro_serializer {
+  PYRO_SERIALIZER_SERPENT = 1,
+  PYRO_SERIALIZER_JSON = 2,
+  PYRO_SERIALIZER_MARSHAL = 3,
+  PYRO_SERIALIZER_PICKLE = 4,
+} pyro_serializer;
+
 // A Python value (None, bool, int, float, complex, str, bytes, list, tuple, set, dict
 // or object). Opaque in C: build with the pyro_value_* constructors, inspect with the
 // accessors, free what you own with pyro_value_free.
@@ -617,6 +625,18 @@ bool pyro_proxy_set_tls(struct pyro_proxy *p,
                         const char *client_cert,
                         const char *client_key,
                         struct pyro_error **error);
+
+// A proxy for a Pyro4 proxy or URI value that a call returned (Pyro4's autoproxy:
+// a method returning a Pyro object gives a proxy), or for URI text. The new proxy uses
+// the context's defaults and the HMAC key carried in a proxy value. Caller owns it; free
+// with `pyro_proxy_free`. NULL if the value is not a proxy or URI.
+struct pyro_proxy *pyro_value_to_proxy(struct pyro_ctx *ctx, const struct pyro_value *v);
+
+// Serializer for this proxy's later calls (`pyro_serializer` value). The default comes
+// from `pyro_ctx_options.serializer` (serpent, or `PYRO_SERIALIZER`). A server that does
+// not accept it refuses the connection: calls fail with PYRO_ERR_COMMUNICATION naming
+// the serializer and the server's reason. False for NULL or an unknown serializer.
+bool pyro_proxy_set_serializer(struct pyro_proxy *p, int serializer);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -109,6 +109,8 @@ struct InFlight {
     seq: u16,
     call: CallId,
     ping: bool,
+    /// The request's serializer: the reply must use the same one.
+    serializer: SerializerId,
     /// A copy of the request, kept only when the proxy may retry it on a new connection.
     retry: Option<Vec<u8>>,
 }
@@ -229,10 +231,15 @@ impl Connection {
             }
             Expect::Result | Expect::Pong => {
                 let retry = self.keep_for_retry.then(|| message.clone());
+                // Each request names its serializer in its header (a proxy may switch).
+                let serializer =
+                    SerializerId::from_u16(u16::from_be_bytes([message[16], message[17]]))
+                        .unwrap_or(self.serializer);
                 self.inflight.push_back(InFlight {
                     seq,
                     call,
                     ping: expect == Expect::Pong,
+                    serializer,
                     retry,
                 });
                 self.wbuf.extend_from_slice(&message);
@@ -401,7 +408,7 @@ impl Connection {
                         )),
                     }
                 } else {
-                    wire::parse_result(&msg, front.seq, self.serializer)
+                    wire::parse_result(&msg, front.seq, front.serializer)
                         .map(|v| (v, msg.annotations))
                 };
                 // A reply that is not a RESULT at all poisons the stream; a decoded

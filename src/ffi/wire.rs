@@ -269,3 +269,27 @@ pub extern "C" fn pyro_value_to_proxy(
         }
     })
 }
+
+/// Serializer for this proxy's later calls (`pyro_serializer` value). The default comes
+/// from `pyro_ctx_options.serializer` (serpent, or `PYRO_SERIALIZER`). A server that does
+/// not accept it refuses the connection: calls fail with PYRO_ERR_COMMUNICATION naming
+/// the serializer and the server's reason. False for NULL or an unknown serializer.
+#[no_mangle]
+pub extern "C" fn pyro_proxy_set_serializer(
+    p: *mut pyro_proxy,
+    serializer: std::ffi::c_int,
+) -> bool {
+    guard(false, || {
+        let Some(p) = (unsafe { p.as_mut() }) else {
+            return false;
+        };
+        let Some(s) = u16::try_from(serializer)
+            .ok()
+            .and_then(crate::serial::SerializerId::from_u16)
+        else {
+            return false;
+        };
+        p.proxy.set_serializer(s);
+        true
+    })
+}

@@ -524,32 +524,46 @@ impl Proxy {
             kind: req.kind,
             daemon: req.object.is_some(),
         };
-        let payload = match (&self.object, &req.object, req.kind) {
-            (_, _, CallKind::Ping) => {
-                let mut m = crate::protocol::Message::new(
-                    crate::protocol::MSG_PING,
-                    0,
-                    0,
-                    crate::protocol::PING_SERIALIZER_ID,
-                    b"ping".to_vec(),
-                );
-                self.link.wire.lock().unwrap().finish_request(&mut m);
-                Payload::Encoded(m.encode()?)
+        let encoded: Result<Payload> = (|| {
+            Ok(match (&self.object, &req.object, req.kind) {
+                (_, _, CallKind::Ping) => {
+                    let mut m = crate::protocol::Message::new(
+                        crate::protocol::MSG_PING,
+                        0,
+                        0,
+                        crate::protocol::PING_SERIALIZER_ID,
+                        b"ping".to_vec(),
+                    );
+                    self.link.wire.lock().unwrap().finish_request(&mut m);
+                    Payload::Encoded(m.encode()?)
+                }
+                (Some(object), None, _) => {
+                    let mut m = wire::invoke_message(
+                        0,
+                        self.serializer,
+                        object,
+                        &req.method,
+                        &req.args,
+                        &req.kwargs,
+                        req.flags,
+                    )?;
+                    self.link.wire.lock().unwrap().finish_request(&mut m);
+                    Payload::Encoded(m.encode()?)
+                }
+                _ => Payload::Request(req),
+            })
+        })();
+        let payload = match encoded {
+            Ok(p) => p,
+            Err(e) => {
+                // Accepted, and completed at once: the caller learns why through on_error.
+                let id = shared.next_call.fetch_add(1, Ordering::Relaxed);
+                shared.queue.push(Done::Claimed {
+                    callback,
+                    outcome: Err(e),
+                });
+                return Ok(id);
             }
-            (Some(object), None, _) => {
-                let mut m = wire::invoke_message(
-                    0,
-                    self.serializer,
-                    object,
-                    &req.method,
-                    &req.args,
-                    &req.kwargs,
-                    req.flags,
-                )?;
-                self.link.wire.lock().unwrap().finish_request(&mut m);
-                Payload::Encoded(m.encode()?)
-            }
-            _ => Payload::Request(req),
         };
         let id = shared.next_call.fetch_add(1, Ordering::Relaxed);
         shared.calls.lock().unwrap().insert(
@@ -605,6 +619,20 @@ impl Proxy {
     /// None before the first connection.
     pub fn connect_info(&self) -> Option<ConnectInfo> {
         self.link.info.lock().unwrap().clone()
+    }
+
+    /// Serializer for calls made from now on through this handle (Pyro4 servers answer
+    /// each request in its own serializer, so one connection can carry both).
+    pub fn set_serializer(&mut self, serializer: SerializerId) {
+        self.serializer = serializer;
+        self.shared.reactor.send(Command::Configure {
+            proxy: self.id,
+            change: ConfigChange::Serializer(serializer),
+        });
+    }
+
+    pub fn serializer(&self) -> SerializerId {
+        self.serializer
     }
 
     /// Connect (and handshake) now, ahead of the first call.

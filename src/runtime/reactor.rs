@@ -19,6 +19,7 @@ use crate::client::wire::ConnectInfo;
 use crate::error::{Error, ErrorKind, Result};
 use crate::naming::resolve::{self, NsConfig};
 use crate::protocol::{FLAGS_BATCH, FLAGS_ONEWAY};
+use crate::serial::SerializerId;
 use crate::value::Value;
 use crossbeam_channel::{Receiver, Sender};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -54,6 +55,7 @@ pub(crate) struct CallInfo {
 }
 
 pub(crate) enum ConfigChange {
+    Serializer(SerializerId),
     Patience(Option<Patience>),
     MaxRetries(u32),
     Timeout(Option<Duration>),
@@ -352,6 +354,7 @@ impl Reactor {
                 if let Some(st) = self.proxies.get_mut(&proxy) {
                     match change {
                         ConfigChange::Patience(p) => st.config.patience = p,
+                        ConfigChange::Serializer(s) => st.config.serializer = s,
                         ConfigChange::MaxRetries(n) => {
                             st.config.max_retries = n;
                             if let Some(c) = st.conn.as_mut() {
