@@ -201,6 +201,38 @@ struct Machine<'a> {
     memo_of: Vec<Vec<u32>>,
     memo: HashMap<u32, Item>,
     depths: Vec<usize>,
+    /// What DUP and GET may still copy. Python shares references where this tree copies
+    /// them, so a short pickle could otherwise expand without bound.
+    copy_budget: usize,
+    refresh_budget: usize,
+}
+
+/// Nodes (and bytes / 16) in `v`, counting stops once past `limit`.
+fn weight(v: &Value, limit: usize) -> usize {
+    let mut n = 0usize;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        n += 1;
+        match v {
+            Value::Str(s) => n += s.len() / 16,
+            Value::Bytes(b) => n += b.len() / 16,
+            Value::List(items) | Value::Tuple(items) | Value::Set(items) => {
+                stack.extend(items.iter())
+            }
+            Value::Dict(items) => {
+                for (k, val) in items {
+                    stack.push(k);
+                    stack.push(val);
+                }
+            }
+            Value::Object(o) => stack.push(&o.state),
+            _ => {}
+        }
+        if n > limit {
+            break;
+        }
+    }
+    n
 }
 
 fn clone_item(i: &Item) -> Item {
@@ -295,6 +327,17 @@ impl Machine<'_> {
         };
         let ids = self.memo_of.pop().unwrap_or_default();
         let d = self.depths.pop().unwrap_or(0);
+        if !ids.is_empty() {
+            // Refreshing a memo entry copies the finished container: charged too, at a
+            // larger allowance, since Python memoizes every container it writes.
+            if let Item::V(v) = &item {
+                let w = weight(v, self.refresh_budget);
+                if w > self.refresh_budget {
+                    return self.err("pickle expands far beyond its size");
+                }
+                self.refresh_budget -= w;
+            }
+        }
         for id in ids {
             self.memo.insert(id, clone_item(&item));
         }
@@ -370,7 +413,19 @@ impl Machine<'_> {
                     let Some(top) = self.stack.last() else {
                         return self.err("stack underflow");
                     };
-                    let (it, d) = (clone_item(top), *self.depths.last().unwrap());
+                    // Charged before copying: Python shares the reference, we copy it.
+                    let w = match top {
+                        Item::V(v) => weight(v, self.copy_budget),
+                        _ => 0,
+                    };
+                    if w > self.copy_budget {
+                        return self.err("pickle expands far beyond its size (shared references copied too often)");
+                    }
+                    self.copy_budget -= w;
+                    let (it, d) = (
+                        clone_item(self.stack.last().unwrap()),
+                        *self.depths.last().unwrap(),
+                    );
                     self.push_depth(it, d)?;
                 }
                 b'N' => self.push(Item::V(Value::None))?,
@@ -615,13 +670,22 @@ impl Machine<'_> {
                     };
                     // A container still on the stack gives its current contents.
                     let live = self.memo_of.iter().rposition(|ids| ids.contains(&id));
-                    let item = match live {
-                        Some(pos) => clone_item(&self.stack[pos]),
+                    let source: &Item = match live {
+                        Some(pos) => &self.stack[pos],
                         None => match self.memo.get(&id) {
-                            Some(i) => clone_item(i),
+                            Some(i) => i,
                             None => return self.err(&format!("memo key {id} missing")),
                         },
                     };
+                    let w = match source {
+                        Item::V(v) => weight(v, self.copy_budget),
+                        _ => 0,
+                    };
+                    if w > self.copy_budget {
+                        return self.err("pickle expands far beyond its size (shared references copied too often)");
+                    }
+                    let item = clone_item(source);
+                    self.copy_budget -= w;
                     self.push(item)?
                 }
                 b'P' | b'Q' => return self.err("persistent ids are not supported"),
@@ -1031,6 +1095,8 @@ pub fn decode(data: &[u8]) -> Result<Value> {
         memo_of: Vec::new(),
         memo: HashMap::new(),
         depths: Vec::new(),
+        copy_budget: data.len().saturating_mul(8).max(1 << 16),
+        refresh_budget: data.len().saturating_mul(64).max(1 << 20),
     };
     m.run()
 }
@@ -1070,6 +1136,13 @@ mod tests {
         assert!(decode(b"\x80\x04\xff.").is_err());
         assert!(decode(b"").is_err());
         // os.system('rm -rf /') becomes an inert object
+        // DUP + TUPLE3 doubling: exponential if references were copied without limit
+        let mut bomb = vec![0x80, 4, b')'];
+        for _ in 0..200 {
+            bomb.extend_from_slice(&[b'2', b'2', 0x87]);
+        }
+        bomb.push(b'.');
+        assert!(decode(&bomb).unwrap_err().message.contains("expands"));
         let evil = b"cos\nsystem\n(S'rm -rf /'\ntR.";
         let v = decode(evil).unwrap();
         assert!(matches!(&v, Value::Object(o) if o.class == "os.system"));

@@ -479,6 +479,9 @@ impl<'a> Parser<'a> {
                 return self.err("invalid integer literal");
             }
             return match BigInt::parse_bytes(digits.as_bytes(), radix) {
+                // Keep every int printable within CPython's 4300-digit limit (14,000 bits
+                // is about 4,214 decimal digits), so it survives a round trip.
+                Some(n) if n.bits() > 14_000 => self.err("integer literal too large"),
                 Some(n) => Ok(Value::from_bigint(n)),
                 None => self.err("invalid integer literal"),
             };
@@ -827,6 +830,7 @@ mod tests {
             "",
             "None None",
             "__import__('os')",
+            &format!("0x{}", "F".repeat(4000)),
         ] {
             let r = std::panic::catch_unwind(|| parse_literal(bad));
             match r {
