@@ -4,7 +4,9 @@
 #ifndef PYRO_TESTSERVER_H
 #define PYRO_TESTSERVER_H
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,67 +18,6 @@
 
 #ifndef PYRO_SOURCE_DIR
 #error "PYRO_SOURCE_DIR must be defined by the build"
-/* A free loopback TCP (or UDP) port, by binding port 0 and closing. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-static inline int free_port(int type) {
-    int fd = socket(AF_INET, type, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* Start the real Pyro4 name server (tests/fixtures/name_server.py: Pyro4's own
- * NameServerDaemon + BroadcastServer) on 127.0.0.1:port, broadcast responder on
- * 127.0.0.1:bcport (loopback only). Returns its pid or -1. */
-static inline pid_t name_server_start(int port, int bcport) {
-    const char *py = getenv("PYRO_TEST_PYTHON");
-    char pybuf[1024];
-    if (!py || !*py) {
-        snprintf(pybuf, sizeof pybuf, "%s/.venv/bin/python", PYRO_SOURCE_DIR);
-        py = pybuf;
-    }
-    char p[16], bp[16];
-    snprintf(p, sizeof p, "%d", port);
-    snprintf(bp, sizeof bp, "%d", bcport);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) dup2(devnull, 1);
-        char script[1024];
-        snprintf(script, sizeof script, "%s/tests/fixtures/name_server.py", PYRO_SOURCE_DIR);
-        execl(py, py, script, "127.0.0.1", p, bp, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-/* Wait until something accepts TCP connections on 127.0.0.1:port. */
-static inline int wait_port(int port, double timeout_s) {
-    for (int i = 0; i < (int)(timeout_s * 20); i++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-        close(fd);
-        if (ok) return 0;
-        usleep(50000);
-    }
-    return -1;
-}
-
-static inline void stop_pid(pid_t pid) {
-    if (pid > 0) {
-        kill(pid, SIGTERM);
-        waitpid(pid, NULL, 0);
-    }
-}
-
 #endif
 
 typedef struct test_server {
@@ -162,7 +103,10 @@ static inline void test_server_stop(test_server *s) {
 #include <sys/socket.h>
 static inline int free_port(int type) {
     int fd = socket(AF_INET, type, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof a;
     if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
         if (fd >= 0) close(fd);
@@ -201,7 +145,11 @@ static inline pid_t name_server_start(int port, int bcport) {
 static inline int wait_port(int port, double timeout_s) {
     for (int i = 0; i < (int)(timeout_s * 20); i++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        struct sockaddr_in a;
+        memset(&a, 0, sizeof a);
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
         close(fd);
         if (ok) return 0;

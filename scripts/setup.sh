@@ -14,6 +14,10 @@ have make || need+=(make)
 have valgrind || need+=(valgrind)
 have pkg-config || need+=(pkg-config)
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then need+=(python3-venv); fi
+# Event loops the adapters are tested with (headers and pkg-config files).
+pkg-config --exists libuv 2>/dev/null || need+=(libuv1-dev)
+pkg-config --exists glib-2.0 2>/dev/null || need+=(libglib2.0-dev)
+[ -e /usr/lib/x86_64-linux-gnu/cmake/Qt6Core/Qt6CoreConfig.cmake ] || [ -n "$(ls /usr/lib/*/cmake/Qt6Core/Qt6CoreConfig.cmake 2>/dev/null)" ] || need+=(qt6-base-dev)
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}"
     sudo=""
