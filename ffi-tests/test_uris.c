@@ -5,6 +5,7 @@
 #include "testserver.h"
 
 #include <poll.h>
+#include <pthread.h>
 
 static int done;
 static char got[256];
@@ -46,8 +47,25 @@ static void echo_via(pyro_ctx *ctx, const char *uri, const char *want) {
     pyro_proxy_free(p);
 }
 
+static int log_lines, log_wrong_thread;
+static char last_log[512];
+static pthread_t main_thread;
+static void on_log(pyro_log_level level, const char *msg, void *ud) {
+    (void)level;
+    (void)ud;
+    if (!pthread_equal(pthread_self(), main_thread)) log_wrong_thread++;
+    snprintf(last_log, sizeof last_log, "%s", msg);
+    log_lines++;
+}
+
 int main(void) {
+    main_thread = pthread_self();
+    char version[32];
+    snprintf(version, sizeof version, "%d.%d.%d", PYRO_ASYNC_VERSION_MAJOR, PYRO_ASYNC_VERSION_MINOR,
+             PYRO_ASYNC_VERSION_PATCH);
+    CHECK_STR(pyro_version(), version);
     pyro_ctx *ctx = pyro_ctx_new(NULL);
+    CHECK(pyro_ctx_set_log_callback(ctx, PYRO_LOG_DEBUG, on_log, NULL));
     char uri[512];
     test_server v4, v6, ux;
     CHECK(test_server_start(&v4, NULL) == 0);
@@ -58,6 +76,8 @@ int main(void) {
     snprintf(uri, sizeof uri, "PYRO:test.echo@no-such-host.invalid:%d", v4.port);
     echo_via(ctx, uri, NULL);
     CHECK(kind == PYRO_ERR_COMMUNICATION && strstr(got, "resolve"));
+    CHECK(log_lines > 0 && log_wrong_thread == 0); /* messages came through dispatch */
+    CHECK(strstr(last_log, "no-such-host.invalid") != NULL);
     test_server_stop(&v4);
 
     const char *six[] = {"--host", "::1", NULL};

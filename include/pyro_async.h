@@ -89,6 +89,14 @@ typedef enum pyro_value_kind {
   PYRO_VALUE_OBJECT = 12,
 } pyro_value_kind;
 
+// Log levels for `pyro_ctx_set_log_callback`.
+typedef enum pyro_log_level {
+  PYRO_LOG_ERROR = 1,
+  PYRO_LOG_WARNING = 2,
+  PYRO_LOG_INFO = 3,
+  PYRO_LOG_DEBUG = 4,
+} pyro_log_level;
+
 // Serializer ids, as on the Pyro4 wire.
 typedef enum pyro_serializer {
   PYRO_SERIALIZER_SERPENT = 1,
@@ -169,6 +177,9 @@ typedef struct pyro_ctx_options {
 
 // Called with each connection state change of a proxy, inside `pyro_ctx_dispatch`.
 typedef void (*pyro_state_cb)(enum pyro_conn_state state, void *user_data);
+
+// Receives a library message (borrowed, valid during the call).
+typedef void (*pyro_log_cb)(enum pyro_log_level level, const char *message, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -637,6 +648,19 @@ struct pyro_proxy *pyro_value_to_proxy(struct pyro_ctx *ctx, const struct pyro_v
 // not accept it refuses the connection: calls fail with PYRO_ERR_COMMUNICATION naming
 // the serializer and the server's reason. False for NULL or an unknown serializer.
 bool pyro_proxy_set_serializer(struct pyro_proxy *p, int serializer);
+
+// Route the library's messages (connections failing, names not found, state changes)
+// at `max_level` and more severe to `cb` (NULL stops logging). Like every callback it is
+// called inside `pyro_ctx_dispatch`, on the dispatching thread, never from an internal
+// thread. Returns false for a NULL context.
+bool pyro_ctx_set_log_callback(struct pyro_ctx *ctx,
+                               enum pyro_log_level max_level,
+                               pyro_log_cb cb,
+                               void *user_data);
+
+// The library version, e.g. "0.1.0" (static string; do not free). Matches the
+// PYRO_ASYNC_VERSION_* macros of the header it was built with.
+const char *pyro_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -26,3 +26,20 @@ fn committed_header_matches_cbindgen() {
         "include/pyro_async.h is stale; run scripts/gen-header.sh and commit the result"
     );
 }
+
+#[test]
+fn version_macros_match_cargo() {
+    let toml =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/cbindgen.toml")).unwrap();
+    for (name, v) in [
+        ("MAJOR", env!("CARGO_PKG_VERSION_MAJOR")),
+        ("MINOR", env!("CARGO_PKG_VERSION_MINOR")),
+        ("PATCH", env!("CARGO_PKG_VERSION_PATCH")),
+    ] {
+        let line = format!("#define PYRO_ASYNC_VERSION_{name} {v}");
+        assert!(
+            toml.contains(&line),
+            "cbindgen.toml must define `{line}` (version from Cargo.toml)"
+        );
+    }
+}

@@ -293,3 +293,74 @@ pub extern "C" fn pyro_proxy_set_serializer(
         true
     })
 }
+
+/// Log levels for `pyro_ctx_set_log_callback`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum pyro_log_level {
+    PYRO_LOG_ERROR = 1,
+    PYRO_LOG_WARNING = 2,
+    PYRO_LOG_INFO = 3,
+    PYRO_LOG_DEBUG = 4,
+}
+
+/// Receives a library message (borrowed, valid during the call).
+pub type pyro_log_cb = Option<
+    unsafe extern "C" fn(
+        level: pyro_log_level,
+        message: *const c_char,
+        user_data: *mut std::ffi::c_void,
+    ),
+>;
+
+/// Route the library's messages (connections failing, names not found, state changes)
+/// at `max_level` and more severe to `cb` (NULL stops logging). Like every callback it is
+/// called inside `pyro_ctx_dispatch`, on the dispatching thread, never from an internal
+/// thread. Returns false for a NULL context.
+#[no_mangle]
+pub extern "C" fn pyro_ctx_set_log_callback(
+    ctx: *mut crate::ffi::ctx::pyro_ctx,
+    max_level: pyro_log_level,
+    cb: pyro_log_cb,
+    user_data: *mut std::ffi::c_void,
+) -> bool {
+    use crate::runtime::LogLevel;
+    guard(false, || {
+        let Some(c) = (unsafe { ctx.as_ref() }) else {
+            return false;
+        };
+        let max = match max_level as i32 {
+            1 => LogLevel::Error,
+            2 => LogLevel::Warning,
+            3 => LogLevel::Info,
+            _ => LogLevel::Debug,
+        };
+        let ud = std::sync::Arc::new(crate::ffi::ctx::UserData(user_data));
+        c.ctx.set_log_callback(
+            max,
+            cb.map(|f| {
+                let cb: crate::runtime::LogCallback =
+                    std::sync::Arc::new(move |level: LogLevel, msg: &str| {
+                        let level = match level {
+                            LogLevel::Error => pyro_log_level::PYRO_LOG_ERROR,
+                            LogLevel::Warning => pyro_log_level::PYRO_LOG_WARNING,
+                            LogLevel::Info => pyro_log_level::PYRO_LOG_INFO,
+                            LogLevel::Debug => pyro_log_level::PYRO_LOG_DEBUG,
+                        };
+                        let text =
+                            std::ffi::CString::new(msg.replace('\0', " ")).unwrap_or_default();
+                        unsafe { f(level, text.as_ptr(), ud.0) };
+                    });
+                cb
+            }),
+        );
+        true
+    })
+}
+
+/// The library version, e.g. "0.1.0" (static string; do not free). Matches the
+/// PYRO_ASYNC_VERSION_* macros of the header it was built with.
+#[no_mangle]
+pub extern "C" fn pyro_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr() as *const c_char
+}

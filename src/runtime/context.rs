@@ -158,8 +158,21 @@ impl ContextOptions {
     }
 }
 
+/// Log levels, as in the C header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Error = 1,
+    Warning = 2,
+    Info = 3,
+    Debug = 4,
+}
+
+pub type LogCallback = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
+
 pub(crate) struct Shared {
     calls: Mutex<HashMap<CallId, CallEntry>>,
+    /// Where library messages go (delivered through dispatch), and the most verbose level.
+    log: Mutex<Option<(LogLevel, LogCallback)>>,
     /// Active item streams, by the id returned for them.
     streams: Mutex<HashMap<CallId, super::stream::SharedStream>>,
     queue: CompletionQueue<Done>,
@@ -186,6 +199,21 @@ impl Shared {
 
     pub(crate) fn unregister_stream(&self, key: CallId) {
         self.streams.lock().unwrap().remove(&key);
+    }
+
+    /// Report a library message to the host's log callback (through dispatch).
+    pub(crate) fn log(&self, level: LogLevel, message: impl FnOnce() -> String) {
+        let sink = self
+            .log
+            .lock()
+            .unwrap()
+            .as_ref()
+            .filter(|(max, _)| level <= *max)
+            .map(|(_, cb)| cb.clone());
+        if let Some(cb) = sink {
+            let text = message();
+            self.post(Box::new(move || cb(level, &text)));
+        }
     }
 
     /// Drop a pending call without any callback (its owner reports the outcome).
@@ -251,6 +279,7 @@ impl Context {
             .map_err(|e| Error::communication(format!("cannot create I/O poller: {e}")))?;
         let shared = Arc::new(Shared {
             calls: Mutex::new(HashMap::new()),
+            log: Mutex::new(None),
             streams: Mutex::new(HashMap::new()),
             queue,
             next_call: AtomicU64::new(1),
@@ -345,6 +374,12 @@ impl Context {
             }
         });
         ran
+    }
+
+    /// Route library messages at `max` level and below to `cb`, called inside dispatch
+    /// like every callback (None: stop).
+    pub fn set_log_callback(&self, max: LogLevel, cb: Option<LogCallback>) {
+        *self.shared.log.lock().unwrap() = cb.map(|cb| (max, cb));
     }
 
     /// Run `f` on the dispatching thread at the next `dispatch` (or during `close`).

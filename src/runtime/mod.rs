@@ -8,6 +8,6 @@ pub mod stream;
 mod workers;
 
 pub use context::{
-    CallId, CallKind, CallRequest, Callback, ConnState, Context, ContextOptions, Outcome, Patience,
-    Proxy, ProxyId, Reply, StateCallback,
+    CallId, CallKind, CallRequest, Callback, ConnState, Context, ContextOptions, LogCallback,
+    LogLevel, Outcome, Patience, Proxy, ProxyId, Reply, StateCallback,
 };

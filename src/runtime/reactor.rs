@@ -305,6 +305,10 @@ impl Reactor {
         if st.state == Some(state) {
             return;
         }
+        let label = st.label();
+        self.shared.log(super::context::LogLevel::Debug, || {
+            format!("{label}: {state:?}")
+        });
         st.state = Some(state);
         if let Some(cb) = st.config.state_cb.clone() {
             self.shared.post(Box::new(move || cb(state)));
@@ -795,6 +799,13 @@ impl Reactor {
         };
         let had_connected = st.conn.as_ref().is_some_and(|c| c.is_ready());
         let err = with_context(err, &st.label());
+        let level = if err.kind == ErrorKind::Protocol || err.kind == ErrorKind::Security {
+            super::context::LogLevel::Error
+        } else {
+            super::context::LogLevel::Warning
+        };
+        self.shared
+            .log(level, || format!("connection failed: {}", err.message));
         let mut keep: VecDeque<Queued> = VecDeque::new();
         let queued: Vec<Queued> = st.queued.drain(..).collect();
         let unfinished = st.conn.take().map(|mut c| {
@@ -842,6 +853,13 @@ impl Reactor {
     /// Resolution or connecting failed before a connection worked: a patient proxy waits
     /// and tries again (a timer, no thread); otherwise the queued calls fail.
     fn not_reachable(&mut self, proxy: ProxyId, err: Error) {
+        let Some(st) = self.proxies.get_mut(&proxy) else {
+            return;
+        };
+        let label = st.label();
+        self.shared.log(super::context::LogLevel::Info, || {
+            format!("{label} not reachable: {}", err.message)
+        });
         let Some(st) = self.proxies.get_mut(&proxy) else {
             return;
         };
