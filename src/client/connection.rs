@@ -330,10 +330,8 @@ impl Connection {
                 Ok(n) => {
                     self.reader.push(&self.read_buf[..n]);
                     self.drain_messages(events)?;
-                    if n < self.read_buf.len() {
-                        // The receive queue was emptied; new data raises a new edge.
-                        return Ok(());
-                    }
+                    // Keep reading until WouldBlock: a FIN that arrived with the data raises
+                    // no further edge, and stopping early would miss it.
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -2,6 +2,8 @@
 //! the repo's venv Python, wait for its READY line, stop it by pid on drop.
 #![allow(dead_code)]
 
+pub mod fake_peer;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,240 @@
+//! Misbehaving peers (scripted, tests/common/fake_peer.rs): every pending call gets the
+//! right error kind, the connection is dropped and the next call reconnects, and other
+//! proxies are unaffected.
+
+mod common;
+
+use common::fake_peer::{FakePeer, Fault};
+use pyro_async::protocol::FLAGS_ONEWAY;
+use pyro_async::runtime::{CallRequest, Context, ContextOptions, Outcome, Proxy};
+use pyro_async::{ErrorKind, Value};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+type Results = Arc<Mutex<Vec<Outcome>>>;
+
+fn call(p: &Proxy, results: &Results, arg: i64, oneway: bool) {
+    let r = results.clone();
+    let mut req = CallRequest::new("echo", vec![Value::Int(arg)], vec![]);
+    if oneway {
+        req.flags = FLAGS_ONEWAY;
+    }
+    p.call(req, Box::new(move |o| r.lock().unwrap().push(o)))
+        .unwrap();
+}
+
+fn wait(ctx: &Context, results: &Results, n: usize) {
+    let end = Instant::now() + Duration::from_secs(15);
+    while results.lock().unwrap().len() < n {
+        assert!(
+            Instant::now() < end,
+            "timed out: {} of {n} calls completed",
+            results.lock().unwrap().len()
+        );
+        let mut p = libc::pollfd {
+            fd: ctx.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        unsafe { libc::poll(&mut p, 1, 50) };
+        ctx.dispatch(0);
+    }
+}
+
+/// The fault hits the first connection; two pipelined calls both fail with `kind`; a
+/// later call reconnects and succeeds; a proxy on a healthy peer is unaffected.
+fn check(fault: Fault, kind: ErrorKind, timeout: Option<Duration>, message: &str) {
+    let ctx = Context::new(ContextOptions {
+        max_message_size: 1 << 20,
+        ..ContextOptions::default()
+    })
+    .unwrap();
+    let peer = FakePeer::start(vec![fault.clone(), Fault::Echo]);
+    let healthy = FakePeer::start(vec![Fault::Echo]);
+    let p = ctx.proxy(&peer.uri()).unwrap();
+    p.set_timeout(timeout);
+    let h = ctx.proxy(&healthy.uri()).unwrap();
+    let results: Results = Default::default();
+    let other: Results = Default::default();
+    call(&p, &results, 1, false);
+    call(&p, &results, 2, false);
+    call(&h, &other, 3, false);
+    wait(&ctx, &results, 2);
+    wait(&ctx, &other, 1);
+    for (i, o) in results.lock().unwrap().iter().enumerate() {
+        let e = o
+            .as_ref()
+            .expect_err(&format!("{fault:?}: expected an error"));
+        // At a deadline the connection is closed: the call that timed out gets TIMEOUT,
+        // the call pipelined behind it loses its connection (COMMUNICATION).
+        let want = if kind == ErrorKind::Timeout && i == 1 {
+            ErrorKind::Communication
+        } else {
+            kind
+        };
+        assert_eq!(e.kind, want, "{fault:?}: {}", e.message);
+        assert!(
+            e.message.contains(message),
+            "{fault:?}: {:?} lacks {message:?}",
+            e.message
+        );
+    }
+    assert_eq!(
+        other.lock().unwrap()[0].as_ref().unwrap().value,
+        Value::Int(3),
+        "{fault:?} affected another proxy"
+    );
+    // the next call uses a fresh connection and works
+    p.set_timeout(None);
+    let again: Results = Default::default();
+    call(&p, &again, 4, false);
+    wait(&ctx, &again, 1);
+    assert_eq!(
+        again.lock().unwrap()[0]
+            .as_ref()
+            .map(|r| r.value.clone())
+            .ok(),
+        Some(Value::Int(4)),
+        "{fault:?}"
+    );
+    assert_eq!(
+        peer.connections(),
+        2,
+        "{fault:?}: the failed connection must be replaced"
+    );
+}
+
+#[test]
+fn delay_past_deadline_is_timeout() {
+    check(
+        Fault::Delay(Duration::from_millis(400)),
+        ErrorKind::Timeout,
+        Some(Duration::from_millis(100)),
+        "timed out",
+    );
+}
+
+#[test]
+fn stall_mid_message_is_timeout() {
+    check(
+        Fault::StallMidMessage,
+        ErrorKind::Timeout,
+        Some(Duration::from_millis(300)),
+        "timed out",
+    );
+}
+
+#[test]
+fn close_mid_message_is_communication() {
+    // "closed by the server" or, with our second request unread there, "reset by peer"
+    check(Fault::CloseAfter(10), ErrorKind::Communication, None, "");
+}
+
+#[test]
+fn reset_is_communication() {
+    check(Fault::Reset, ErrorKind::Communication, None, "");
+}
+
+#[test]
+fn bad_checksum_is_protocol() {
+    check(Fault::BadChecksum, ErrorKind::Protocol, None, "checksum");
+}
+
+#[test]
+fn bad_version_is_protocol() {
+    check(Fault::BadVersion, ErrorKind::Protocol, None, "version 47");
+}
+
+#[test]
+fn wrong_sequence_is_protocol() {
+    check(Fault::WrongSeq, ErrorKind::Protocol, None, "sequence");
+}
+
+#[test]
+fn unknown_message_type_is_protocol() {
+    check(Fault::UnknownType, ErrorKind::Protocol, None, "");
+}
+
+#[test]
+fn two_gigabyte_length_is_refused_before_allocating() {
+    check(
+        Fault::HugeLength,
+        ErrorKind::Protocol,
+        None,
+        "exceeds the maximum of 1048576",
+    );
+}
+
+#[test]
+fn annotations_longer_than_message_is_protocol() {
+    check(
+        Fault::AnnotationsOverrun,
+        ErrorKind::Protocol,
+        None,
+        "annotation",
+    );
+}
+
+#[test]
+fn compressed_garbage_is_protocol() {
+    check(
+        Fault::CompressedGarbage,
+        ErrorKind::Protocol,
+        None,
+        "compressed",
+    );
+}
+
+#[test]
+fn connect_fail_is_communication_with_reason() {
+    check(
+        Fault::ConnectFail,
+        ErrorKind::Communication,
+        None,
+        "go away",
+    );
+}
+
+#[test]
+fn double_reply_closes_the_connection_after_the_good_one() {
+    let ctx = Context::new(ContextOptions::default()).unwrap();
+    let peer = FakePeer::start(vec![Fault::DoubleReply, Fault::Echo]);
+    let p = ctx.proxy(&peer.uri()).unwrap();
+    let results: Results = Default::default();
+    call(&p, &results, 1, false);
+    wait(&ctx, &results, 1);
+    assert_eq!(
+        results.lock().unwrap()[0].as_ref().unwrap().value,
+        Value::Int(1)
+    );
+    std::thread::sleep(Duration::from_millis(200)); // the stray second reply arrives
+    call(&p, &results, 2, false);
+    wait(&ctx, &results, 2);
+    assert_eq!(
+        results.lock().unwrap()[1].as_ref().unwrap().value,
+        Value::Int(2)
+    );
+    assert_eq!(peer.connections(), 2);
+}
+
+#[test]
+fn reply_to_oneway_closes_the_connection() {
+    let ctx = Context::new(ContextOptions::default()).unwrap();
+    let peer = FakePeer::start(vec![Fault::ReplyToOneway, Fault::Echo]);
+    let p = ctx.proxy(&peer.uri()).unwrap();
+    let results: Results = Default::default();
+    call(&p, &results, 1, true);
+    wait(&ctx, &results, 1);
+    assert_eq!(
+        results.lock().unwrap()[0].as_ref().unwrap().value,
+        Value::None
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    call(&p, &results, 2, false);
+    wait(&ctx, &results, 2);
+    assert_eq!(
+        results.lock().unwrap()[1].as_ref().unwrap().value,
+        Value::Int(2)
+    );
+    assert_eq!(peer.connections(), 2);
+}
