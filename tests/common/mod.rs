@@ -70,6 +70,12 @@ impl TestServer {
         TestServer { child, port, uris }
     }
 
+    /// Kill the server (SIGKILL, by pid) without waiting for a clean shutdown.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn uri(&self, object: &str) -> String {
         format!("PYRO:{object}@127.0.0.1:{}", self.port)
     }
