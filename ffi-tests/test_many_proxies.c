@@ -47,7 +47,12 @@ int main(void) {
     test_server_uri(&server, "test.echo", uri, sizeof uri);
 
     int base_threads = thread_count();
-    pyro_ctx *ctx = pyro_ctx_new(NULL);
+    /* The Python server hands out 1,000 connections slowly when the machine is busy:
+     * give the handshakes time (the library's own concurrency is what is measured). */
+    pyro_ctx_options opts;
+    pyro_ctx_options_init(&opts);
+    opts.connect_timeout_ms = 60000;
+    pyro_ctx *ctx = pyro_ctx_new(&opts);
     static pyro_proxy *ps[N];
     double t0 = now_s();
     for (int i = 0; i < N; i++) {
@@ -55,7 +60,7 @@ int main(void) {
         CHECK(pyro_call_async(ps[i], "slow", pyro_value_from_literal("(1, 'done')", NULL), NULL, on_result, on_error,
                               NULL) != 0);
     }
-    while (results + errors < N && now_s() - t0 < 60) {
+    while (results + errors < N && now_s() - t0 < 90) {
         struct pollfd p = {.fd = pyro_ctx_fd(ctx), .events = POLLIN};
         poll(&p, 1, 100);
         pyro_ctx_dispatch(ctx, 0);
@@ -68,8 +73,9 @@ int main(void) {
     CHECK(results == N);
     CHECK(errors == 0);
     /* 1,000 x 1 s through 16 threads would take >= 62 s; concurrency means ~1 s plus
-     * connection set-up against a Python server on a busy 2-core machine. */
-    CHECK(elapsed < 15.0);
+     * connection set-up against a Python server (3.9 s measured on an idle 2-core
+     * machine); the bound leaves room for a busy CI machine. */
+    CHECK(elapsed < 30.0);
     CHECK(max_threads - base_threads <= 16);
     for (int i = 0; i < N; i++) pyro_proxy_free(ps[i]);
     CHECK(pyro_ctx_free(ctx));
