@@ -2,7 +2,6 @@
 //! ping-pong of 100-byte messages on the same machine, in one run.
 //!   cargo run --release --example native_peer [CALLS]
 #[path = "../tests/common/fake_peer.rs"]
-#[allow(dead_code)]
 mod fake_peer;
 
 use pyro_async::runtime::{CallRequest, Context, ContextOptions};

@@ -3,7 +3,6 @@
 //! peer that answers too late). Prints resident memory and open fds every 100,000 calls.
 //!   cargo run --release --example soak [CALLS]
 #[path = "../tests/common/fake_peer.rs"]
-#[allow(dead_code)]
 mod fake_peer;
 
 use fake_peer::{FakePeer, Fault};
