@@ -1,11 +1,11 @@
-//! Chaos: 10,000 calls over 50 proxies against two real Pyro4 servers that are killed
-//! and restarted at random moments. Every call completes exactly once, errors are only
-//! COMMUNICATION or TIMEOUT, calls after the restarts succeed, and the library's
-//! threads and fds return to their baseline.
+//! Chaos: 10,000 calls over 50 proxies (40 direct, 10 PYRONAME) against two real Pyro4
+//! servers and the real name server, killed and restarted at random moments. Every call
+//! completes exactly once, errors are only COMMUNICATION, TIMEOUT or NAMING, calls after
+//! the restarts succeed, and the library's threads and fds return to their baseline.
 
 mod common;
 
-use common::TestServer;
+use common::{NameServer, TestServer};
 use pyro_async::runtime::{CallRequest, Context, ContextOptions, Outcome};
 use pyro_async::{ErrorKind, Value};
 use std::collections::HashMap;
@@ -25,29 +25,51 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start(port: u16) -> TestServer {
-    TestServer::start(&["--port", &port.to_string(), "--threadpool", "80"])
+fn start(port: u16, ns_port: u16, name: &str) -> TestServer {
+    let ns = format!("127.0.0.1:{ns_port}");
+    TestServer::start(&[
+        "--port",
+        &port.to_string(),
+        "--threadpool",
+        "80",
+        "--ns",
+        &ns,
+        "--ns-name",
+        name,
+    ])
 }
+
+const NAMES: [&str; 2] = ["chaos.a", "chaos.b"];
 
 #[test]
 fn ten_thousand_calls_while_servers_die_and_restart() {
     const CALLS: usize = 10_000;
     const PROXIES: usize = 50;
     let ports = [free_port(), free_port()];
-    let servers: Arc<Mutex<Vec<TestServer>>> =
-        Arc::new(Mutex::new(ports.iter().map(|p| start(*p)).collect()));
+    let ns_port = free_port();
+    let ns = Arc::new(Mutex::new(NameServer::start(ns_port)));
+    let servers: Arc<Mutex<Vec<TestServer>>> = Arc::new(Mutex::new(
+        (0..2).map(|i| start(ports[i], ns_port, NAMES[i])).collect(),
+    ));
     let threads_before = count("/proc/self/task");
     let fds_before = count("/proc/self/fd");
 
     let outcomes: Arc<Mutex<HashMap<u64, Vec<Outcome>>>> = Default::default();
     let mut submitted = 0usize;
     {
-        let ctx = Context::new(ContextOptions::default()).unwrap();
+        let mut opts = ContextOptions::default();
+        opts.ns.host = "127.0.0.1".into();
+        opts.ns.port = ns_port;
+        opts.ns.discovery = None; // never broadcast
+        let ctx = Context::new(opts).unwrap();
         let proxies: Vec<_> = (0..PROXIES)
             .map(|i| {
-                let p = ctx
-                    .proxy(&format!("PYRO:test.echo@127.0.0.1:{}", ports[i % 2]))
-                    .unwrap();
+                let uri = if i % 5 == 4 {
+                    format!("PYRONAME:{}", NAMES[i % 2])
+                } else {
+                    format!("PYRO:test.echo@127.0.0.1:{}", ports[i % 2])
+                };
+                let p = ctx.proxy(&uri).unwrap();
                 p.set_timeout(Some(Duration::from_secs(5)));
                 p
             })
@@ -56,7 +78,7 @@ fn ten_thousand_calls_while_servers_die_and_restart() {
         // The chaos driver: kill one server at a random moment, restart it shortly after.
         let stop = Arc::new(AtomicBool::new(false));
         let driver = {
-            let (servers, stop) = (servers.clone(), stop.clone());
+            let (servers, stop, ns) = (servers.clone(), stop.clone(), ns.clone());
             std::thread::spawn(move || {
                 let mut seed = 0x2545F4914F6CDD1Du64;
                 let mut rnd = move |n: u64| {
@@ -68,11 +90,19 @@ fn ten_thousand_calls_while_servers_die_and_restart() {
                 let mut kills = 0;
                 while !stop.load(Ordering::SeqCst) {
                     std::thread::sleep(Duration::from_millis(300 + rnd(900)));
-                    let i = rnd(2) as usize;
-                    servers.lock().unwrap()[i].kill();
+                    let i = rnd(3) as usize;
                     kills += 1;
+                    if i == 2 {
+                        // the name server: its registrations are gone until the servers
+                        // register again (each does when it restarts)
+                        ns.lock().unwrap().kill();
+                        std::thread::sleep(Duration::from_millis(100 + rnd(400)));
+                        *ns.lock().unwrap() = NameServer::start(ns_port);
+                        continue;
+                    }
+                    servers.lock().unwrap()[i].kill();
                     std::thread::sleep(Duration::from_millis(100 + rnd(400)));
-                    servers.lock().unwrap()[i] = start(ports[i]);
+                    servers.lock().unwrap()[i] = start(ports[i], ns_port, NAMES[i]);
                 }
                 kills
             })
@@ -118,7 +148,7 @@ fn ten_thousand_calls_while_servers_die_and_restart() {
         // exactly once, right values, only the allowed error kinds
         let outs = outcomes.lock().unwrap();
         assert_eq!(outs.len(), CALLS);
-        let (mut ok, mut comm, mut timeout) = (0, 0, 0);
+        let (mut ok, mut comm, mut timeout, mut naming) = (0, 0, 0, 0);
         for (tag, list) in outs.iter() {
             assert_eq!(list.len(), 1, "call {tag} completed {} times", list.len());
             match &list[0] {
@@ -128,6 +158,7 @@ fn ten_thousand_calls_while_servers_die_and_restart() {
                 }
                 Err(e) if e.kind == ErrorKind::Communication => comm += 1,
                 Err(e) if e.kind == ErrorKind::Timeout => timeout += 1,
+                Err(e) if e.kind == ErrorKind::Naming => naming += 1,
                 Err(e) => panic!(
                     "call {tag}: unexpected error kind {:?}: {}",
                     e.kind, e.message
@@ -135,14 +166,19 @@ fn ten_thousand_calls_while_servers_die_and_restart() {
             }
         }
         println!(
-            "chaos: {CALLS} calls in {:.1} s, {kills} server kills: {ok} ok, {comm} communication, {timeout} timeout",
+            "chaos: {CALLS} calls in {:.1} s, {kills} kills: {ok} ok, {comm} communication, {timeout} timeout, {naming} naming",
             t0.elapsed().as_secs_f64()
         );
         drop(outs);
         assert!(kills >= 3, "the driver must actually have killed servers");
         assert!(ok > CALLS / 2);
 
-        // with both servers up again, every proxy works
+        // with everything up again (servers re-register), every proxy works
+        for i in 0..2 {
+            let mut s = servers.lock().unwrap();
+            s[i].kill();
+            s[i] = start(ports[i], ns_port, NAMES[i]);
+        }
         let after: Arc<Mutex<Vec<Outcome>>> = Default::default();
         let end = Instant::now() + Duration::from_secs(30);
         for p in &proxies {

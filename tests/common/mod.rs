@@ -91,3 +91,42 @@ impl Drop for TestServer {
         let _ = self.child.wait();
     }
 }
+
+/// The real Pyro4 name server (tests/fixtures/name_server.py) on 127.0.0.1:port.
+pub struct NameServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl NameServer {
+    pub fn start(port: u16) -> NameServer {
+        let bc = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(python())
+            .arg(fixture("name_server.py"))
+            .args(["127.0.0.1", &port.to_string(), &bc.to_string()])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the Pyro4 name server");
+        let end = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < end, "name server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        NameServer { child, port }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NameServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

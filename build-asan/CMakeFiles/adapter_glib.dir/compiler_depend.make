@@ -1,0 +1,2 @@
+# Empty compiler generated dependencies file for adapter_glib.
+# This may be replaced when dependencies are built.

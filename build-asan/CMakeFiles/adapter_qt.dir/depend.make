@@ -1,0 +1,2 @@
+# Empty dependencies file for adapter_qt.
+# This may be replaced when dependencies are built.
