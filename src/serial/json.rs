@@ -5,7 +5,7 @@
 
 use super::MAX_DEPTH;
 use crate::error::{Error, Result};
-use crate::value::{float_repr, Object, Value};
+use crate::value::{float_repr, Value};
 use num_bigint::BigInt;
 use std::fmt::Write;
 
@@ -271,7 +271,7 @@ impl Parser<'_> {
                         Some(b',') => self.pos += 1,
                         Some(b'}') => {
                             self.pos += 1;
-                            return Ok(class_dict(dict));
+                            return Ok(super::class_dict(dict));
                         }
                         _ => return self.err("expected ',' or '}'"),
                     }
@@ -389,30 +389,6 @@ impl Parser<'_> {
                 }
                 _ => return self.err("invalid escape"),
             }
-        }
-    }
-}
-
-/// `{"__class__": ...}` dicts become objects, as in the serpent decoder.
-fn class_dict(dict: Value) -> Value {
-    let Value::Dict(items) = dict else {
-        return dict;
-    };
-    let class = items.iter().find_map(|(k, v)| match (k, v) {
-        (Value::Str(k), Value::Str(c)) if k == "__class__" => Some(c.clone()),
-        _ => None,
-    });
-    match class {
-        None => Value::Dict(items),
-        Some(class) => {
-            let state = items
-                .into_iter()
-                .filter(|(k, _)| k.as_str() != Some("__class__"))
-                .collect();
-            Value::Object(Box::new(Object {
-                class,
-                state: Value::Dict(state),
-            }))
         }
     }
 }

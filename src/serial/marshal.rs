@@ -7,7 +7,7 @@
 
 use super::MAX_DEPTH;
 use crate::error::{Error, Result};
-use crate::value::{Object, Value};
+use crate::value::Value;
 use num_bigint::{BigInt, Sign};
 use num_traits::{ToPrimitive, Zero};
 
@@ -262,7 +262,7 @@ impl Reader<'_> {
                 let v = self.value(depth + 1)?;
                 dict.dict_set(k, v);
             }
-            return Ok(class_dict(dict));
+            return Ok(super::class_dict(dict));
         }
         let n = if code == b')' {
             self.u8()? as usize
@@ -351,29 +351,6 @@ impl Reader<'_> {
             self.refs[slot] = Some(v.clone());
         }
         Ok(v)
-    }
-}
-
-fn class_dict(dict: Value) -> Value {
-    let Value::Dict(items) = dict else {
-        return dict;
-    };
-    let class = items.iter().find_map(|(k, v)| match (k, v) {
-        (Value::Str(k), Value::Str(c)) if k == "__class__" => Some(c.clone()),
-        _ => None,
-    });
-    match class {
-        None => Value::Dict(items),
-        Some(class) => {
-            let state = items
-                .into_iter()
-                .filter(|(k, _)| k.as_str() != Some("__class__"))
-                .collect();
-            Value::Object(Box::new(Object {
-                class,
-                state: Value::Dict(state),
-            }))
-        }
     }
 }
 

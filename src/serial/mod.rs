@@ -50,3 +50,29 @@ impl SerializerId {
 /// Deepest container nesting any decoder accepts; deeper input is a Serialization error,
 /// never a stack overflow.
 pub const MAX_DEPTH: usize = 1000;
+
+/// A decoded dict with a `__class__` str key is a Pyro4 class dict: it becomes an
+/// object of that class whose state is the rest of the dict (every serializer does this).
+pub(crate) fn class_dict(dict: crate::value::Value) -> crate::value::Value {
+    use crate::value::{Object, Value};
+    let Value::Dict(items) = dict else {
+        return dict;
+    };
+    let class = items.iter().find_map(|(k, v)| match (k, v) {
+        (Value::Str(k), Value::Str(c)) if k == "__class__" => Some(c.clone()),
+        _ => None,
+    });
+    match class {
+        None => Value::Dict(items),
+        Some(class) => {
+            let state = items
+                .into_iter()
+                .filter(|(k, _)| k.as_str() != Some("__class__"))
+                .collect();
+            Value::Object(Box::new(Object {
+                class,
+                state: Value::Dict(state),
+            }))
+        }
+    }
+}

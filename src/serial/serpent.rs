@@ -7,7 +7,7 @@
 
 use super::MAX_DEPTH;
 use crate::error::{Error, Result};
-use crate::value::{float_repr, Object, Value};
+use crate::value::{float_repr, Value};
 use base64::Engine;
 use num_bigint::BigInt;
 
@@ -201,17 +201,7 @@ fn class_dict_to_value(items: Vec<(Value, Value)>) -> Value {
         }
         _ => {}
     }
-    let Value::Dict(items) = dict else {
-        unreachable!()
-    };
-    let state = items
-        .into_iter()
-        .filter(|(k, _)| k.as_str() != Some("__class__"))
-        .collect();
-    Value::Object(Box::new(Object {
-        class,
-        state: Value::Dict(state),
-    }))
+    super::class_dict(dict)
 }
 
 impl<'a> Parser<'a> {
