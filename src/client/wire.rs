@@ -150,19 +150,7 @@ pub fn invoke_message(
         SerializerId::Marshal => serial::marshal::encode_call(object, method, args, kwargs)?,
         SerializerId::Pickle => serial::pickle::encode_call(object, method, args, kwargs)?,
         SerializerId::Serpent => {
-            let kw = Value::Dict(
-                kwargs
-                    .iter()
-                    .map(|(k, v)| (Value::str(k.as_str()), v.clone()))
-                    .collect(),
-            );
-            let call = Value::Tuple(vec![
-                Value::str(object),
-                Value::str(method),
-                Value::Tuple(args.to_vec()),
-                kw,
-            ]);
-            serial::serpent::encode(&call)?
+            serial::serpent::encode(&serial::call_tuple(object, method, args, kwargs))?
         }
     };
     Ok(Message::new(

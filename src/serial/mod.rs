@@ -76,3 +76,26 @@ pub(crate) fn class_dict(dict: crate::value::Value) -> crate::value::Value {
         }
     }
 }
+
+/// The call tuple `(object, method, vargs, kwargs)` that serpent, marshal and pickle
+/// carry (json uses a dict instead).
+pub(crate) fn call_tuple(
+    object: &str,
+    method: &str,
+    args: &[crate::value::Value],
+    kwargs: &[(String, crate::value::Value)],
+) -> crate::value::Value {
+    use crate::value::Value;
+    let kw = Value::Dict(
+        kwargs
+            .iter()
+            .map(|(k, v)| (Value::str(k.as_str()), v.clone()))
+            .collect(),
+    );
+    Value::Tuple(vec![
+        Value::str(object),
+        Value::str(method),
+        Value::Tuple(args.to_vec()),
+        kw,
+    ])
+}

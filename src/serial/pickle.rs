@@ -48,18 +48,7 @@ pub fn encode_call(
     args: &[Value],
     kwargs: &[(String, Value)],
 ) -> Result<Vec<u8>> {
-    let kw = Value::Dict(
-        kwargs
-            .iter()
-            .map(|(k, v)| (Value::str(k.as_str()), v.clone()))
-            .collect(),
-    );
-    encode(&Value::Tuple(vec![
-        Value::str(object),
-        Value::str(method),
-        Value::Tuple(args.to_vec()),
-        kw,
-    ]))
+    encode(&super::call_tuple(object, method, args, kwargs))
 }
 
 fn write_global(module: &str, name: &str, out: &mut Vec<u8>) {

@@ -1,2 +1,0 @@
-# Empty dependencies file for adapter_glib.
-# This may be replaced when dependencies are built.
