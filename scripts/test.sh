@@ -11,8 +11,13 @@ cargo fmt --check
 cargo clippy --quiet --all-targets -- -D warnings
 
 echo "== cargo test"
-cargo test --release --quiet 2>&1 | grep -E "^test result|FAILED|panicked|error" || true
-cargo test --release --quiet >/dev/null 2>&1 || { cargo test --release 2>&1 | tail -50; exit 1; }
+mkdir -p build
+if ! cargo test --release >build/cargo-test.log 2>&1; then
+    grep -E "^test .*FAILED|panicked|^failures:" -A12 build/cargo-test.log | head -80
+    echo "cargo test failed (full log: build/cargo-test.log)"
+    exit 1
+fi
+grep -E "^test result" build/cargo-test.log | awk '{n += $4} END {print n " Rust tests passed"}'
 
 echo "== ctest"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
