@@ -78,7 +78,7 @@ int main(void) {
     CHECK(elapsed < 30.0);
     CHECK(max_threads - base_threads <= 16);
     for (int i = 0; i < N; i++) pyro_proxy_free(ps[i]);
-    CHECK(pyro_ctx_free(ctx));
+    pyro_ctx_free(ctx);
     test_server_stop(&server);
     return check_report();
 }

@@ -127,6 +127,6 @@ int main(void) {
     CHECK(strstr(o.message, "serializer") != NULL);
     pyro_proxy_free(p);
     test_server_stop(&s);
-    CHECK(pyro_ctx_free(ctx));
+    pyro_ctx_free(ctx);
     return check_report();
 }

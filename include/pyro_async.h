@@ -294,10 +294,10 @@ uintptr_t pyro_ctx_pending(const struct pyro_ctx *ctx);
 // on the calling thread and before returning, the callback of every call still
 // outstanding: real outcomes that already arrived, PYRO_ERR_CANCELLED for the rest.
 // No callback of this context runs after it returns. Proxies stay valid to free
-// afterwards (calls on them are refused). Calling it from inside one of this
-// context's own callbacks is refused: nothing is freed and it returns false.
-// NULL is ignored (returns true).
-bool pyro_ctx_free(struct pyro_ctx *ctx);
+// afterwards (calls on them are refused). Calling it from inside one of this context's
+// own callbacks is refused: nothing happens, the context stays usable, and it must be
+// freed later from outside its callbacks. NULL is ignored.
+void pyro_ctx_free(struct pyro_ctx *ctx);
 
 // Create a proxy for `uri` (`PYRO:objectid@host:port`, `PYRO:obj@[::1]:port`,
 // `PYRO:obj@./u:/path/to/socket`). No I/O happens until the first call. On failure

@@ -229,22 +229,21 @@ pub extern "C" fn pyro_ctx_pending(ctx: *const pyro_ctx) -> usize {
 /// on the calling thread and before returning, the callback of every call still
 /// outstanding: real outcomes that already arrived, PYRO_ERR_CANCELLED for the rest.
 /// No callback of this context runs after it returns. Proxies stay valid to free
-/// afterwards (calls on them are refused). Calling it from inside one of this
-/// context's own callbacks is refused: nothing is freed and it returns false.
-/// NULL is ignored (returns true).
+/// afterwards (calls on them are refused). Calling it from inside one of this context's
+/// own callbacks is refused: nothing happens, the context stays usable, and it must be
+/// freed later from outside its callbacks. NULL is ignored.
 #[no_mangle]
-pub extern "C" fn pyro_ctx_free(ctx: *mut pyro_ctx) -> bool {
-    guard(false, || {
+pub extern "C" fn pyro_ctx_free(ctx: *mut pyro_ctx) {
+    guard((), || {
         if ctx.is_null() {
-            return true;
+            return;
         }
         // SAFETY: non-NULL pointer from pyro_ctx_new, not yet freed (caller's contract).
         let c = unsafe { &*ctx };
         if c.ctx.close().is_err() {
-            return false;
+            return;
         }
         drop(unsafe { Box::from_raw(ctx) });
-        true
     })
 }
 
