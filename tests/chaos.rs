@@ -89,7 +89,12 @@ fn ten_thousand_calls_while_servers_die_and_restart() {
         opts.ns.port = ns_port;
         opts.ns.discovery = None; // never broadcast
         let ctx = Context::new(opts).unwrap();
-        // the leak check below is meaningful: the running library is visible to it
+        // the leak check below is meaningful: the running library is visible to it (the
+        // I/O thread names itself when it starts, so give it a moment)
+        let seen = Instant::now();
+        while library_threads() == 0 && seen.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         assert!(library_threads() >= 1 && library_fds() > fds_before);
         let proxies: Vec<_> = (0..PROXIES)
             .map(|i| {
