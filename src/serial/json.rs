@@ -1,445 +1,1114 @@
-//! Pyro4's json serializer (id 2): Python's `json` module output with
-//! `ensure_ascii=False`, plus Pyro4's conventions: calls are a dict
-//! `{"object", "method", "params", "kwargs"}`; sets and tuples travel as arrays; class
-//! dicts (`__class__`) carry exceptions and other objects.
+//! JSON, Pyro4's serializer id 2, as Pyro4 4.82's `JsonSerializer` on Python 3.11 does it.
+//!
+//! Pyro4 sends `json.dumps(data, ensure_ascii=False, default=...)` encoded as UTF-8 and reads
+//! with `json.loads(data.decode("utf-8"))` followed by `recreate_classes`. This module matches
+//! that, byte for byte on the encoding side (separators `", "` and `": "`, Python's float
+//! `repr()`, Python's string escaping):
+//!
+//! | Value | JSON sent | Decoded back as |
+//! |---|---|---|
+//! | `None`, `Bool` | `null`, `true`/`false` | same |
+//! | `Int`, `BigInt` | JSON integer (any size) | `Int` when it fits in `i64`, else `BigInt` |
+//! | `Float` | Python `repr()`; `NaN`, `Infinity`, `-Infinity` | `Float` |
+//! | `Str` | UTF-8 (not `\u`-escaped), `"`, `\`, controls escaped | `Str` |
+//! | `List`, `Tuple`, `Set` | array (Pyro4 turns sets into tuples) | `List` |
+//! | `Dict` | object; keys `Str`, `Int`, `BigInt`, `Float`, `Bool`, `None` turned into strings as Python does | `Dict` with `Str` keys |
+//! | `Object` | class dict `{"__class__": class, ...state}` | `Object` |
+//! | `Bytes`, `Complex` | error: Pyro4's JsonSerializer refuses them too | - |
+//!
+//! Decoding:
+//! - Any JSON object with a `"__class__"` key becomes `Value::Object { class, state }`, where
+//!   `state` is the dict without `__class__`. Remote exceptions arrive this way, e.g.
+//!   `{"__class__": "builtins.ZeroDivisionError", "__exception__": true, "args": ["division by
+//!   zero"], "attributes": {"_pyroTraceback": ["Traceback ...\n"]}}` becomes an `Object` of class
+//!   `builtins.ZeroDivisionError` whose state keeps `__exception__`, `args` and `attributes`.
+//!   A `Pyro4.core.URI` arrives as `{"__class__": "Pyro4.core.URI", "state": [proto, object,
+//!   sockname, host, port]}`.
+//! - Duplicate keys: the last value wins, at the first key's position (as in Python).
+//! - `\uXXXX` escapes combine surrogate pairs; a lone surrogate (which Python keeps inside its
+//!   `str`) cannot live in a Rust `String` and becomes U+FFFD.
+//! - Integers of more than 4300 digits are refused, as Python 3.11's `int()` limit does.
+//! - Everything else Python's `json.loads` refuses is refused too: invalid UTF-8, a leading BOM,
+//!   control characters inside strings, bad escapes, trailing data, `01`, `1.`, `+1`, ...
+//! - Nesting deeper than [`MAX_DEPTH`] is an error, never a stack overflow: the decoder and
+//!   the encoder keep open containers on a heap stack, not the call stack.
+//! - An `Object` whose state is not a dict is written as `{"__class__": class, "state": state}`,
+//!   the shape Pyro4 uses for URI, Proxy and Daemon.
 
-use super::MAX_DEPTH;
-use crate::error::{Error, Result};
-use crate::value::{float_repr, Value};
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+
 use num_bigint::BigInt;
-use std::fmt::Write;
 
-/// Encode as `json.dumps(value, ensure_ascii=False)` would.
+use crate::error::{Error, Result};
+use crate::serial::MAX_DEPTH;
+use crate::value::{Object, Value};
+
+/// Python 3.11's default `sys.get_int_max_str_digits()`.
+pub(crate) const MAX_INT_DIGITS: usize = 4300;
+
+fn err(msg: impl std::fmt::Display) -> Error {
+    Error::serialization(format!("json: {msg}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------------------------
+
+/// Serialize `v` as Pyro4's `JsonSerializer.dumps` does.
 pub fn encode(v: &Value) -> Result<Vec<u8>> {
     let mut out = String::new();
     write_value(v, &mut out, 0)?;
     Ok(out.into_bytes())
 }
 
-/// A call as Pyro4's JsonSerializer.dumpsCall sends it.
+/// The call payload Pyro4's `JsonSerializer.dumpsCall` sends:
+/// `{"object": object, "method": method, "params": [args...], "kwargs": {kwargs...}}`.
 pub fn encode_call(
     object: &str,
     method: &str,
     args: &[Value],
     kwargs: &[(String, Value)],
 ) -> Result<Vec<u8>> {
-    let call = Value::Dict(vec![
-        (Value::str("object"), Value::str(object)),
-        (Value::str("method"), Value::str(method)),
-        (Value::str("params"), Value::List(args.to_vec())),
-        (
-            Value::str("kwargs"),
-            Value::Dict(
-                kwargs
-                    .iter()
-                    .map(|(k, v)| (Value::str(k.as_str()), v.clone()))
-                    .collect(),
-            ),
-        ),
-    ]);
-    encode(&call)
+    let mut out = String::from("{\"object\": ");
+    write_str(object, &mut out);
+    out.push_str(", \"method\": ");
+    write_str(method, &mut out);
+    out.push_str(", \"params\": ");
+    write_seq(args, &mut out, 2)?;
+    out.push_str(", \"kwargs\": {");
+    for (i, (k, v)) in kwargs.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_str(k, &mut out);
+        out.push_str(": ");
+        write_value(v, &mut out, 2)?;
+    }
+    out.push_str("}}");
+    Ok(out.into_bytes())
 }
 
-fn write_str(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+/// An open container of the iterative encoder.
+enum EncFrame<'a> {
+    Seq {
+        items: std::slice::Iter<'a, Value>,
+        first: bool,
+    },
+    /// `first`: no item written yet (class dicts start with `__class__` written).
+    Dict {
+        items: std::slice::Iter<'a, (Value, Value)>,
+        first: bool,
+        skip_class: bool,
+    },
+    /// An object whose state is not a dict: `, "state": <state>` still to write.
+    ObjState(Option<&'a Value>),
+}
+
+/// Write `v` without recursion; `depth` is the nesting `v` already sits at.
+fn write_value(v: &Value, out: &mut String, depth: usize) -> Result<()> {
+    let mut stack: Vec<EncFrame> = Vec::new();
+    let mut next = Some(v);
+    loop {
+        if let Some(v) = next.take() {
+            if let Some(frame) = open_value(v, out)? {
+                if depth + stack.len() + 1 > MAX_DEPTH {
+                    return Err(err(format_args!(
+                        "value nested deeper than {MAX_DEPTH} levels"
+                    )));
+                }
+                stack.push(frame);
             }
-            c => out.push(c),
+        }
+        let Some(top) = stack.last_mut() else {
+            return Ok(());
+        };
+        match top {
+            EncFrame::Seq { items, first } => match items.next() {
+                Some(item) => {
+                    if !std::mem::replace(first, false) {
+                        out.push_str(", ");
+                    }
+                    next = Some(item);
+                }
+                None => {
+                    out.push(']');
+                    stack.pop();
+                }
+            },
+            EncFrame::Dict {
+                items,
+                first,
+                skip_class,
+            } => {
+                let mut item = items.next();
+                if *skip_class {
+                    while matches!(item, Some((Value::Str(k), _)) if k == "__class__") {
+                        item = items.next();
+                    }
+                }
+                match item {
+                    Some((k, val)) => {
+                        if !std::mem::replace(first, false) {
+                            out.push_str(", ");
+                        }
+                        write_key(k, out)?;
+                        out.push_str(": ");
+                        next = Some(val);
+                    }
+                    None => {
+                        out.push('}');
+                        stack.pop();
+                    }
+                }
+            }
+            EncFrame::ObjState(state) => match state.take() {
+                Some(st) => {
+                    out.push_str(", \"state\": ");
+                    next = Some(st);
+                }
+                None => {
+                    out.push('}');
+                    stack.pop();
+                }
+            },
         }
     }
-    out.push('"');
 }
 
-fn write_float(f: f64, out: &mut String) {
-    if f.is_nan() {
-        out.push_str("NaN");
-    } else if f.is_infinite() {
-        out.push_str(if f > 0.0 { "Infinity" } else { "-Infinity" });
-    } else {
-        out.push_str(&float_repr(f));
+/// Write a scalar, or the opening of a container (returning its frame).
+fn open_value<'a>(v: &'a Value, out: &mut String) -> Result<Option<EncFrame<'a>>> {
+    match v {
+        Value::None => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::BigInt(b) => out.push_str(&bigint_text(b)?),
+        Value::Float(f) => write_float(*f, out),
+        Value::Str(s) => write_str(s, out),
+        Value::Complex { .. } => {
+            return Err(err(
+                "cannot serialize complex numbers (Pyro4's JsonSerializer refuses them too)",
+            ))
+        }
+        Value::Bytes(_) => {
+            return Err(err(
+                "cannot serialize bytes (Pyro4's JsonSerializer refuses them too; use serpent or marshal)",
+            ))
+        }
+        Value::List(items) | Value::Tuple(items) | Value::Set(items) => {
+            out.push('[');
+            return Ok(Some(EncFrame::Seq { items: items.iter(), first: true }));
+        }
+        Value::Dict(items) => {
+            out.push('{');
+            return Ok(Some(EncFrame::Dict { items: items.iter(), first: true, skip_class: false }));
+        }
+        Value::Object(obj) => {
+            out.push_str("{\"__class__\": ");
+            write_str(&obj.class, out);
+            return Ok(Some(match &obj.state {
+                Value::Dict(items) => {
+                    EncFrame::Dict { items: items.iter(), first: false, skip_class: true }
+                }
+                // Pyro4's own core objects (URI, Proxy, Daemon) use this shape.
+                other => EncFrame::ObjState(Some(other)),
+            }));
+        }
     }
+    Ok(None)
 }
 
 fn write_seq(items: &[Value], out: &mut String, depth: usize) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(err(format_args!(
+            "value nested deeper than {MAX_DEPTH} levels"
+        )));
+    }
     out.push('[');
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        write_value(item, out, depth + 1)?;
+        write_value(item, out, depth)?;
     }
     out.push(']');
     Ok(())
 }
 
-/// JSON object keys are strings; Python's json converts int, float, bool and None keys.
+/// Python's json turns int, float, bool and None keys into strings; other keys are a TypeError.
 fn write_key(k: &Value, out: &mut String) -> Result<()> {
     match k {
         Value::Str(s) => write_str(s, out),
-        Value::Int(i) => write_str(&i.to_string(), out),
-        Value::BigInt(b) => write_str(&b.to_string(), out),
-        Value::Bool(b) => write_str(if *b { "true" } else { "false" }, out),
-        Value::None => write_str("null", out),
-        Value::Float(f) => {
-            let mut s = String::new();
-            write_float(*f, &mut s);
-            write_str(&s, out)
-        }
-        other => {
-            return Err(Error::serialization(format!(
-                "json dict keys must be str, int, float, bool or None, not {:?}",
-                other.kind()
-            )))
-        }
-    }
-    Ok(())
-}
-
-fn write_value(v: &Value, out: &mut String, depth: usize) -> Result<()> {
-    if depth > MAX_DEPTH {
-        return Err(Error::serialization("value nested too deeply to serialize"));
-    }
-    match v {
-        Value::None => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Bool(true) => out.push_str("\"true\""),
+        Value::Bool(false) => out.push_str("\"false\""),
+        Value::None => out.push_str("\"null\""),
         Value::Int(i) => {
-            let _ = write!(out, "{i}");
+            out.push('"');
+            out.push_str(&i.to_string());
+            out.push('"');
         }
         Value::BigInt(b) => {
-            let _ = write!(out, "{b}");
+            out.push('"');
+            out.push_str(&bigint_text(b)?);
+            out.push('"');
         }
-        Value::Float(f) => write_float(*f, out),
-        Value::Str(s) => write_str(s, out),
-        Value::List(items) | Value::Tuple(items) | Value::Set(items) => {
-            write_seq(items, out, depth)?
+        Value::Float(f) => {
+            out.push('"');
+            write_float(*f, out);
+            out.push('"');
         }
-        Value::Dict(items) => {
-            out.push('{');
-            for (i, (k, val)) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_key(k, out)?;
-                out.push_str(": ");
-                write_value(val, out, depth + 1)?;
-            }
-            out.push('}');
-        }
-        Value::Object(o) => {
-            out.push_str("{\"__class__\": ");
-            write_str(&o.class, out);
-            match &o.state {
-                Value::Dict(items) => {
-                    for (k, val) in items {
-                        out.push_str(", ");
-                        write_key(k, out)?;
-                        out.push_str(": ");
-                        write_value(val, out, depth + 1)?;
-                    }
-                }
-                other => {
-                    out.push_str(", \"state\": ");
-                    write_value(other, out, depth + 1)?;
-                }
-            }
-            out.push('}');
-        }
-        Value::Bytes(_) | Value::Complex { .. } => {
-            return Err(Error::serialization(format!(
-                "json cannot carry {:?} values (Pyro4's json serializer refuses them too)",
-                v.kind()
+        other => {
+            return Err(err(format_args!(
+                "keys must be str, int, float, bool or None, not {}",
+                py_type_name(other)
             )))
         }
     }
     Ok(())
 }
 
-/// Decode JSON as Python's `json.loads` does (NaN/Infinity accepted, big ints kept);
-/// class dicts become objects.
+fn bigint_text(b: &BigInt) -> Result<String> {
+    let s = b.to_string();
+    let digits = s.trim_start_matches('-').len();
+    if digits > MAX_INT_DIGITS {
+        return Err(err(format_args!(
+            "integer of {digits} digits exceeds Python's limit of {MAX_INT_DIGITS} digits"
+        )));
+    }
+    Ok(s)
+}
+
+pub(crate) fn py_type_name(v: &Value) -> &'static str {
+    match v {
+        Value::None => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Int(_) | Value::BigInt(_) => "int",
+        Value::Float(_) => "float",
+        Value::Complex { .. } => "complex",
+        Value::Str(_) => "str",
+        Value::Bytes(_) => "bytes",
+        Value::List(_) => "list",
+        Value::Tuple(_) => "tuple",
+        Value::Set(_) => "set",
+        Value::Dict(_) => "dict",
+        Value::Object(_) => "object",
+    }
+}
+
+fn write_float(f: f64, out: &mut String) {
+    if f.is_nan() {
+        out.push_str("NaN");
+    } else if f == f64::INFINITY {
+        out.push_str("Infinity");
+    } else if f == f64::NEG_INFINITY {
+        out.push_str("-Infinity");
+    } else {
+        out.push_str(&py_float_repr(f));
+    }
+}
+
+/// Python's `repr(float)` for finite values: the shortest round-tripping digits, in fixed
+/// notation when the decimal exponent is in `-5 < e < 16`, else `d.ddde+XX`.
+pub(crate) fn py_float_repr(f: f64) -> String {
+    debug_assert!(f.is_finite());
+    // Rust's `{:e}` gives the shortest round-trip digits: "-1.2345e-7", "1e16", "0e0".
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (neg, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let mut digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if let Some(even) = tie_to_even(&digits, exp, f) {
+        digits = even;
+    }
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    if f == 0.0 {
+        out.push_str("0.0");
+        return out;
+    }
+    let decpt = exp + 1; // position of the decimal point relative to the digit string
+    if decpt > 16 || decpt <= -4 {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        out.push_str(&format!("{:02}", exp.unsigned_abs()));
+    } else if decpt <= 0 {
+        out.push_str("0.");
+        for _ in 0..(-decpt) {
+            out.push('0');
+        }
+        out.push_str(&digits);
+    } else {
+        let d = decpt as usize;
+        if digits.len() <= d {
+            out.push_str(&digits);
+            for _ in digits.len()..d {
+                out.push('0');
+            }
+            out.push_str(".0");
+        } else {
+            out.push_str(&digits[..d]);
+            out.push('.');
+            out.push_str(&digits[d..]);
+        }
+    }
+    out
+}
+
+/// Rust's shortest round-trip digits break an exact tie between two equally short, equally
+/// close digit strings upward; Python's dtoa picks the one with an even last digit. `digits`
+/// (value `digits * 10**(exp - len + 1)`) is Rust's choice; returns Python's when it differs.
+fn tie_to_even(digits: &str, exp: i32, f: f64) -> Option<String> {
+    let n = digits.len();
+    if n > 19 {
+        return None;
+    }
+    let d: u64 = digits.parse().ok()?;
+    if d % 2 == 0 {
+        return None;
+    }
+    let p = exp - (n as i32 - 1);
+    for cand in [d - 1, d + 1] {
+        let text = cand.to_string();
+        if text.len() != n || cand == 0 {
+            continue;
+        }
+        // Does the candidate read back as the same float?
+        let sci = format!("{}.{}e{}", &text[..1], &text[1..], exp);
+        if sci.parse::<f64>().ok() != Some(f.abs()) {
+            continue;
+        }
+        // Is |f| exactly halfway between d and cand, i.e. 2|f| == (d + cand) * 10**p ?
+        let bits = f.abs().to_bits();
+        let bexp = ((bits >> 52) & 0x7ff) as i32;
+        let frac = bits & ((1u64 << 52) - 1);
+        let (mant, e2) = if bexp == 0 {
+            (frac, -1074)
+        } else {
+            (frac | (1u64 << 52), bexp - 1075)
+        };
+        let mut a = BigInt::from(mant) * 2u8;
+        let mut b = BigInt::from(d + cand);
+        if e2 >= 0 {
+            a <<= e2 as usize;
+        } else {
+            b <<= (-e2) as usize;
+        }
+        let ten = BigInt::from(10u8);
+        if p >= 0 {
+            b *= num_traits::pow(ten, p as usize);
+        } else {
+            a *= num_traits::pow(ten, (-p) as usize);
+        }
+        if a == b {
+            return Some(text);
+        }
+    }
+    None
+}
+
+/// Python's json string escaping with `ensure_ascii=False`.
+fn write_str(s: &str, out: &mut String) {
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let esc: Option<&str> = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '\n' => Some("\\n"),
+            '\r' => Some("\\r"),
+            '\t' => Some("\\t"),
+            '\u{8}' => Some("\\b"),
+            '\u{c}' => Some("\\f"),
+            c if (c as u32) < 0x20 => None,
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        match esc {
+            Some(e) => out.push_str(e),
+            None => out.push_str(&format!("\\u{:04x}", c as u32)),
+        }
+        start = i + c.len_utf8();
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+// ---------------------------------------------------------------------------------------------
+
+/// Parse a JSON payload as Pyro4's `JsonSerializer.loads` does (class dicts become `Object`s).
 pub fn decode(data: &[u8]) -> Result<Value> {
+    if data.starts_with(b"\xEF\xBB\xBF") {
+        return Err(err("unexpected UTF-8 BOM at byte 0"));
+    }
     let text = std::str::from_utf8(data)
-        .map_err(|e| Error::serialization(format!("json data is not valid UTF-8: {e}")))?;
+        .map_err(|e| err(format_args!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
     let mut p = Parser {
         s: text.as_bytes(),
-        src: text,
         pos: 0,
+        text,
     };
-    let v = p.value(0)?;
-    p.ws();
+    let v = p.document()?;
+    p.skip_ws();
     if p.pos != p.s.len() {
-        return p.err("unexpected trailing data");
+        return Err(err(format_args!("extra data at byte {}", p.pos)));
     }
     Ok(v)
 }
 
 struct Parser<'a> {
     s: &'a [u8],
-    src: &'a str,
+    text: &'a str,
     pos: usize,
 }
 
-impl Parser<'_> {
-    fn err<T>(&self, what: &str) -> Result<T> {
-        Err(Error::serialization(format!(
-            "invalid json: {what} at offset {}",
-            self.pos
-        )))
-    }
+/// An open container of the iterative parser.
+enum Frame {
+    Array(Vec<Value>),
+    /// The dict so far and the key whose value is being parsed.
+    Object(DictBuilder, String),
+}
 
-    fn ws(&mut self) {
-        while self.pos < self.s.len() && matches!(self.s[self.pos], b' ' | b'\t' | b'\n' | b'\r') {
+impl Parser<'_> {
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.pos) {
             self.pos += 1;
         }
     }
 
-    fn lit(&mut self, word: &str, v: Value) -> Result<Value> {
-        if self.src[self.pos..].starts_with(word) {
-            self.pos += word.len();
-            Ok(v)
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    fn expecting_value(&self) -> Error {
+        if self.pos >= self.s.len() {
+            err(format_args!(
+                "expecting value at byte {} (input truncated)",
+                self.pos
+            ))
         } else {
-            self.err("unexpected token")
+            err(format_args!("expecting value at byte {}", self.pos))
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<Value> {
-        if depth > MAX_DEPTH {
-            return self.err(&format!("nesting deeper than {MAX_DEPTH}"));
+    fn expecting(&self, what: &str) -> Error {
+        if self.pos >= self.s.len() {
+            err(format_args!(
+                "expecting {what} at byte {} (input truncated)",
+                self.pos
+            ))
+        } else {
+            err(format_args!("expecting {what} at byte {}", self.pos))
         }
-        self.ws();
-        match self.s.get(self.pos) {
-            None => self.err("unexpected end of data"),
-            Some(b'n') => self.lit("null", Value::None),
-            Some(b't') => self.lit("true", Value::Bool(true)),
-            Some(b'f') => self.lit("false", Value::Bool(false)),
-            Some(b'N') => self.lit("NaN", Value::Float(f64::NAN)),
-            Some(b'I') => self.lit("Infinity", Value::Float(f64::INFINITY)),
-            Some(b'"') => self.string().map(Value::Str),
-            Some(b'[') => {
-                self.pos += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if self.s.get(self.pos) == Some(&b']') {
+    }
+
+    fn lit(&mut self, word: &str) -> bool {
+        if self.s[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// `"key"` then `:` (whitespace around allowed), positioned at the value after it.
+    fn key(&mut self) -> Result<String> {
+        self.skip_ws();
+        if self.peek() != Some(b'"') {
+            return Err(self.expecting("property name enclosed in double quotes"));
+        }
+        let key = self.string()?;
+        self.skip_ws();
+        if self.peek() != Some(b':') {
+            return Err(self.expecting("':' delimiter"));
+        }
+        self.pos += 1;
+        Ok(key)
+    }
+
+    fn push(&self, stack: &mut Vec<Frame>, frame: Frame) -> Result<()> {
+        if stack.len() >= MAX_DEPTH {
+            return Err(err(format_args!(
+                "nesting deeper than {MAX_DEPTH} levels at byte {}",
+                self.pos
+            )));
+        }
+        stack.push(frame);
+        Ok(())
+    }
+
+    /// One JSON value, without recursion: containers live on an explicit stack.
+    fn document(&mut self) -> Result<Value> {
+        let mut stack: Vec<Frame> = Vec::new();
+        'value: loop {
+            // Parse the start of a value; containers open a frame and go on to their first item.
+            self.skip_ws();
+            let mut done = match self.peek() {
+                None => return Err(self.expecting_value()),
+                Some(b'"') => Value::Str(self.string()?),
+                Some(b'[') => {
+                    self.push(&mut stack, Frame::Array(Vec::new()))?;
                     self.pos += 1;
-                    return Ok(Value::List(items));
+                    self.skip_ws();
+                    if self.peek() == Some(b']') {
+                        self.pos += 1;
+                        stack.pop();
+                        Value::List(Vec::new())
+                    } else {
+                        continue 'value;
+                    }
                 }
-                loop {
-                    items.push(self.value(depth + 1)?);
-                    self.ws();
-                    match self.s.get(self.pos) {
-                        Some(b',') => self.pos += 1,
-                        Some(b']') => {
-                            self.pos += 1;
-                            return Ok(Value::List(items));
+                Some(b'{') => {
+                    self.push(&mut stack, Frame::Object(DictBuilder::new(), String::new()))?;
+                    self.pos += 1;
+                    self.skip_ws();
+                    if self.peek() == Some(b'}') {
+                        self.pos += 1;
+                        stack.pop();
+                        Value::Dict(Vec::new())
+                    } else {
+                        let k = self.key()?;
+                        if let Some(Frame::Object(_, key)) = stack.last_mut() {
+                            *key = k;
                         }
-                        _ => return self.err("expected ',' or ']'"),
+                        continue 'value;
                     }
                 }
-            }
-            Some(b'{') => {
-                self.pos += 1;
-                let mut dict = Value::Dict(Vec::new());
-                self.ws();
-                if self.s.get(self.pos) == Some(&b'}') {
-                    self.pos += 1;
-                    return Ok(dict);
-                }
-                loop {
-                    self.ws();
-                    if self.s.get(self.pos) != Some(&b'"') {
-                        return self.err("expected a string key");
-                    }
-                    let k = self.string()?;
-                    self.ws();
-                    if self.s.get(self.pos) != Some(&b':') {
-                        return self.err("expected ':'");
-                    }
-                    self.pos += 1;
-                    let v = self.value(depth + 1)?;
-                    dict.dict_set(Value::Str(k), v);
-                    self.ws();
-                    match self.s.get(self.pos) {
-                        Some(b',') => self.pos += 1,
-                        Some(b'}') => {
-                            self.pos += 1;
-                            return Ok(super::class_dict(dict));
+                Some(b'n') if self.lit("null") => Value::None,
+                Some(b't') if self.lit("true") => Value::Bool(true),
+                Some(b'f') if self.lit("false") => Value::Bool(false),
+                Some(b'N') if self.lit("NaN") => Value::Float(f64::NAN),
+                Some(b'I') if self.lit("Infinity") => Value::Float(f64::INFINITY),
+                Some(b'-') if self.lit("-Infinity") => Value::Float(f64::NEG_INFINITY),
+                Some(b'-' | b'0'..=b'9') => self.number()?,
+                Some(_) => return Err(self.expecting_value()),
+            };
+            // A value is complete: hand it to the enclosing container, closing containers
+            // as long as their end follows.
+            loop {
+                let Some(top) = stack.last_mut() else {
+                    return Ok(done);
+                };
+                self.skip_ws();
+                match top {
+                    Frame::Array(items) => {
+                        items.push(done);
+                        match self.peek() {
+                            Some(b',') => {
+                                self.pos += 1;
+                                continue 'value;
+                            }
+                            Some(b']') => {
+                                self.pos += 1;
+                                done = match stack.pop() {
+                                    Some(Frame::Array(items)) => Value::List(items),
+                                    _ => return Err(err("internal parser state")),
+                                };
+                            }
+                            _ => return Err(self.expecting("',' or ']'")),
                         }
-                        _ => return self.err("expected ',' or '}'"),
+                    }
+                    Frame::Object(dict, key) => {
+                        dict.insert(Value::Str(std::mem::take(key)), done);
+                        match self.peek() {
+                            Some(b',') => {
+                                self.pos += 1;
+                                let k = self.key()?;
+                                if let Some(Frame::Object(_, key)) = stack.last_mut() {
+                                    *key = k;
+                                }
+                                continue 'value;
+                            }
+                            Some(b'}') => {
+                                self.pos += 1;
+                                done = match stack.pop() {
+                                    Some(Frame::Object(dict, _)) => {
+                                        finish_dict(dict.finish(), "json")?
+                                    }
+                                    _ => return Err(err("internal parser state")),
+                                };
+                            }
+                            _ => return Err(self.expecting("',' or '}'")),
+                        }
                     }
                 }
             }
-            Some(b'-') if self.src[self.pos..].starts_with("-Infinity") => {
-                self.pos += "-Infinity".len();
-                Ok(Value::Float(f64::NEG_INFINITY))
-            }
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            Some(_) => self.err("unexpected character"),
         }
     }
 
     fn number(&mut self) -> Result<Value> {
         let start = self.pos;
-        let mut float = false;
-        if self.s[self.pos] == b'-' {
-            self.pos += 1;
-        }
-        while let Some(&c) = self.s.get(self.pos) {
-            match c {
-                b'0'..=b'9' => {}
-                b'.' | b'e' | b'E' => float = true,
-                b'+' | b'-' if float => {}
-                _ => break,
+        let digits = |p: &mut Self| {
+            let s = p.pos;
+            while let Some(b'0'..=b'9') = p.peek() {
+                p.pos += 1;
             }
+            p.pos - s
+        };
+        if self.peek() == Some(b'-') {
             self.pos += 1;
         }
-        let text = &self.src[start..self.pos];
-        if text.len() > 4300 {
-            return self.err("number literal too long");
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                digits(self);
+            }
+            _ => {
+                self.pos = start;
+                return Err(self.expecting_value());
+            }
         }
-        if float {
-            return match text.parse::<f64>() {
-                Ok(f) => Ok(Value::Float(f)),
-                Err(_) => self.err("invalid number"),
-            };
+        let int_end = self.pos;
+        let mut is_float = false;
+        // Python's regex: (\.\d+)?([eE][-+]?\d+)? -- a part that does not match is left over
+        // (and then reported as extra data), exactly like Python.
+        if self.peek() == Some(b'.') {
+            let save = self.pos;
+            self.pos += 1;
+            if digits(self) == 0 {
+                self.pos = save;
+            } else {
+                is_float = true;
+            }
         }
+        if let Some(b'e' | b'E') = self.peek() {
+            let save = self.pos;
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if digits(self) == 0 {
+                self.pos = save;
+            } else {
+                is_float = true;
+            }
+        }
+        let text = &self.text[start..self.pos];
+        if is_float {
+            let f: f64 = text
+                .parse()
+                .map_err(|_| err(format_args!("bad number {text:?} at byte {start}")))?;
+            return Ok(Value::Float(f));
+        }
+        let text = &self.text[start..int_end];
         if let Ok(i) = text.parse::<i64>() {
             return Ok(Value::Int(i));
         }
-        match BigInt::parse_bytes(text.as_bytes(), 10) {
-            Some(b) => Ok(Value::from_bigint(b)),
-            None => self.err("invalid number"),
+        let ndigits = text.trim_start_matches('-').len();
+        if ndigits > MAX_INT_DIGITS {
+            return Err(err(format_args!(
+                "integer of {ndigits} digits at byte {start} exceeds Python's limit of {MAX_INT_DIGITS} digits"
+            )));
         }
+        let b: BigInt = text
+            .parse()
+            .map_err(|_| err(format_args!("bad integer at byte {start}")))?;
+        Ok(Value::from_bigint(b))
     }
 
-    fn hex4(&mut self) -> Result<u32> {
-        let Some(h) = self.src.get(self.pos..self.pos + 4) else {
-            return self.err("truncated \\u escape");
-        };
-        match u32::from_str_radix(h, 16) {
-            Ok(v) if h.bytes().all(|c| c.is_ascii_hexdigit()) => {
-                self.pos += 4;
-                Ok(v)
-            }
-            _ => self.err("invalid \\u escape"),
+    fn hex4(&self, at: usize) -> Result<u32> {
+        let bytes = self.s.get(at..at + 4).ok_or_else(|| {
+            err(format_args!(
+                "invalid \\uXXXX escape at byte {} (input truncated)",
+                at - 2
+            ))
+        })?;
+        let mut n = 0u32;
+        for &b in bytes {
+            let d = (b as char)
+                .to_digit(16)
+                .ok_or_else(|| err(format_args!("invalid \\uXXXX escape at byte {}", at - 2)))?;
+            n = n * 16 + d;
         }
+        Ok(n)
     }
 
     fn string(&mut self) -> Result<String> {
-        self.pos += 1;
+        let open = self.pos;
+        self.pos += 1; // '"'
         let mut out = String::new();
         loop {
-            let start = self.pos;
-            while self.pos < self.s.len() && self.s[self.pos] != b'"' && self.s[self.pos] != b'\\' {
-                if self.s[self.pos] < 0x20 {
-                    return self.err("control character in string");
+            // copy a run of ordinary characters
+            let run_start = self.pos;
+            while let Some(&b) = self.s.get(self.pos) {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
                 }
                 self.pos += 1;
             }
-            out.push_str(&self.src[start..self.pos]);
-            match self.s.get(self.pos) {
-                None => return self.err("unterminated string"),
+            out.push_str(&self.text[run_start..self.pos]);
+            match self.peek() {
+                None => {
+                    return Err(err(format_args!(
+                        "unterminated string starting at byte {open}"
+                    )))
+                }
                 Some(b'"') => {
                     self.pos += 1;
                     return Ok(out);
                 }
-                _ => {}
-            }
-            self.pos += 1;
-            let Some(&e) = self.s.get(self.pos) else {
-                return self.err("unterminated escape");
-            };
-            self.pos += 1;
-            match e {
-                b'"' => out.push('"'),
-                b'\\' => out.push('\\'),
-                b'/' => out.push('/'),
-                b'b' => out.push('\u{8}'),
-                b'f' => out.push('\u{c}'),
-                b'n' => out.push('\n'),
-                b'r' => out.push('\r'),
-                b't' => out.push('\t'),
-                b'u' => {
-                    let hi = self.hex4()?;
-                    let c = if (0xD800..0xDC00).contains(&hi)
-                        && self.src[self.pos..].starts_with("\\u")
-                    {
-                        let save = self.pos;
-                        self.pos += 2;
-                        let lo = self.hex4()?;
-                        if (0xDC00..0xE000).contains(&lo) {
-                            char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
-                        } else {
-                            self.pos = save;
-                            None
+                Some(b'\\') => {
+                    let esc_at = self.pos;
+                    let c = self.s.get(self.pos + 1).copied().ok_or_else(|| {
+                        err(format_args!("unterminated string starting at byte {open}"))
+                    })?;
+                    self.pos += 2;
+                    match c {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let mut u = self.hex4(self.pos)?;
+                            self.pos += 4;
+                            if (0xD800..0xDC00).contains(&u)
+                                && self.s.get(self.pos..self.pos + 2) == Some(b"\\u")
+                            {
+                                let u2 = self.hex4(self.pos + 2)?;
+                                if (0xDC00..0xE000).contains(&u2) {
+                                    u = 0x10000 + (((u - 0xD800) << 10) | (u2 - 0xDC00));
+                                    self.pos += 6;
+                                }
+                            }
+                            // Lone surrogates (kept by Python) cannot live in a Rust String.
+                            out.push(char::from_u32(u).unwrap_or('\u{FFFD}'));
                         }
-                    } else {
-                        char::from_u32(hi)
-                    };
-                    // A lone surrogate cannot live in a Rust string: U+FFFD, as documented.
-                    out.push(c.unwrap_or('\u{FFFD}'));
+                        _ => return Err(err(format_args!("invalid \\escape at byte {esc_at}"))),
+                    }
                 }
-                _ => return self.err("invalid escape"),
+                Some(_) => {
+                    return Err(err(format_args!(
+                        "invalid control character in string at byte {}",
+                        self.pos
+                    )))
+                }
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers shared with the marshal module
+// ---------------------------------------------------------------------------------------------
+
+/// Turn a decoded dict into a `Value::Object` when it has a `__class__` key (Pyro4's
+/// `recreate_classes`), else keep it a `Dict`. The class name may be str (or, from marshal,
+/// UTF-8 bytes, which Pyro4 also accepts).
+pub(crate) fn finish_dict(items: Vec<(Value, Value)>, format: &str) -> Result<Value> {
+    let pos = items
+        .iter()
+        .position(|(k, _)| matches!(k, Value::Str(s) if s == "__class__"));
+    let Some(pos) = pos else {
+        return Ok(Value::Dict(items));
+    };
+    let mut items = items;
+    let (_, class) = items.remove(pos);
+    let class = match class {
+        Value::Str(s) => s,
+        Value::Bytes(b) => String::from_utf8(b).map_err(|_| {
+            Error::serialization(format!(
+                "{format}: class dict with a non-UTF-8 __class__ name"
+            ))
+        })?,
+        other => {
+            return Err(Error::serialization(format!(
+                "{format}: class dict with a __class__ of type {} (expected str)",
+                py_type_name(&other)
+            )))
+        }
+    };
+    Ok(Value::Object(Box::new(Object {
+        class,
+        state: Value::Dict(items),
+    })))
+}
+
+/// Up to this many entries, duplicate detection scans linearly; beyond, a hash index is built.
+const LINEAR_LIMIT: usize = 16;
+
+/// Hash index over the keys of a growing dict or set, built once it gets large.
+struct KeyIndex {
+    buckets: HashMap<u64, Vec<usize>>,
+    hasher: RandomState,
+}
+
+impl KeyIndex {
+    fn build<'a>(keys: impl Iterator<Item = &'a Value>) -> KeyIndex {
+        let mut ix = KeyIndex {
+            buckets: HashMap::new(),
+            hasher: RandomState::new(),
+        };
+        for (i, k) in keys.enumerate() {
+            let h = key_hash(k, &ix.hasher);
+            ix.buckets.entry(h).or_default().push(i);
+        }
+        ix
+    }
+}
+
+/// Position of `key` among `keys` (Python equality), using `index` when there is one;
+/// otherwise returns the key's hash bucket to insert into.
+fn find_key<'a, F: Fn(usize) -> &'a Value>(
+    key: &Value,
+    len: usize,
+    get: F,
+    index: Option<&KeyIndex>,
+) -> std::result::Result<usize, Option<u64>> {
+    match index {
+        None => (0..len).find(|&i| get(i) == key).ok_or(None),
+        Some(ix) => {
+            let h = key_hash(key, &ix.hasher);
+            match ix.buckets.get(&h) {
+                Some(bucket) => bucket
+                    .iter()
+                    .copied()
+                    .find(|&i| get(i) == key)
+                    .ok_or(Some(h)),
+                None => Err(Some(h)),
+            }
+        }
+    }
+}
+
+/// Builds an insertion-ordered dict with Python's duplicate-key rule (first key position,
+/// last value) in expected linear time, using a hash consistent with `Value`'s `PartialEq`.
+pub(crate) struct DictBuilder {
+    items: Vec<(Value, Value)>,
+    index: Option<KeyIndex>,
+}
+
+impl DictBuilder {
+    pub(crate) fn new() -> Self {
+        DictBuilder {
+            items: Vec::new(),
+            index: None,
+        }
+    }
+
+    pub(crate) fn insert(&mut self, k: Value, v: Value) {
+        let items = &self.items;
+        match find_key(&k, items.len(), |i| &items[i].0, self.index.as_ref()) {
+            Ok(i) => self.items[i].1 = v,
+            Err(h) => {
+                if let (Some(h), Some(ix)) = (h, self.index.as_mut()) {
+                    ix.buckets.entry(h).or_default().push(self.items.len());
+                }
+                self.items.push((k, v));
+                if self.index.is_none() && self.items.len() >= LINEAR_LIMIT {
+                    self.index = Some(KeyIndex::build(self.items.iter().map(|(k, _)| k)));
+                }
+            }
+        }
+    }
+
+    pub(crate) fn finish(self) -> Vec<(Value, Value)> {
+        self.items
+    }
+}
+
+/// Builds a set keeping the first of equal elements (Python's `set.add`).
+pub(crate) struct SetBuilder {
+    items: Vec<Value>,
+    index: Option<KeyIndex>,
+}
+
+impl SetBuilder {
+    pub(crate) fn new() -> Self {
+        SetBuilder {
+            items: Vec::new(),
+            index: None,
+        }
+    }
+
+    pub(crate) fn insert(&mut self, v: Value) {
+        let items = &self.items;
+        if let Err(h) = find_key(&v, items.len(), |i| &items[i], self.index.as_ref()) {
+            if let (Some(h), Some(ix)) = (h, self.index.as_mut()) {
+                ix.buckets.entry(h).or_default().push(self.items.len());
+            }
+            self.items.push(v);
+            if self.index.is_none() && self.items.len() >= LINEAR_LIMIT {
+                self.index = Some(KeyIndex::build(self.items.iter()));
+            }
+        }
+    }
+
+    pub(crate) fn finish(self) -> Vec<Value> {
+        self.items
+    }
+}
+
+/// A hash with `a == b  =>  key_hash(a) == key_hash(b)` for `Value`'s Python-like equality.
+/// Recursion is bounded by the decoders' depth limit.
+fn key_hash(v: &Value, rs: &RandomState) -> u64 {
+    let mut h = rs.build_hasher();
+    hash_into(v, rs, &mut h);
+    h.finish()
+}
+
+fn hash_into<H: Hasher>(v: &Value, rs: &RandomState, h: &mut H) {
+    fn int<H: Hasher>(i: i128, h: &mut H) {
+        1u8.hash(h);
+        i.hash(h);
+    }
+    fn float<H: Hasher>(f: f64, h: &mut H) {
+        if f.fract() == 0.0 && f.abs() < 1e18 {
+            int(f as i128, h);
+        } else {
+            2u8.hash(h);
+            f.to_bits().hash(h);
+        }
+    }
+    fn zero_norm(f: f64) -> u64 {
+        if f == 0.0 {
+            0
+        } else {
+            f.to_bits()
+        }
+    }
+    match v {
+        Value::None => 0u8.hash(h),
+        Value::Bool(b) => int(*b as i128, h),
+        Value::Int(i) => int(*i as i128, h),
+        Value::BigInt(b) => {
+            3u8.hash(h);
+            b.hash(h);
+        }
+        Value::Float(f) => float(*f, h),
+        Value::Complex { re, im } if *im == 0.0 => float(*re, h),
+        Value::Complex { re, im } => {
+            4u8.hash(h);
+            zero_norm(*re).hash(h);
+            zero_norm(*im).hash(h);
+        }
+        Value::Str(s) => {
+            5u8.hash(h);
+            s.hash(h);
+        }
+        Value::Bytes(b) => {
+            6u8.hash(h);
+            b.hash(h);
+        }
+        Value::Tuple(items) => {
+            7u8.hash(h);
+            items.len().hash(h);
+            for it in items {
+                hash_into(it, rs, h);
+            }
+        }
+        Value::Set(items) => {
+            8u8.hash(h);
+            let mut sum = 0u64;
+            for it in items {
+                sum = sum.wrapping_add(key_hash(it, rs));
+            }
+            sum.hash(h);
+        }
+        // Unhashable in Python; callers refuse them as keys. Hash only the kind.
+        Value::List(_) => 9u8.hash(h),
+        Value::Dict(_) => 10u8.hash(h),
+        Value::Object(_) => 11u8.hash(h),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serial::serpent::parse_literal;
 
     #[test]
-    fn round_trips_and_python_shapes() {
-        let v = parse_literal("{'a': [1, 2.5, None, True, 'h\\u00e9 \\U0001f600'], 'big': 123456789012345678901234567890}").unwrap();
-        let enc = String::from_utf8(encode(&v).unwrap()).unwrap();
-        assert_eq!(
-            enc,
-            "{\"a\": [1, 2.5, null, true, \"hé 😀\"], \"big\": 123456789012345678901234567890}"
-        );
-        assert_eq!(decode(enc.as_bytes()).unwrap(), v);
-        assert_eq!(
-            decode(b"[NaN, Infinity, -Infinity, 1e5, \"\\ud83d\\ude00\\ud800x\"]")
-                .unwrap()
-                .repr(),
-            "[nan, inf, -inf, 100000.0, '😀\u{fffd}x']"
-        );
-        let t = parse_literal("((1, 2), {3})").unwrap();
-        assert_eq!(
-            decode(&encode(&t).unwrap()).unwrap().repr(),
-            "[[1, 2], [3]]"
-        );
-        let ex = decode(br#"{"__class__": "builtins.ValueError", "__exception__": true, "args": ["bad"], "attributes": {}}"#).unwrap();
-        assert!(matches!(&ex, Value::Object(o) if o.class == "builtins.ValueError"));
+    fn float_repr_like_python() {
+        let cases = [
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1.0, "1.0"),
+            (1.5, "1.5"),
+            (0.1, "0.1"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (123456789012345678.0, "1.2345678901234568e+17"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.5e-7, "1.5e-07"),
+            (1e100, "1e+100"),
+            (-2.5e-300, "-2.5e-300"),
+            (5e-324, "5e-324"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (9999999999999998.0, "9999999999999998.0"),
+            (12345.678, "12345.678"),
+            (1616811183465406.0 + 0.25, "1616811183465406.2"),
+            (2.5, "2.5"),
+        ];
+        for (f, s) in cases {
+            assert_eq!(py_float_repr(f), s, "{f:e}");
+        }
     }
 
     #[test]
-    fn hostile_json() {
-        for bad in [
-            "[".repeat(100_000),
-            "{\"a\": ".repeat(50_000),
-            "\"abc".into(),
-            "[1,]".into(),
-            "01x".into(),
-            "9".repeat(100_000),
-            "\"\\u12\"".into(),
-            "".into(),
-        ] {
-            assert!(
-                decode(bad.as_bytes()).is_err(),
-                "{}",
-                &bad[..bad.len().min(30)]
-            );
+    fn dict_builder_python_dup_rule() {
+        let mut d = DictBuilder::new();
+        d.insert(Value::Int(1), Value::str("a"));
+        d.insert(Value::str("x"), Value::Int(0));
+        d.insert(Value::Float(1.0), Value::str("b"));
+        d.insert(Value::Bool(true), Value::str("c"));
+        let items = d.finish();
+        assert_eq!(items.len(), 2);
+        assert!(matches!(items[0], (Value::Int(1), Value::Str(ref s)) if s == "c"));
+    }
+
+    #[test]
+    fn builders_with_hash_index_follow_python_equality() {
+        let mut d = DictBuilder::new();
+        let mut st = SetBuilder::new();
+        for n in 0..100 {
+            d.insert(Value::Int(n), Value::Int(n));
+            st.insert(Value::Int(n));
         }
-        assert!(encode(&Value::Bytes(vec![1])).is_err());
+        let dup_keys = [
+            Value::Float(5.0),
+            Value::Bool(true),
+            Value::Complex { re: 7.0, im: 0.0 },
+            Value::Float(-0.0),
+        ];
+        for k in dup_keys {
+            d.insert(k.clone(), Value::str("dup"));
+            st.insert(k);
+        }
+        let t1 = Value::Tuple(vec![
+            Value::Int(1),
+            Value::Set(vec![Value::Int(1), Value::Int(2)]),
+        ]);
+        let t2 = Value::Tuple(vec![
+            Value::Float(1.0),
+            Value::Set(vec![Value::Int(2), Value::Int(1)]),
+        ]);
+        d.insert(t1, Value::Int(0));
+        d.insert(t2, Value::Int(1));
+        d.insert(Value::Float(f64::NAN), Value::Int(0));
+        d.insert(Value::Float(f64::NAN), Value::Int(1));
+        let items = d.finish();
+        assert_eq!(items.len(), 103);
+        assert_eq!(items[5].1, Value::str("dup"));
+        assert_eq!(items[0].1, Value::str("dup"));
+        assert!(matches!(items[0].0, Value::Int(0)));
+        assert_eq!(items[100].1, Value::Int(1));
+        assert_eq!(st.finish().len(), 100);
     }
 }

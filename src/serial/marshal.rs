@@ -1,66 +1,192 @@
-//! Pyro4's marshal serializer (id 3): CPython 3's `marshal` format (version 4, as
-//! Python 3.11 writes it) for plain data; objects travel as Pyro4 class dicts.
+//! marshal, Pyro4's serializer id 3: Python 3.11's `marshal` format (version 4), as Pyro4
+//! 4.82's `MarshalSerializer` uses it (`marshal.dumps(data)` / `recreate_classes(marshal.loads(data))`).
 //!
-//! The decoder reads every type code Python 3.11 emits for data (including the
-//! reference table behind FLAG_REF); code objects are refused. Lengths are checked
-//! against the remaining input before anything is allocated.
+//! Decoding accepts everything CPython 3.11's `marshal.loads` accepts for data values:
+//! `0` (dict end) `N` `T` `F` `i` `I` `l` (15-bit digits) `f` `g` `x` `y` `s` `u` `t` `a` `A`
+//! `z` `Z` `(` `)` `[` `{` `<` `>` and references (`r`, and the `FLAG_REF` bit 0x80 on a type
+//! code), with CPython's rules: references are numbered in the order flagged objects start,
+//! a reference to an object still being read is an error, dict reading stops at a `0` in key
+//! *or* value position, bytes after the first complete object are ignored, duplicate dict keys
+//! keep the first key's position and the last value, set elements are de-duplicated, and
+//! unhashable dict keys or set elements (list, dict, set) are refused.
+//! Differences, all documented errors: code objects (`c`), `Ellipsis` (`.`) and
+//! `StopIteration` (`S`) have no `Value`; a reference back into an enclosing container (a
+//! recursive structure) cannot be represented; lone surrogates in `u`/`t` strings (written
+//! by Python with `surrogatepass`) become U+FFFD; references may not expand the value beyond
+//! [`MAX_DEPTH`] or beyond about 256 MiB of copies (a "billion laughs" guard: Python shares the
+//! referenced object, we copy it).
+//!
+//! Dicts with a `__class__` key become `Value::Object { class, state }` (state = the dict
+//! without `__class__`), as Pyro4's `recreate_classes` does; that is how exceptions
+//! (`{"__class__": "builtins.ValueError", "__exception__": True, "args": (...), "attributes":
+//! {"_pyroTraceback": [...]}}`) and `Pyro4.core.URI` (`{"__class__": ..., "state": (...)}`)
+//! arrive.
+//!
+//! Encoding emits a plain subset Python reads back: `N T F i l g y z a u s ) ( [ { 0 < >`,
+//! no references. `Set` is written as `<` (set), or `>` (frozenset) where Python needs a
+//! hashable value (dict keys, set elements); `Object` as its class dict; dict keys and set
+//! elements that Python could not hash (list, dict, object) are an error. A frozenset decodes
+//! to `Value::Set` (there is no frozenset kind), so a top-level frozenset comes back as a set.
+//! Decoder and encoder are iterative (no recursion), so depth never threatens the stack.
 
-use super::MAX_DEPTH;
-use crate::error::{Error, Result};
-use crate::value::Value;
 use num_bigint::{BigInt, Sign};
 use num_traits::{ToPrimitive, Zero};
 
-const FLAG_REF: u8 = 0x80;
+use crate::error::{Error, Result};
+use crate::serial::json::{finish_dict, py_type_name, DictBuilder, SetBuilder};
+use crate::serial::MAX_DEPTH;
+use crate::value::Value;
 
-/// Encode as Python's `marshal.dumps` would (without the reference table, which Python
-/// does not need to read it back).
+fn err(msg: impl std::fmt::Display) -> Error {
+    Error::serialization(format!("marshal: {msg}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------------------------
+
+/// Serialize `v` in marshal format 4 (readable by Python 3.11's `marshal.loads`).
 pub fn encode(v: &Value) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    write(v, &mut out, 0)?;
+    write_value(v, &mut out, 0, false)?;
     Ok(out)
 }
 
-/// A call as Pyro4's MarshalSerializer.dumpsCall sends it: `(object, method, vargs, kwargs)`.
+/// The call payload Pyro4's `MarshalSerializer.dumpsCall` sends:
+/// the tuple `(object, method, [args...], {kwargs...})` (Pyro4 turns vargs into a list).
 pub fn encode_call(
     object: &str,
     method: &str,
     args: &[Value],
     kwargs: &[(String, Value)],
 ) -> Result<Vec<u8>> {
-    encode(&super::call_tuple(object, method, args, kwargs))
+    let mut out = vec![b')', 4];
+    write_str(object, &mut out);
+    write_str(method, &mut out);
+    out.push(b'[');
+    write_len(args.len(), &mut out)?;
+    for a in args {
+        write_value(a, &mut out, 2, false)?;
+    }
+    out.push(b'{');
+    for (k, v) in kwargs {
+        write_str(k, &mut out);
+        write_value(v, &mut out, 2, false)?;
+    }
+    out.push(b'0');
+    Ok(out)
 }
 
-fn len32(out: &mut Vec<u8>, n: usize) -> Result<()> {
-    let n =
-        i32::try_from(n).map_err(|_| Error::serialization("container too large for marshal"))?;
+fn write_len(n: usize, out: &mut Vec<u8>) -> Result<()> {
+    let n = i32::try_from(n).map_err(|_| err("container or string too large (over 2**31-1)"))?;
     out.extend_from_slice(&n.to_le_bytes());
     Ok(())
 }
 
-fn write_long(b: &BigInt, out: &mut Vec<u8>) {
-    // 15-bit digits, least significant first; the digit count carries the sign.
-    let (sign, mut mag) = (b.sign(), b.magnitude().clone());
-    let mut digits = Vec::new();
-    while !mag.is_zero() {
-        digits.push(
-            (&mag & num_bigint::BigUint::from(0x7fffu32))
-                .to_u16()
-                .unwrap(),
-        );
-        mag >>= 15;
+fn write_str(s: &str, out: &mut Vec<u8>) {
+    if s.is_ascii() && s.len() < 256 {
+        out.push(b'z');
+        out.push(s.len() as u8);
+    } else if s.is_ascii() {
+        out.push(b'a');
+        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    } else {
+        out.push(b'u');
+        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
     }
-    out.push(b'l');
-    let n = digits.len() as i32;
-    out.extend_from_slice(&(if sign == Sign::Minus { -n } else { n }).to_le_bytes());
-    for d in digits {
-        out.extend_from_slice(&d.to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// An open container of the iterative encoder.
+enum EncFrame<'a> {
+    /// Tuple, list or set items; `hashable`: the items must be hashable.
+    Seq {
+        items: std::slice::Iter<'a, Value>,
+        hashable: bool,
+    },
+    /// Dict or class-dict items; `value`: the value still to write after a key.
+    Dict {
+        items: std::slice::Iter<'a, (Value, Value)>,
+        value: Option<&'a Value>,
+        skip_class: bool,
+    },
+    /// An object whose state is not a dict: `"state": <state>` still to write.
+    ObjState(Option<&'a Value>),
+}
+
+/// Write `v` without recursion. `depth`: the nesting `v` sits at; `hashable`: `v` is a dict key
+/// or set element, where Python needs a hashable object.
+fn write_value(v: &Value, out: &mut Vec<u8>, depth: usize, hashable: bool) -> Result<()> {
+    let mut stack: Vec<EncFrame> = Vec::new();
+    let mut next = Some((v, hashable));
+    loop {
+        if let Some((v, hashable)) = next.take() {
+            if let Some(frame) = open_value(v, out, hashable)? {
+                if depth + stack.len() + 1 > MAX_DEPTH {
+                    return Err(err(format_args!(
+                        "value nested deeper than {MAX_DEPTH} levels"
+                    )));
+                }
+                stack.push(frame);
+            }
+        }
+        let Some(top) = stack.last_mut() else {
+            return Ok(());
+        };
+        match top {
+            EncFrame::Seq { items, hashable } => match items.next() {
+                Some(item) => next = Some((item, *hashable)),
+                None => {
+                    stack.pop();
+                }
+            },
+            EncFrame::Dict {
+                items,
+                value,
+                skip_class,
+            } => {
+                if let Some(val) = value.take() {
+                    next = Some((val, false));
+                    continue;
+                }
+                let mut item = items.next();
+                if *skip_class {
+                    while matches!(item, Some((Value::Str(k), _)) if k == "__class__") {
+                        item = items.next();
+                    }
+                }
+                match item {
+                    Some((k, val)) => {
+                        next = Some((k, true));
+                        *value = Some(val);
+                    }
+                    None => {
+                        out.push(b'0');
+                        stack.pop();
+                    }
+                }
+            }
+            EncFrame::ObjState(state) => match state.take() {
+                Some(st) => {
+                    write_str("state", out);
+                    next = Some((st, false));
+                }
+                None => {
+                    out.push(b'0');
+                    stack.pop();
+                }
+            },
+        }
     }
 }
 
-fn write(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<()> {
-    if depth > MAX_DEPTH {
-        return Err(Error::serialization("value nested too deeply to serialize"));
+/// Write a scalar, or a container's header (returning its frame).
+fn open_value<'a>(v: &'a Value, out: &mut Vec<u8>, hashable: bool) -> Result<Option<EncFrame<'a>>> {
+    if hashable && matches!(v, Value::List(_) | Value::Dict(_) | Value::Object(_)) {
+        return Err(err(format_args!(
+            "unhashable type {} as a dict key or set element",
+            py_type_name(v)
+        )));
     }
     match v {
         Value::None => out.push(b'N'),
@@ -71,9 +197,9 @@ fn write(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<()> {
                 out.push(b'i');
                 out.extend_from_slice(&small.to_le_bytes());
             }
-            Err(_) => write_long(&BigInt::from(*i), out),
+            Err(_) => write_long(&BigInt::from(*i), out)?,
         },
-        Value::BigInt(b) => write_long(b, out),
+        Value::BigInt(b) => write_long(b, out)?,
         Value::Float(f) => {
             out.push(b'g');
             out.extend_from_slice(&f.to_le_bytes());
@@ -84,333 +210,827 @@ fn write(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<()> {
             out.extend_from_slice(&im.to_le_bytes());
         }
         Value::Str(s) => {
-            out.push(b'u');
-            len32(out, s.len())?;
-            out.extend_from_slice(s.as_bytes());
+            if s.len() > i32::MAX as usize {
+                return Err(err("str too large (over 2**31-1 bytes)"));
+            }
+            write_str(s, out)
         }
         Value::Bytes(b) => {
             out.push(b's');
-            len32(out, b.len())?;
+            write_len(b.len(), out)?;
             out.extend_from_slice(b);
         }
-        Value::Tuple(items) | Value::List(items) | Value::Set(items) => {
-            out.push(match v {
-                Value::Tuple(_) => b'(',
-                Value::List(_) => b'[',
-                _ => b'<',
-            });
-            len32(out, items.len())?;
-            for i in items {
-                write(i, out, depth + 1)?;
+        Value::Tuple(items) => {
+            if items.len() < 256 {
+                out.push(b')');
+                out.push(items.len() as u8);
+            } else {
+                out.push(b'(');
+                write_len(items.len(), out)?;
             }
+            return Ok(Some(EncFrame::Seq {
+                items: items.iter(),
+                hashable,
+            }));
+        }
+        Value::List(items) => {
+            out.push(b'[');
+            write_len(items.len(), out)?;
+            return Ok(Some(EncFrame::Seq {
+                items: items.iter(),
+                hashable: false,
+            }));
+        }
+        Value::Set(items) => {
+            // A set where Python needs a hashable value goes as a frozenset.
+            out.push(if hashable { b'>' } else { b'<' });
+            write_len(items.len(), out)?;
+            return Ok(Some(EncFrame::Seq {
+                items: items.iter(),
+                hashable: true,
+            }));
         }
         Value::Dict(items) => {
             out.push(b'{');
-            for (k, val) in items {
-                write(k, out, depth + 1)?;
-                write(val, out, depth + 1)?;
-            }
-            out.push(b'0');
+            return Ok(Some(EncFrame::Dict {
+                items: items.iter(),
+                value: None,
+                skip_class: false,
+            }));
         }
-        Value::Object(o) => {
-            // Pyro4's class_to_dict form.
+        Value::Object(obj) => {
             out.push(b'{');
-            write(&Value::str("__class__"), out, depth + 1)?;
-            write(&Value::str(o.class.as_str()), out, depth + 1)?;
-            match &o.state {
-                Value::Dict(items) => {
-                    for (k, val) in items {
-                        write(k, out, depth + 1)?;
-                        write(val, out, depth + 1)?;
-                    }
-                }
-                other => {
-                    write(&Value::str("state"), out, depth + 1)?;
-                    write(other, out, depth + 1)?;
-                }
-            }
-            out.push(b'0');
+            write_str("__class__", out);
+            write_str(&obj.class, out);
+            return Ok(Some(match &obj.state {
+                Value::Dict(items) => EncFrame::Dict {
+                    items: items.iter(),
+                    value: None,
+                    skip_class: true,
+                },
+                // The shape Pyro4 uses for its core objects (URI, Proxy, Daemon).
+                other => EncFrame::ObjState(Some(other)),
+            }));
         }
+    }
+    Ok(None)
+}
+
+/// `l`: signed digit count, then base-2**15 digits, least significant first.
+fn write_long(b: &BigInt, out: &mut Vec<u8>) -> Result<()> {
+    let (sign, mag) = b.to_u32_digits();
+    // Regroup the 32-bit magnitude into 15-bit digits.
+    let mut digits: Vec<u16> = Vec::with_capacity(mag.len() * 32 / 15 + 1);
+    let mut acc: u64 = 0;
+    let mut bits = 0;
+    for w in mag {
+        acc |= (w as u64) << bits;
+        bits += 32;
+        while bits >= 15 {
+            digits.push((acc & 0x7fff) as u16);
+            acc >>= 15;
+            bits -= 15;
+        }
+    }
+    if bits > 0 {
+        digits.push((acc & 0x7fff) as u16);
+    }
+    while digits.last() == Some(&0) {
+        digits.pop();
+    }
+    let n = i32::try_from(digits.len()).map_err(|_| err("integer too large"))?;
+    let n = if sign == Sign::Minus { -n } else { n };
+    out.push(b'l');
+    out.extend_from_slice(&n.to_le_bytes());
+    for d in digits {
+        out.extend_from_slice(&d.to_le_bytes());
     }
     Ok(())
 }
 
-/// Decode a marshal payload; class dicts become objects.
+// ---------------------------------------------------------------------------------------------
+// Decoding
+// ---------------------------------------------------------------------------------------------
+
+/// Parse a marshal payload as Pyro4's `MarshalSerializer.loads` does (class dicts become
+/// `Object`s). Bytes after the first complete object are ignored, as `marshal.loads` does.
 pub fn decode(data: &[u8]) -> Result<Value> {
+    let targets = scan_ref_targets(data);
     let mut r = Reader {
-        b: data,
+        data,
         pos: 0,
         refs: Vec::new(),
+        targets,
+        copy_budget: REF_COPY_BUDGET,
     };
-    let v = r.value(0)?;
-    if r.pos != data.len() {
-        return r.err("trailing data after the value");
+    r.object()
+}
+
+/// Upper bound on the estimated memory that reference expansion may copy.
+const REF_COPY_BUDGET: usize = 256 << 20;
+/// Estimated cost of one `Value` node for that budget.
+const NODE_COST: usize = 32;
+
+const FLAG_REF: u8 = 0x80;
+
+/// What the reader knows about a value besides the value itself.
+#[derive(Clone, Copy)]
+struct Meta {
+    /// Container nesting inside the value (0 for scalars).
+    height: usize,
+    /// Estimated memory (nodes * NODE_COST + string bytes), for the reference-copy budget.
+    cost: usize,
+    /// Whether Python could hash it (dict keys and set elements must be).
+    hashable: bool,
+}
+
+impl Meta {
+    fn scalar(bytes: usize) -> Meta {
+        Meta {
+            height: 0,
+            cost: NODE_COST + bytes,
+            hashable: true,
+        }
     }
-    Ok(v)
+}
+
+enum Slot {
+    /// Reserved by a container still being read.
+    Pending,
+    /// Complete, and the target of some `r` (so a copy is kept).
+    Done(Value, Meta),
+    /// Complete, and no `r` refers to it: no copy kept.
+    Unused,
 }
 
 struct Reader<'a> {
-    b: &'a [u8],
+    data: &'a [u8],
     pos: usize,
-    /// FLAG_REF'd values; None while a container is still being read.
-    refs: Vec<Option<Value>>,
+    refs: Vec<Slot>,
+    /// `targets[i]`: some `r` refers to reference slot `i` (from [`scan_ref_targets`]).
+    targets: Vec<bool>,
+    copy_budget: usize,
+}
+
+/// What reading one type code gives.
+enum Start {
+    /// The NULL marker `0` (ends a dict).
+    Null,
+    Val(Value, Meta),
+    /// A container was opened: its items follow.
+    Open(Frame),
+}
+
+/// An open container of the iterative decoder.
+struct Frame {
+    kind: Kind,
+    /// Reference slot reserved for it (FLAG_REF), filled when it completes.
+    slot: Option<usize>,
+    meta: Meta,
+    /// Where its type code was.
+    at: usize,
+}
+
+enum Kind {
+    /// Tuple (`list` false) or list, with the number of items still to read.
+    Seq {
+        items: Vec<Value>,
+        remaining: usize,
+        list: bool,
+    },
+    Set {
+        set: SetBuilder,
+        remaining: usize,
+    },
+    /// Dict, with the key read and waiting for its value.
+    Dict {
+        dict: DictBuilder,
+        key: Option<(Value, Meta, usize)>,
+    },
 }
 
 impl Reader<'_> {
-    fn err<T>(&self, what: &str) -> Result<T> {
-        Err(Error::serialization(format!(
-            "invalid marshal data: {what} at offset {}",
-            self.pos
-        )))
+    fn remaining(&self) -> usize {
+        self.data.len() - self.pos
     }
 
-    fn take(&mut self, n: usize) -> Result<&[u8]> {
-        if self.b.len() - self.pos < n {
-            return self.err(&format!("truncated (needs {n} more bytes)"));
+    fn short(&self) -> Error {
+        err(format_args!(
+            "data too short (truncated at byte {})",
+            self.data.len()
+        ))
+    }
+
+    fn bytes(&mut self, n: usize) -> Result<&[u8]> {
+        if n > self.remaining() {
+            return Err(self.short());
         }
-        let s = &self.b[self.pos..self.pos + n];
+        let s = &self.data[self.pos..self.pos + n];
         self.pos += n;
         Ok(s)
     }
 
-    fn u8(&mut self) -> Result<u8> {
-        Ok(self.take(1)?[0])
+    fn byte(&mut self) -> Result<u8> {
+        Ok(self.bytes(1)?[0])
     }
 
     fn i32(&mut self) -> Result<i32> {
-        Ok(i32::from_le_bytes(self.take(4)?.try_into().unwrap()))
+        let b = self.bytes(4)?;
+        Ok(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    /// A length prefix, refused if the rest of the input cannot possibly hold it.
-    fn len(&mut self, per_item: usize) -> Result<usize> {
+    /// A 4-byte size field; negative is an error.
+    fn size(&mut self, what: &str) -> Result<usize> {
+        let at = self.pos;
         let n = self.i32()?;
-        if n < 0 {
-            return self.err("negative length");
-        }
-        let n = n as usize;
-        if n.saturating_mul(per_item) > self.b.len() - self.pos {
-            return self.err(&format!("length {n} exceeds the remaining data"));
-        }
-        Ok(n)
-    }
-
-    fn f64(&mut self) -> Result<f64> {
-        Ok(f64::from_le_bytes(self.take(8)?.try_into().unwrap()))
-    }
-
-    fn text(&mut self, n: usize) -> Result<String> {
-        let bytes = self.take(n)?;
-        match std::str::from_utf8(bytes) {
-            Ok(s) => Ok(s.to_string()),
-            Err(_) => self.err("invalid UTF-8 in str"),
-        }
-    }
-
-    fn old_float(&mut self) -> Result<f64> {
-        let n = self.u8()? as usize;
-        let t = self.text(n)?;
-        match t.parse() {
-            Ok(f) => Ok(f),
-            Err(_) => self.err("invalid float text"),
-        }
-    }
-
-    #[inline(never)]
-    fn long(&mut self) -> Result<Value> {
-        let n = self.i32()?;
-        let count = n.unsigned_abs() as usize;
-        if count.saturating_mul(2) > self.b.len() - self.pos {
-            return self.err("long digit count exceeds the remaining data");
-        }
-        if count > 20_000 {
-            return self.err("integer too large");
-        }
-        let mut mag = BigInt::zero();
-        let digits = self.take(count * 2)?.to_vec();
-        for d in digits.chunks(2).rev() {
-            let d = u16::from_le_bytes([d[0], d[1]]);
-            if d > 0x7fff {
-                return self.err("invalid long digit");
-            }
-            mag = (mag << 15) + BigInt::from(d);
-        }
-        Ok(Value::from_bigint(if n < 0 { -mag } else { mag }))
-    }
-
-    // Kept out of `value` so the recursive frame stays small (deep nesting, small stacks).
-    #[inline(never)]
-    fn container(&mut self, code: u8, depth: usize) -> Result<Value> {
-        if code == b'{' {
-            let mut dict = Value::Dict(Vec::new());
-            loop {
-                if self.b.get(self.pos) == Some(&b'0') {
-                    self.pos += 1;
-                    break;
-                }
-                let k = self.value(depth + 1)?;
-                let v = self.value(depth + 1)?;
-                dict.dict_set(k, v);
-            }
-            return Ok(super::class_dict(dict));
-        }
-        let n = if code == b')' {
-            self.u8()? as usize
-        } else {
-            self.len(1)?
-        };
-        if n > self.b.len() - self.pos {
-            return self.err("item count exceeds the remaining data");
-        }
-        let mut items = Vec::with_capacity(n);
-        for _ in 0..n {
-            items.push(self.value(depth + 1)?);
-        }
-        Ok(match code {
-            b'(' | b')' => Value::Tuple(items),
-            b'[' => Value::List(items),
-            _ => {
-                let mut set: Vec<Value> = Vec::with_capacity(items.len());
-                for i in items {
-                    if !set.contains(&i) {
-                        set.push(i);
-                    }
-                }
-                Value::Set(set)
-            }
+        usize::try_from(n).map_err(|_| {
+            err(format_args!(
+                "bad marshal data ({what} size {n} out of range at byte {at})"
+            ))
         })
     }
 
-    fn value(&mut self, depth: usize) -> Result<Value> {
-        if depth > MAX_DEPTH {
-            return self.err(&format!("nesting deeper than {MAX_DEPTH}"));
+    /// Capacity to reserve for `n` items: never more than the input could hold (>= 1 byte each).
+    fn cap(&self, n: usize) -> usize {
+        n.min(self.remaining())
+    }
+
+    /// Read one complete object, without recursion: containers live on an explicit stack.
+    fn object(&mut self) -> Result<Value> {
+        let mut stack: Vec<Frame> = Vec::new();
+        loop {
+            let at = self.pos;
+            let mut done = match self.start(stack.len())? {
+                Start::Null => None,
+                Start::Val(v, m) => Some((v, m)),
+                Start::Open(frame) => {
+                    let empty = matches!(
+                        frame.kind,
+                        Kind::Seq { remaining: 0, .. } | Kind::Set { remaining: 0, .. }
+                    );
+                    if !empty {
+                        stack.push(frame);
+                        continue;
+                    }
+                    Some(self.finish(frame)?)
+                }
+            };
+            let mut done_at = at;
+            // Hand the completed object to the enclosing containers, closing each that is full.
+            loop {
+                let Some(top) = stack.last_mut() else {
+                    return match done {
+                        Some((v, _)) => Ok(v),
+                        None => Err(err(format_args!(
+                            "NULL object ('0') in marshal data at byte {done_at}"
+                        ))),
+                    };
+                };
+                match &mut top.kind {
+                    Kind::Seq {
+                        items,
+                        remaining,
+                        list,
+                    } => {
+                        let Some((v, m)) = done.take() else {
+                            return Err(err(format_args!(
+                                "NULL object ('0') in marshal data for {} at byte {done_at}",
+                                if *list { "list" } else { "tuple" }
+                            )));
+                        };
+                        top.meta.absorb(m);
+                        items.push(v);
+                        *remaining -= 1;
+                        if *remaining > 0 {
+                            break;
+                        }
+                    }
+                    Kind::Set { set, remaining, .. } => {
+                        let Some((v, m)) = done.take() else {
+                            return Err(err(format_args!(
+                                "NULL object ('0') in marshal data for set at byte {done_at}"
+                            )));
+                        };
+                        if !m.hashable {
+                            return Err(err(format_args!(
+                                "unhashable type {} as a set element at byte {done_at}",
+                                py_type_name(&v)
+                            )));
+                        }
+                        top.meta.absorb(m);
+                        set.insert(v);
+                        *remaining -= 1;
+                        if *remaining > 0 {
+                            break;
+                        }
+                    }
+                    Kind::Dict { dict, key } => match (done.take(), key.take()) {
+                        // CPython ends a dict at a NULL in key or value position (dropping
+                        // a key without value).
+                        (None, _) => {}
+                        (Some((k, km)), None) => {
+                            *key = Some((k, km, done_at));
+                            break;
+                        }
+                        (Some((v, vm)), Some((k, km, key_at))) => {
+                            if !km.hashable {
+                                return Err(err(format_args!(
+                                    "unhashable type {} as a dict key at byte {key_at}",
+                                    py_type_name(&k)
+                                )));
+                            }
+                            top.meta.absorb(km);
+                            top.meta.absorb(vm);
+                            dict.insert(k, v);
+                            break;
+                        }
+                    },
+                }
+                // The top container is complete.
+                let Some(frame) = stack.pop() else { break };
+                done_at = frame.at;
+                done = Some(self.finish(frame)?);
+            }
         }
-        let code = self.u8()?;
+    }
+
+    /// Build a completed container's value and fill its reference slot.
+    fn finish(&mut self, frame: Frame) -> Result<(Value, Meta)> {
+        let mut m = frame.meta;
+        let v = match frame.kind {
+            Kind::Seq {
+                items, list: true, ..
+            } => Value::List(items),
+            Kind::Seq {
+                items, list: false, ..
+            } => Value::Tuple(items),
+            Kind::Set { set, .. } => Value::Set(set.finish()),
+            Kind::Dict { dict, .. } => {
+                m.hashable = false;
+                finish_dict(dict.finish(), "marshal")?
+            }
+        };
+        self.fill_slot(frame.slot, &v, m, frame.at)?;
+        Ok((v, m))
+    }
+
+    fn fill_slot(&mut self, slot: Option<usize>, v: &Value, m: Meta, at: usize) -> Result<()> {
+        if let Some(i) = slot {
+            self.refs[i] = if self.targets.get(i).copied().unwrap_or(false) {
+                self.charge(m.cost, at)?;
+                Slot::Done(v.clone(), m)
+            } else {
+                Slot::Unused
+            };
+        }
+        Ok(())
+    }
+
+    /// Read one type code and what follows it, up to the items of a container.
+    /// `depth`: the number of open containers.
+    fn start(&mut self, depth: usize) -> Result<Start> {
+        let at = self.pos;
+        if self.remaining() == 0 {
+            return Err(err(format_args!(
+                "EOF read where object expected (byte {at})"
+            )));
+        }
+        let code = self.byte()?;
         let flag = code & FLAG_REF != 0;
-        let code = code & !FLAG_REF;
-        // Containers reserve their ref slot before their items, as CPython does.
+        let ty = code & !FLAG_REF;
+        // Singletons are never entered into the reference table.
+        match ty {
+            b'0' => return Ok(Start::Null),
+            b'N' => return Ok(Start::Val(Value::None, Meta::scalar(0))),
+            b'T' => return Ok(Start::Val(Value::Bool(true), Meta::scalar(0))),
+            b'F' => return Ok(Start::Val(Value::Bool(false), Meta::scalar(0))),
+            b'.' => {
+                return Err(err(format_args!(
+                    "Ellipsis (at byte {at}) is not supported"
+                )))
+            }
+            b'S' => {
+                return Err(err(format_args!(
+                    "the StopIteration class (at byte {at}) is not supported"
+                )))
+            }
+            b'c' => {
+                return Err(err(format_args!(
+                    "code objects (at byte {at}) are not supported"
+                )))
+            }
+            b'r' => return self.reference(depth, at),
+            b'(' | b')' | b'[' | b'{' | b'<' | b'>' => {
+                if depth + 1 > MAX_DEPTH {
+                    return Err(err(format_args!(
+                        "nesting deeper than {MAX_DEPTH} levels at byte {at}"
+                    )));
+                }
+            }
+            b'i' | b'I' | b'l' | b'g' | b'f' | b'y' | b'x' | b's' | b'u' | b't' | b'a' | b'A'
+            | b'z' | b'Z' => {}
+            _ => {
+                return Err(err(format_args!(
+                    "bad marshal data (unknown type code 0x{code:02x} at byte {at})"
+                )))
+            }
+        }
+        // CPython numbers references in the order flagged objects *start*.
         let slot = if flag {
-            self.refs.push(None);
+            self.refs.push(Slot::Pending);
             Some(self.refs.len() - 1)
         } else {
             None
         };
-        let v = match code {
-            b'N' => Value::None,
-            b'T' => Value::Bool(true),
-            b'F' => Value::Bool(false),
-            b'i' => Value::Int(self.i32()? as i64),
-            b'l' => self.long()?,
-            b'g' => Value::Float(self.f64()?),
-            b'f' => Value::Float(self.old_float()?),
+        let container = |kind, hashable| Frame {
+            kind,
+            slot,
+            meta: Meta {
+                height: 1,
+                cost: NODE_COST,
+                hashable,
+            },
+            at,
+        };
+        let (v, m) = match ty {
+            b'(' | b')' | b'[' => {
+                let n = if ty == b')' {
+                    self.byte()? as usize
+                } else {
+                    self.size(if ty == b'[' { "list" } else { "tuple" })?
+                };
+                let items = Vec::with_capacity(self.cap(n));
+                let list = ty == b'[';
+                return Ok(Start::Open(container(
+                    Kind::Seq {
+                        items,
+                        remaining: n,
+                        list,
+                    },
+                    !list,
+                )));
+            }
+            b'<' | b'>' => {
+                let frozen = ty == b'>';
+                let n = self.size(if frozen { "frozenset" } else { "set" })?;
+                let kind = Kind::Set {
+                    set: SetBuilder::new(),
+                    remaining: n,
+                };
+                return Ok(Start::Open(container(kind, frozen)));
+            }
+            b'{' => {
+                let kind = Kind::Dict {
+                    dict: DictBuilder::new(),
+                    key: None,
+                };
+                return Ok(Start::Open(container(kind, false)));
+            }
+            b'i' => (Value::Int(self.i32()? as i64), Meta::scalar(0)),
+            b'I' => {
+                let b = self.bytes(8)?;
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                (Value::Int(i64::from_le_bytes(a)), Meta::scalar(0))
+            }
+            b'l' => {
+                let v = self.long(at)?;
+                let bytes = match &v {
+                    Value::BigInt(b) => b.bits() as usize / 8,
+                    _ => 0,
+                };
+                (v, Meta::scalar(bytes))
+            }
+            b'g' => (Value::Float(self.binary_float()?), Meta::scalar(0)),
+            b'f' => (Value::Float(self.text_float()?), Meta::scalar(0)),
             b'y' => {
-                let re = self.f64()?;
-                let im = self.f64()?;
-                Value::Complex { re, im }
+                let re = self.binary_float()?;
+                let im = self.binary_float()?;
+                (Value::Complex { re, im }, Meta::scalar(0))
             }
             b'x' => {
-                let re = self.old_float()?;
-                let im = self.old_float()?;
-                Value::Complex { re, im }
+                let re = self.text_float()?;
+                let im = self.text_float()?;
+                (Value::Complex { re, im }, Meta::scalar(0))
             }
             b's' => {
-                let n = self.len(1)?;
-                Value::Bytes(self.take(n)?.to_vec())
+                let n = self.size("bytes object")?;
+                let b = self.bytes(n)?.to_vec();
+                (Value::Bytes(b), Meta::scalar(n))
             }
-            b'u' | b't' | b'a' | b'A' => {
-                let n = self.len(1)?;
-                Value::Str(self.text(n)?)
+            b'u' | b't' => {
+                let n = self.size("string")?;
+                let start = self.pos;
+                let b = self.bytes(n)?;
+                (Value::Str(utf8_surrogatepass(b, start)?), Meta::scalar(n))
             }
-            b'z' | b'Z' => {
-                let n = self.u8()? as usize;
-                Value::Str(self.text(n)?)
+            b'a' | b'A' => {
+                let n = self.size("string")?;
+                (Value::Str(latin1(self.bytes(n)?)), Meta::scalar(n))
             }
-            b'(' | b'[' | b'<' | b'>' | b')' | b'{' => self.container(code, depth)?,
-            b'r' => {
-                let i = self.i32()?;
-                match usize::try_from(i).ok().and_then(|i| self.refs.get(i)) {
-                    Some(Some(v)) => v.clone(),
-                    Some(None) => return self.err("reference to a value still being read"),
-                    None => return self.err(&format!("reference {i} out of range")),
+            // b'z' | b'Z'
+            _ => {
+                let n = self.byte()? as usize;
+                (Value::Str(latin1(self.bytes(n)?)), Meta::scalar(n))
+            }
+        };
+        self.fill_slot(slot, &v, m, at)?;
+        Ok(Start::Val(v, m))
+    }
+
+    fn reference(&mut self, depth: usize, at: usize) -> Result<Start> {
+        let n = self.i32()?;
+        let slot = usize::try_from(n).ok().and_then(|i| self.refs.get(i));
+        match slot {
+            None | Some(Slot::Unused) => Err(err(format_args!(
+                "bad marshal data (invalid reference {n} at byte {at}, {} known)",
+                self.refs.len()
+            ))),
+            Some(Slot::Pending) => Err(err(format_args!(
+                "reference {n} at byte {at} points into an enclosing container (recursive structures are not supported)"
+            ))),
+            Some(Slot::Done(_, m)) => {
+                let m = *m;
+                if depth + m.height > MAX_DEPTH {
+                    return Err(err(format_args!(
+                        "reference at byte {at} nests deeper than {MAX_DEPTH} levels"
+                    )));
+                }
+                // Charge before copying, so a reference bomb never allocates.
+                self.charge(m.cost, at)?;
+                match &self.refs[n as usize] {
+                    Slot::Done(v, _) => Ok(Start::Val(v.clone(), m)),
+                    _ => Err(err("internal reference table state")),
                 }
             }
-            b'c' => return self.err("code objects are not data"),
-            other => return self.err(&format!("unknown type code {:?}", other as char)),
-        };
-        if let Some(slot) = slot {
-            self.refs[slot] = Some(v.clone());
         }
-        Ok(v)
+    }
+
+    fn charge(&mut self, cost: usize, at: usize) -> Result<()> {
+        if cost > self.copy_budget {
+            return Err(err(format_args!(
+                "references expand beyond {} MiB (at byte {at})",
+                REF_COPY_BUDGET >> 20
+            )));
+        }
+        self.copy_budget -= cost;
+        Ok(())
+    }
+
+    fn binary_float(&mut self) -> Result<f64> {
+        let b = self.bytes(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(f64::from_le_bytes(a))
+    }
+
+    /// Old text float: 1-byte length, then the text `float()` would parse.
+    fn text_float(&mut self) -> Result<f64> {
+        let n = self.byte()? as usize;
+        let at = self.pos;
+        let b = self.bytes(n)?;
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(parse_py_float)
+            .ok_or_else(|| err(format_args!("bad float text at byte {at}")))
+    }
+
+    fn long(&mut self, at: usize) -> Result<Value> {
+        let n = self.i32()?;
+        if n == 0 {
+            return Ok(Value::Int(0));
+        }
+        let count = n.unsigned_abs() as usize;
+        if count.saturating_mul(2) > self.remaining() {
+            return Err(self.short());
+        }
+        let mut mag = BigInt::zero();
+        let raw = self.bytes(count * 2)?;
+        let mut digits = Vec::with_capacity(count);
+        for pair in raw.chunks_exact(2) {
+            let d = u16::from_le_bytes([pair[0], pair[1]]);
+            if d >= 0x8000 {
+                return Err(err(format_args!(
+                    "bad marshal data (digit out of range in long at byte {at})"
+                )));
+            }
+            digits.push(d);
+        }
+        if digits.last() == Some(&0) {
+            return Err(err(format_args!(
+                "bad marshal data (unnormalized long data at byte {at})"
+            )));
+        }
+        // Pack 15-bit digits into 32-bit words, least significant first.
+        let mut words: Vec<u32> = Vec::with_capacity(count * 15 / 32 + 1);
+        let mut acc: u64 = 0;
+        let mut bits = 0;
+        for d in digits {
+            acc |= (d as u64) << bits;
+            bits += 15;
+            if bits >= 32 {
+                words.push(acc as u32);
+                acc >>= 32;
+                bits -= 32;
+            }
+        }
+        if bits > 0 {
+            words.push(acc as u32);
+        }
+        mag += BigInt::from_slice(Sign::Plus, &words);
+        if n < 0 {
+            mag = -mag;
+        }
+        Ok(match mag.to_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::BigInt(mag),
+        })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::serial::serpent::parse_literal;
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+/// A first pass over the data that finds which reference slots some `r` refers to, so the
+/// decoder keeps copies of those only (Python 3.11 flags most objects, few are referenced).
+/// Iterative, allocation bounded by the input; it stops quietly at anything malformed and
+/// leaves the error to the decoding pass.
+fn scan_ref_targets(data: &[u8]) -> Vec<bool> {
+    enum Frame {
+        Seq(usize),
+        Dict,
     }
-
-    #[test]
-    fn python_bytes_decode() {
-        // marshal.dumps({1: 2}), marshal.dumps(b'ab'), marshal.dumps((1+2j)), a set, refs
-        assert!(decode(&unhex("fbe901000000e902000000")).is_err()); // no dict terminator
-        assert_eq!(
-            decode(&unhex("fbe901000000e90200000030")).unwrap().repr(),
-            "{1: 2}"
-        );
-        assert_eq!(decode(&unhex("f3020000006162")).unwrap().repr(), "b'ab'");
-        assert_eq!(
-            decode(&unhex("f9000000000000f03f0000000000000040"))
-                .unwrap()
-                .repr(),
-            "(1+2j)"
-        );
-        assert_eq!(
-            decode(&unhex("bc02000000e901000000e902000000"))
-                .unwrap()
-                .repr(),
-            "{1, 2}"
-        );
-    }
-
-    #[test]
-    fn round_trips() {
-        for lit in ["(1, -2, 2147483648, -123456789012345678901234567890, 1.5, (1+2j), 'h\\u00e9', b'\\x00', None, True)", "{'a': [1, {2, 3}], (1,): {}}", "()"] {
-            let v = parse_literal(lit).unwrap();
-            assert_eq!(decode(&encode(&v).unwrap()).unwrap(), v, "{lit}");
+    let mut targets: Vec<bool> = Vec::new();
+    let mut nrefs = 0usize;
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut pos = 0usize;
+    let rd_u32 = |pos: usize| -> Option<u32> {
+        let b = data.get(pos..pos + 4)?;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    loop {
+        // Close finished sequences; stop when the top-level object is complete.
+        while let Some(Frame::Seq(0)) = stack.last() {
+            stack.pop();
+        }
+        if pos > 0 && stack.is_empty() {
+            break;
+        }
+        if let Some(Frame::Seq(n)) = stack.last_mut() {
+            *n -= 1;
+        }
+        let Some(&code) = data.get(pos) else { break };
+        pos += 1;
+        let ty = code & !FLAG_REF;
+        if code & FLAG_REF != 0 && !matches!(ty, b'0' | b'N' | b'T' | b'F' | b'.' | b'S' | b'r') {
+            nrefs += 1;
+        }
+        let skip = match ty {
+            b'0' => {
+                if let Some(Frame::Dict) = stack.last() {
+                    stack.pop();
+                    0
+                } else {
+                    break;
+                }
+            }
+            b'N' | b'T' | b'F' => 0,
+            b'i' => 4,
+            b'I' | b'g' => 8,
+            b'y' => 16,
+            b'r' => {
+                let Some(i) = rd_u32(pos) else { break };
+                let i = i as usize;
+                if i < nrefs {
+                    if targets.len() <= i {
+                        targets.resize(i + 1, false);
+                    }
+                    targets[i] = true;
+                }
+                4
+            }
+            b'l' => {
+                let Some(n) = rd_u32(pos) else { break };
+                4 + (n as i32).unsigned_abs() as usize * 2
+            }
+            b'f' => match data.get(pos) {
+                Some(&n) => 1 + n as usize,
+                None => break,
+            },
+            b'x' => {
+                let Some(&n1) = data.get(pos) else { break };
+                let Some(&n2) = data.get(pos + 1 + n1 as usize) else {
+                    break;
+                };
+                2 + n1 as usize + n2 as usize
+            }
+            b's' | b'u' | b't' | b'a' | b'A' => match rd_u32(pos) {
+                Some(n) => 4 + n as usize,
+                None => break,
+            },
+            b'z' | b'Z' => match data.get(pos) {
+                Some(&n) => 1 + n as usize,
+                None => break,
+            },
+            b')' => match data.get(pos) {
+                Some(&n) => {
+                    stack.push(Frame::Seq(n as usize));
+                    1
+                }
+                None => break,
+            },
+            b'(' | b'[' | b'<' | b'>' => match rd_u32(pos) {
+                Some(n) if n <= i32::MAX as u32 => {
+                    stack.push(Frame::Seq(n as usize));
+                    4
+                }
+                _ => break,
+            },
+            b'{' => {
+                stack.push(Frame::Dict);
+                0
+            }
+            _ => break,
+        };
+        pos = match pos.checked_add(skip) {
+            Some(p) if p <= data.len() => p,
+            _ => break,
+        };
+        if stack.is_empty() || stack.len() > MAX_DEPTH + 1 {
+            break;
         }
     }
+    targets
+}
 
-    #[test]
-    fn hostile_marshal() {
-        // Decoding runs on the library's I/O thread, which has an 8 MiB stack.
-        std::thread::Builder::new()
-            .stack_size(8 << 20)
-            .spawn(hostile_marshal_body)
-            .unwrap()
-            .join()
-            .unwrap();
+impl Meta {
+    fn absorb(&mut self, child: Meta) {
+        self.height = self.height.max(child.height + 1);
+        self.cost = self.cost.saturating_add(child.cost);
+        self.hashable &= child.hashable;
     }
+}
 
-    fn hostile_marshal_body() {
-        let mut deep = vec![b'['; 0];
-        for _ in 0..100_000 {
-            deep.extend_from_slice(&[b'[', 1, 0, 0, 0]);
-        }
-        assert!(decode(&deep).is_err());
-        assert!(decode(&[b's', 0xff, 0xff, 0xff, 0x7f, 1, 2]).is_err()); // 2 GB length
-        assert!(decode(&[b'r', 5, 0, 0, 0]).is_err());
-        assert!(decode(&[b'(' | FLAG_REF, 1, 0, 0, 0, b'r', 0, 0, 0, 0]).is_err()); // self reference
-        assert!(decode(&[b'l', 0xff, 0xff, 0xff, 0x7f]).is_err());
-        assert!(decode(b"c").is_err());
-        let good = encode(&parse_literal("{'k': [1, 2.5, 'x', b'y']}").unwrap()).unwrap();
-        for cut in 0..good.len() {
-            assert!(decode(&good[..cut]).is_err());
+fn latin1(b: &[u8]) -> String {
+    b.iter().map(|&c| c as char).collect()
+}
+
+/// UTF-8 with Python's `surrogatepass`: encoded surrogates (ED A0..BF xx) are accepted, and
+/// since a Rust `String` cannot hold them, each becomes U+FFFD.
+fn utf8_surrogatepass(b: &[u8], base: usize) -> Result<String> {
+    if let Ok(s) = std::str::from_utf8(b) {
+        return Ok(s.to_owned());
+    }
+    let mut out = String::with_capacity(b.len());
+    let mut rest = b;
+    let mut off = base;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(s);
+                return Ok(out);
+            }
+            Err(e) => {
+                let good = e.valid_up_to();
+                // SAFETY-free: the prefix was just validated.
+                out.push_str(std::str::from_utf8(&rest[..good]).unwrap_or_default());
+                let bad = &rest[good..];
+                if bad.len() >= 3
+                    && bad[0] == 0xED
+                    && (0xA0..=0xBF).contains(&bad[1])
+                    && (0x80..=0xBF).contains(&bad[2])
+                {
+                    out.push('\u{FFFD}');
+                    rest = &bad[3..];
+                    off += good + 3;
+                } else {
+                    return Err(err(format_args!(
+                        "invalid UTF-8 in string at byte {}",
+                        off + good
+                    )));
+                }
+            }
         }
     }
+}
+
+/// Python's `float(text)` for the forms marshal's old `f` code carries.
+fn parse_py_float(s: &str) -> Option<f64> {
+    let t = s.to_ascii_lowercase();
+    let (neg, body) = match t.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, t.strip_prefix('+').unwrap_or(&t)),
+    };
+    let v = match body {
+        "nan" => f64::NAN,
+        "inf" | "infinity" => f64::INFINITY,
+        _ => {
+            let ok = !body.is_empty()
+                && body
+                    .bytes()
+                    .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'+' | b'-'));
+            if !ok {
+                return None;
+            }
+            body.parse::<f64>().ok()?
+        }
+    };
+    Some(if neg { -v } else { v })
 }
