@@ -305,117 +305,8 @@ fn write_float(f: f64, out: &mut String) {
     } else if f == f64::NEG_INFINITY {
         out.push_str("-Infinity");
     } else {
-        out.push_str(&py_float_repr(f));
+        out.push_str(&crate::value::float_repr(f));
     }
-}
-
-/// Python's `repr(float)` for finite values: the shortest round-tripping digits, in fixed
-/// notation when the decimal exponent is in `-5 < e < 16`, else `d.ddde+XX`.
-pub(crate) fn py_float_repr(f: f64) -> String {
-    debug_assert!(f.is_finite());
-    // Rust's `{:e}` gives the shortest round-trip digits: "-1.2345e-7", "1e16", "0e0".
-    let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (neg, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => (true, m),
-        None => (false, mantissa),
-    };
-    let mut digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    if let Some(even) = tie_to_even(&digits, exp, f) {
-        digits = even;
-    }
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    if f == 0.0 {
-        out.push_str("0.0");
-        return out;
-    }
-    let decpt = exp + 1; // position of the decimal point relative to the digit string
-    if decpt > 16 || decpt <= -4 {
-        out.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        out.push_str(&format!("{:02}", exp.unsigned_abs()));
-    } else if decpt <= 0 {
-        out.push_str("0.");
-        for _ in 0..(-decpt) {
-            out.push('0');
-        }
-        out.push_str(&digits);
-    } else {
-        let d = decpt as usize;
-        if digits.len() <= d {
-            out.push_str(&digits);
-            for _ in digits.len()..d {
-                out.push('0');
-            }
-            out.push_str(".0");
-        } else {
-            out.push_str(&digits[..d]);
-            out.push('.');
-            out.push_str(&digits[d..]);
-        }
-    }
-    out
-}
-
-/// Rust's shortest round-trip digits break an exact tie between two equally short, equally
-/// close digit strings upward; Python's dtoa picks the one with an even last digit. `digits`
-/// (value `digits * 10**(exp - len + 1)`) is Rust's choice; returns Python's when it differs.
-fn tie_to_even(digits: &str, exp: i32, f: f64) -> Option<String> {
-    let n = digits.len();
-    if n > 19 {
-        return None;
-    }
-    let d: u64 = digits.parse().ok()?;
-    if d % 2 == 0 {
-        return None;
-    }
-    let p = exp - (n as i32 - 1);
-    for cand in [d - 1, d + 1] {
-        let text = cand.to_string();
-        if text.len() != n || cand == 0 {
-            continue;
-        }
-        // Does the candidate read back as the same float?
-        let sci = format!("{}.{}e{}", &text[..1], &text[1..], exp);
-        if sci.parse::<f64>().ok() != Some(f.abs()) {
-            continue;
-        }
-        // Is |f| exactly halfway between d and cand, i.e. 2|f| == (d + cand) * 10**p ?
-        let bits = f.abs().to_bits();
-        let bexp = ((bits >> 52) & 0x7ff) as i32;
-        let frac = bits & ((1u64 << 52) - 1);
-        let (mant, e2) = if bexp == 0 {
-            (frac, -1074)
-        } else {
-            (frac | (1u64 << 52), bexp - 1075)
-        };
-        let mut a = BigInt::from(mant) * 2u8;
-        let mut b = BigInt::from(d + cand);
-        if e2 >= 0 {
-            a <<= e2 as usize;
-        } else {
-            b <<= (-e2) as usize;
-        }
-        let ten = BigInt::from(10u8);
-        if p >= 0 {
-            b *= num_traits::pow(ten, p as usize);
-        } else {
-            a *= num_traits::pow(ten, (-p) as usize);
-        }
-        if a == b {
-            return Some(text);
-        }
-    }
-    None
 }
 
 /// Python's json string escaping with `ensure_ascii=False`.
@@ -1057,7 +948,7 @@ mod tests {
             (2.5, "2.5"),
         ];
         for (f, s) in cases {
-            assert_eq!(py_float_repr(f), s, "{f:e}");
+            assert_eq!(crate::value::float_repr(f), s, "{f:e}");
         }
     }
 

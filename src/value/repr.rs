@@ -2,6 +2,7 @@
 
 use super::printable::NON_PRINTABLE;
 use super::Value;
+use num_bigint::BigInt;
 use std::fmt::Write;
 
 /// Deeper than this prints `...` instead of recursing further (values built by hand
@@ -183,7 +184,10 @@ fn format_float(f: f64, add_dot_0: bool) -> String {
     let sci = format!("{:e}", f.abs());
     let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
     let exp: i32 = exp.parse().expect("integer exponent");
-    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    let mut digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    if let Some(even) = tie_to_even(&digits, exp, f) {
+        digits = even;
+    }
     let decpt = exp + 1;
     let mut s = String::new();
     if f.is_sign_negative() {
@@ -226,6 +230,58 @@ fn format_float(f: f64, add_dot_0: bool) -> String {
     s
 }
 
+/// Rust's shortest round-trip digits break an exact tie between two equally short, equally
+/// close digit strings upward; Python's dtoa picks the one with an even last digit. `digits`
+/// (value `digits * 10**(exp - len + 1)`) is Rust's choice; returns Python's when it differs.
+fn tie_to_even(digits: &str, exp: i32, f: f64) -> Option<String> {
+    let n = digits.len();
+    if n > 19 {
+        return None;
+    }
+    let d: u64 = digits.parse().ok()?;
+    if d % 2 == 0 {
+        return None;
+    }
+    let p = exp - (n as i32 - 1);
+    for cand in [d - 1, d + 1] {
+        let text = cand.to_string();
+        if text.len() != n || cand == 0 {
+            continue;
+        }
+        // Does the candidate read back as the same float?
+        let sci = format!("{}.{}e{}", &text[..1], &text[1..], exp);
+        if sci.parse::<f64>().ok() != Some(f.abs()) {
+            continue;
+        }
+        // Is |f| exactly halfway between d and cand, i.e. 2|f| == (d + cand) * 10**p ?
+        let bits = f.abs().to_bits();
+        let bexp = ((bits >> 52) & 0x7ff) as i32;
+        let frac = bits & ((1u64 << 52) - 1);
+        let (mant, e2) = if bexp == 0 {
+            (frac, -1074)
+        } else {
+            (frac | (1u64 << 52), bexp - 1075)
+        };
+        let mut a = BigInt::from(mant) * 2u8;
+        let mut b = BigInt::from(d + cand);
+        if e2 >= 0 {
+            a <<= e2 as usize;
+        } else {
+            b <<= (-e2) as usize;
+        }
+        let ten = BigInt::from(10u8);
+        if p >= 0 {
+            b *= num_traits::pow(ten, p as usize);
+        } else {
+            a *= num_traits::pow(ten, (-p) as usize);
+        }
+        if a == b {
+            return Some(text);
+        }
+    }
+    None
+}
+
 /// `repr(complex)`.
 pub fn complex_repr(re: f64, im: f64) -> String {
     let imag = format_float(im, false);
@@ -263,6 +319,8 @@ mod tests {
             (f64::NEG_INFINITY, "-inf"),
             (f64::NAN, "nan"),
             (2.5e-7, "2.5e-07"),
+            // an exact tie between two shortest digit strings: Python picks the even one
+            (1616811183465406.0 + 0.25, "1616811183465406.2"),
         ];
         for (f, want) in cases {
             assert_eq!(float_repr(f), want, "{f:e}");
