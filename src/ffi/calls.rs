@@ -3,6 +3,7 @@
 
 use crate::error::{Error, ErrorKind};
 use crate::ffi::boundary::guard;
+use crate::ffi::ctx::proxy_ref as proxy;
 use crate::ffi::ctx::{
     build_request, cstr, deliver, pyro_call_id, pyro_error_cb, pyro_proxy, pyro_result_cb, UserData,
 };
@@ -11,10 +12,6 @@ use crate::protocol::{FLAGS_BATCH, FLAGS_ONEWAY};
 use crate::runtime::{CallKind, CallRequest, Outcome, Proxy, Reply};
 use crate::value::Value;
 use std::ffi::{c_char, c_void};
-
-fn proxy<'a>(p: *mut pyro_proxy) -> Option<&'a Proxy> {
-    unsafe { p.as_ref() }.map(|p| &p.proxy)
-}
 
 fn submit(
     p: &Proxy,

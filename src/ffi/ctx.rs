@@ -289,6 +289,11 @@ pub extern "C" fn pyro_proxy_free(proxy: *mut pyro_proxy) {
     })
 }
 
+/// The Rust proxy behind a C handle (None for NULL).
+pub(crate) fn proxy_ref<'a>(p: *mut pyro_proxy) -> Option<&'a Proxy> {
+    unsafe { p.as_ref() }.map(|p| &p.proxy)
+}
+
 pub(crate) struct UserData(pub(crate) *mut c_void);
 // SAFETY: the pointer is only handed back to the host's callbacks, on the thread that
 // dispatches; the library never dereferences it.

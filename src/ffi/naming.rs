@@ -2,13 +2,14 @@
 
 use crate::error::Error;
 use crate::ffi::boundary::guard;
+use crate::ffi::ctx::proxy_ref as proxy;
 use crate::ffi::ctx::{
     cstr, deliver, patience_from_c, pyro_call_id, pyro_ctx, pyro_error_cb, pyro_proxy,
     pyro_result_cb, UserData,
 };
 use crate::ffi::error::{pyro_error, set_out_error};
 use crate::ffi::value::take;
-use crate::runtime::{CallRequest, ConnState, Outcome, Proxy};
+use crate::runtime::{CallRequest, ConnState, Outcome};
 use crate::value::Value;
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
@@ -47,10 +48,6 @@ impl From<ConnState> for pyro_conn_state {
 /// Called with each connection state change of a proxy, inside `pyro_ctx_dispatch`.
 pub type pyro_state_cb =
     Option<unsafe extern "C" fn(state: pyro_conn_state, user_data: *mut c_void)>;
-
-fn proxy<'a>(p: *mut pyro_proxy) -> Option<&'a Proxy> {
-    unsafe { p.as_ref() }.map(|p| &p.proxy)
-}
 
 /// Make a proxy patient: while its name cannot be resolved (no name server, name not
 /// registered) or its server cannot be reached, calls wait and it tries again every

@@ -91,7 +91,7 @@ pub(crate) fn terminate_strings(v: &mut Value) {
     }
 }
 
-fn boxed(mut v: Value) -> *mut Value {
+pub(crate) fn boxed(mut v: Value) -> *mut Value {
     terminate_strings(&mut v);
     Box::into_raw(Box::new(v))
 }

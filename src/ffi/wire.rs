@@ -2,17 +2,14 @@
 //! server returns besides values (handshake reply, metadata, response annotations).
 
 use crate::ffi::boundary::guard;
+use crate::ffi::ctx::proxy_ref as proxy;
 use crate::ffi::ctx::pyro_proxy;
-use crate::ffi::value::{take, terminate_strings};
+use crate::ffi::value::{boxed, take};
 use crate::protocol::Annotations;
 use crate::runtime::Proxy;
 use crate::value::Value;
 use std::cell::Cell;
 use std::ffi::{c_char, CStr};
-
-fn proxy<'a>(p: *mut pyro_proxy) -> Option<&'a Proxy> {
-    unsafe { p.as_ref() }.map(|p| &p.proxy)
-}
 
 fn bytes<'a>(p: *const u8, len: usize) -> Option<&'a [u8]> {
     if p.is_null() {
@@ -23,11 +20,6 @@ fn bytes<'a>(p: *const u8, len: usize) -> Option<&'a [u8]> {
     } else {
         unsafe { std::slice::from_raw_parts(p, len) }
     })
-}
-
-fn boxed(mut v: Value) -> *mut Value {
-    terminate_strings(&mut v);
-    Box::into_raw(Box::new(v))
 }
 
 /// Set the proxy's HMAC key (Pyro4's `_pyroHmacKey`; copied). Every request is signed
