@@ -1,7 +1,8 @@
 /* Calls/s, p50/p99 latency and client CPU per call for pyro_async against a Pyro4
  * server, at several concurrency levels; plus a dispatch micro-benchmark.
  * Prints TSV rows: name calls in_flight calls_per_s p50_us p99_us cpu_us_per_call
- * Usage: bench_calls PYRO:uri CALLS */
+ * Usage: bench_calls PYRO:uri CALLS [IN_FLIGHTxPROXIES]  (the optional third argument runs
+ * just that one configuration, e.g. 16x1, for profiling) */
 #define _GNU_SOURCE
 #include "pyro_async.h"
 
@@ -136,6 +137,15 @@ int main(int argc, char **argv) {
     }
     const char *uri = argv[1];
     int calls = atoi(argv[2]);
+    if (argc > 3) {
+        int in_flight = 0, nproxies = 0;
+        if (sscanf(argv[3], "%dx%d", &in_flight, &nproxies) != 2 || in_flight < 1 || nproxies < 1) {
+            fprintf(stderr, "bad configuration %s (want IN_FLIGHTxPROXIES)\n", argv[3]);
+            return 2;
+        }
+        bench("pyro_async", uri, calls, in_flight, nproxies);
+        return 0;
+    }
     bench("pyro_async 1 proxy", uri, calls, 1, 1);
     bench("pyro_async 1 proxy", uri, calls, 16, 1);
     bench("pyro_async 16 proxies", uri, calls, 16, 16);
