@@ -5,13 +5,16 @@
 //! `on_ready` when the stream is readable or writable; everything here is
 //! non-blocking and returns events for the owner to act on.
 
+use crate::client::outbox::{self, Outbox};
+pub use crate::client::outbox::{Expect, Unfinished};
 use crate::client::wire::{self, ConnectInfo, WireOptions};
 use crate::error::{Error, Result};
 use crate::protocol::{self, Annotations, Message, MessageReader};
 use crate::serial::SerializerId;
 use crate::value::Value;
-use std::collections::VecDeque;
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 pub type CallId = u64;
 
@@ -78,7 +81,8 @@ impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.write(buf),
-            Stream::Unix(s) => s.write(buf),
+            // std writes Unix sockets with write(2), which raises SIGPIPE in a C host.
+            Stream::Unix(s) => outbox::SocketWriter(s.as_raw_fd()).write(buf),
             Stream::Tls(s) => s.write(buf),
         }
     }
@@ -92,34 +96,6 @@ enum Phase {
     Connecting,
     Handshaking { seq: u16 },
     Ready,
-}
-
-/// What a written request expects back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expect {
-    /// A RESULT message.
-    Result,
-    /// Nothing: a oneway call completes once written.
-    Nothing,
-    /// A PING message.
-    Pong,
-}
-
-struct InFlight {
-    seq: u16,
-    call: CallId,
-    ping: bool,
-    /// The request's serializer: the reply must use the same one.
-    serializer: SerializerId,
-    /// A copy of the request, kept only when the proxy may retry it on a new connection.
-    retry: Option<Vec<u8>>,
-}
-
-/// A call taken off a failed connection.
-pub struct Unfinished {
-    pub call: CallId,
-    /// The request, if it can be sent again (kept for retry).
-    pub message: Option<Vec<u8>>,
 }
 
 /// What happened on the connection, for the owner to deliver.
@@ -138,19 +114,13 @@ pub struct Connection {
     pub stream: Stream,
     phase: Phase,
     reader: MessageReader,
-    wbuf: Vec<u8>,
-    wpos: usize,
-    inflight: VecDeque<InFlight>,
-    /// Oneway calls in `wbuf`: (end offset in wbuf, call); done once written.
-    oneway: Vec<(usize, CallId)>,
-    next_seq: u16,
+    /// Shared with submitting threads while the connection is ready (the direct lane).
+    pub outbox: Arc<Mutex<Outbox>>,
     serializer: SerializerId,
     object: String,
     wire: WireOptions,
     max_len: usize,
     read_buf: Box<[u8]>,
-    /// Keep request copies so calls can be retried on a fresh connection (MAX_RETRIES).
-    pub keep_for_retry: bool,
 }
 
 impl Connection {
@@ -161,21 +131,22 @@ impl Connection {
         wire: WireOptions,
         max_message_size: usize,
     ) -> Connection {
+        // TLS keeps its record state in the stream: only the I/O thread may write there.
+        let direct_fd = match &stream {
+            Stream::Tcp(s) => Some(s.as_raw_fd()),
+            Stream::Unix(s) => Some(s.as_raw_fd()),
+            Stream::Tls(_) => None,
+        };
         Connection {
             stream,
             phase: Phase::Connecting,
             reader: MessageReader::new(max_message_size),
-            wbuf: Vec::new(),
-            wpos: 0,
-            inflight: VecDeque::new(),
-            oneway: Vec::new(),
-            next_seq: 0,
+            outbox: Arc::new(Mutex::new(Outbox::new(direct_fd))),
             serializer,
             object: object.to_string(),
             wire,
             max_len: max_message_size,
             read_buf: vec![0u8; 64 * 1024].into_boxed_slice(),
-            keep_for_retry: false,
         }
     }
 
@@ -183,86 +154,43 @@ impl Connection {
         self.phase == Phase::Ready
     }
 
+    fn outbox(&self) -> MutexGuard<'_, Outbox> {
+        self.outbox.lock().unwrap()
+    }
+
+    pub fn set_keep_for_retry(&self, keep: bool) {
+        self.outbox().keep_for_retry = keep;
+    }
+
     /// Take every call that has no outcome yet (the connection is being dropped).
     pub fn take_unfinished(&mut self) -> Vec<Unfinished> {
-        let mut out: Vec<Unfinished> = self
-            .inflight
-            .drain(..)
-            .map(|f| Unfinished {
-                call: f.call,
-                message: f.retry,
-            })
-            .collect();
-        out.extend(self.oneway.drain(..).map(|(_, call)| Unfinished {
-            call,
-            message: None,
-        }));
-        out
+        self.outbox().take_unfinished()
     }
 
     /// Whether the call has been written (or queued for writing) and awaits its reply.
     pub fn is_on_wire(&self, call: CallId) -> bool {
-        self.inflight.iter().any(|f| f.call == call) || self.oneway.iter().any(|(_, c)| *c == call)
-    }
-
-    pub fn has_pending_calls(&self) -> bool {
-        !self.inflight.is_empty() || !self.oneway.is_empty()
-    }
-
-    fn take_seq(&mut self) -> u16 {
-        self.next_seq = self.next_seq.wrapping_add(1);
-        self.next_seq
+        self.outbox().is_on_wire(call)
     }
 
     /// Queue an encoded request (built with seq 0) on a ready connection. It goes out with
     /// the next `flush`, so a burst of calls is coalesced into one write.
-    pub fn submit(&mut self, call: CallId, mut message: Vec<u8>, expect: Expect) {
+    pub fn submit(&mut self, call: CallId, message: Vec<u8>, expect: Expect) {
         debug_assert!(self.is_ready());
-        let seq = self.take_seq();
-        protocol::patch_seq(&mut message, seq);
-        if self.wpos == self.wbuf.len() {
-            self.wbuf.clear();
-            self.wpos = 0;
-        }
-        match expect {
-            Expect::Nothing => {
-                self.wbuf.extend_from_slice(&message);
-                self.oneway.push((self.wbuf.len(), call));
-            }
-            Expect::Result | Expect::Pong => {
-                let retry = self.keep_for_retry.then(|| message.clone());
-                // Each request names its serializer in its header (a proxy may switch).
-                let serializer =
-                    SerializerId::from_u16(u16::from_be_bytes([message[16], message[17]]))
-                        .unwrap_or(self.serializer);
-                self.inflight.push_back(InFlight {
-                    seq,
-                    call,
-                    ping: expect == Expect::Pong,
-                    serializer,
-                    retry,
-                });
-                self.wbuf.extend_from_slice(&message);
-            }
-        }
+        self.outbox().submit(call, message, expect);
     }
 
     pub fn has_unwritten(&self) -> bool {
-        self.wpos < self.wbuf.len() || self.stream.pending_output()
+        self.outbox().has_unwritten() || self.stream.pending_output()
     }
 
     /// Oneway calls whose bytes have all been written since the last call.
     pub fn take_written_oneway(&mut self, done: &mut Vec<CallId>) {
-        let written = self.wpos;
-        let all = self.wbuf.is_empty();
-        self.oneway.retain(|(end, call)| {
-            if all || *end <= written {
-                done.push(*call);
-                false
-            } else {
-                true
-            }
-        });
+        self.outbox().take_written_oneway(done);
+    }
+
+    /// A direct write from another thread failed: the error, once.
+    pub fn take_failure(&mut self) -> Option<Error> {
+        self.outbox().take_failure()
     }
 
     /// Drive the connection after a readiness event.
@@ -285,11 +213,11 @@ impl Connection {
                 Stream::Tls(s) => drop(s.sock.set_nodelay(true)),
                 Stream::Unix(_) => {}
             }
-            let seq = self.take_seq();
+            let seq = self.outbox().take_seq();
             let mut msg =
                 wire::connect_message(seq, self.serializer, &self.object, &self.wire.handshake)?;
             self.wire.finish_request(&mut msg);
-            self.wbuf.extend_from_slice(&msg.encode()?);
+            self.outbox().push_bytes(&msg.encode()?);
             self.phase = Phase::Handshaking { seq };
             self.flush()?;
         } else if writable {
@@ -303,21 +231,8 @@ impl Connection {
 
     /// Write what is queued, as far as the socket takes it.
     pub fn flush(&mut self) -> Result<()> {
-        while self.wpos < self.wbuf.len() {
-            match self.stream.write(&self.wbuf[self.wpos..]) {
-                Ok(0) => return Err(Error::communication("connection closed while writing")),
-                Ok(n) => self.wpos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_err(e)),
-            }
-        }
-        self.stream.flush_pending().map_err(io_err)?;
-        if self.oneway.is_empty() {
-            self.wbuf.clear();
-            self.wpos = 0;
-        }
-        Ok(())
+        self.outbox.lock().unwrap().flush(&mut self.stream)?;
+        self.stream.flush_pending().map_err(io_err)
     }
 
     fn read_available(&mut self, events: &mut Vec<Event>) -> Result<()> {
@@ -365,7 +280,8 @@ impl Connection {
                 Ok(())
             }
             Phase::Ready => {
-                let Some(front) = self.inflight.pop_front() else {
+                let front = self.outbox().pop_inflight();
+                let Some(front) = front else {
                     return Err(Error::protocol(format!(
                         "unexpected message (type {}, seq {}) with no call outstanding",
                         msg.msg_type, msg.seq
@@ -426,19 +342,16 @@ impl Connection {
     }
 }
 
-fn io_err(e: io::Error) -> Error {
-    if let Some(t) = e
-        .get_ref()
-        .and_then(|r| r.downcast_ref::<crate::client::tls::TlsFailure>())
-    {
-        return Error::new(crate::error::ErrorKind::Security, t.to_string());
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // Before the socket closes (fields drop after this): no other thread may write
+        // to an fd number the system can hand out again.
+        if let Ok(mut ob) = self.outbox.lock() {
+            ob.close_direct();
+        }
     }
-    let what = match e.kind() {
-        io::ErrorKind::ConnectionRefused => "connection refused",
-        io::ErrorKind::ConnectionReset => "connection reset by peer",
-        io::ErrorKind::BrokenPipe => "connection closed by peer (broken pipe)",
-        io::ErrorKind::TimedOut => "connection timed out",
-        _ => "socket error",
-    };
-    Error::communication(format!("{what}: {e}"))
+}
+
+fn io_err(e: io::Error) -> Error {
+    outbox::io_error(e)
 }

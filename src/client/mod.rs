@@ -2,6 +2,7 @@
 
 pub mod blocking;
 pub mod connection;
+pub mod outbox;
 pub mod remote_error;
 pub mod target;
 pub mod tls;

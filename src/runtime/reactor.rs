@@ -362,7 +362,7 @@ impl Reactor {
                         ConfigChange::MaxRetries(n) => {
                             st.config.max_retries = n;
                             if let Some(c) = st.conn.as_mut() {
-                                c.keep_for_retry = n > 0;
+                                c.set_keep_for_retry(n > 0);
                             }
                         }
                         ConfigChange::Timeout(t) => st.config.timeout = t,
@@ -647,14 +647,14 @@ impl Reactor {
             .expect("connecting means a target")
             .object
             .clone();
-        let mut conn = Connection::new(
+        let conn = Connection::new(
             stream,
             &object,
             st.config.serializer,
             st.config.link.wire.lock().unwrap().clone(),
             max,
         );
-        conn.keep_for_retry = st.config.max_retries > 0;
+        conn.set_keep_for_retry(st.config.max_retries > 0);
         st.conn = Some(conn);
         let attempt = st.attempt;
         if !self.connect_timeout.is_zero() {
