@@ -63,6 +63,8 @@ pub struct Outbox {
     direct_fd: Option<RawFd>,
     /// A direct write failed: the I/O thread takes this and fails the connection.
     failed: Option<Error>,
+    /// The I/O thread has been asked to write what is queued (reset by every flush).
+    flush_requested: bool,
 }
 
 impl Outbox {
@@ -78,6 +80,7 @@ impl Outbox {
             keep_for_retry: false,
             direct_fd,
             failed: None,
+            flush_requested: false,
         }
     }
 
@@ -125,6 +128,17 @@ impl Outbox {
         }
     }
 
+    /// Calls written or queued whose replies have not come yet.
+    pub fn awaiting_replies(&self) -> bool {
+        !self.inflight.is_empty()
+    }
+
+    /// Ask for the I/O thread to write what is queued: true if the caller must tell it
+    /// (once per burst; any flush resets the request).
+    pub fn request_flush(&mut self) -> bool {
+        !std::mem::replace(&mut self.flush_requested, true)
+    }
+
     pub fn has_unwritten(&self) -> bool {
         self.wpos < self.wbuf.len()
     }
@@ -136,6 +150,7 @@ impl Outbox {
 
     /// Write what is queued, as far as `w` takes it (stops at WouldBlock).
     pub fn flush(&mut self, w: &mut impl Write) -> Result<()> {
+        self.flush_requested = false;
         while self.wpos < self.wbuf.len() {
             match w.write(&self.wbuf[self.wpos..]) {
                 Ok(0) => return Err(Error::communication("connection closed while writing")),
@@ -202,8 +217,10 @@ impl Outbox {
         self.inflight.iter().any(|f| f.call == call) || self.oneway.iter().any(|(_, c)| *c == call)
     }
 
-    /// Take every call that has no outcome yet (the connection is being dropped).
+    /// Take every call that has no outcome yet (the connection is being dropped). The
+    /// lane closes in the same breath, so no direct call can slip in behind.
     pub fn take_unfinished(&mut self) -> Vec<Unfinished> {
+        self.direct_fd = None;
         let mut out: Vec<Unfinished> = self
             .inflight
             .drain(..)

@@ -8,6 +8,7 @@
 
 use super::completion::CompletionQueue;
 use super::reactor::{self, CallInfo, Command, ConfigChange, Payload, ReactorHandle};
+use crate::client::outbox::{Expect, Outbox};
 use crate::client::target::Uri;
 use crate::client::wire::{self, ConnectInfo, WireOptions};
 use crate::error::{Error, ErrorKind, Result};
@@ -251,13 +252,81 @@ pub struct Proxy {
 }
 
 /// What a proxy handle and the I/O thread share: message options (read when a request
-/// is built or a connection opens) and what the server said at the last handshake.
+/// is built or a connection opens), what the server said at the last handshake, and the
+/// direct lane to its connection.
 #[derive(Default)]
 pub(crate) struct ProxyLink {
+    pub lane: Mutex<Lane>,
     pub wire: Mutex<WireOptions>,
     pub info: Mutex<Option<ConnectInfo>>,
     /// TLS client configuration (Pyro4 SSL), used from the next connection.
     pub tls: Mutex<Option<Arc<rustls::ClientConfig>>>,
+}
+
+/// The direct lane: a submitting thread puts a plain call on the proxy's ready connection
+/// and writes it to the socket itself, instead of handing it to the I/O thread (which
+/// costs a wake-up and a context switch per call). The I/O thread opens the lane when a
+/// connection is ready with nothing queued ahead; calls that need its bookkeeping
+/// (deadlines, retries, oneway, batches, pings, streams, named proxies) keep going
+/// through it, and a direct call never overtakes one of those still on its way.
+#[derive(Default)]
+pub(crate) struct Lane {
+    /// The ready connection's outbox (it refuses direct writes once the connection is gone).
+    pub outbox: Option<Arc<Mutex<Outbox>>>,
+    /// Calls handed to the I/O thread and not yet placed by it.
+    pub via_reactor: usize,
+    /// The proxy's calls have deadlines / may be retried: the I/O thread must see them.
+    pub timeout: bool,
+    pub retries: bool,
+    /// The proxy was freed.
+    pub closed: bool,
+}
+
+/// Requests started inside a callback stay in their outbox until the dispatch round ends,
+/// then go out in one write per connection (what a reply burst triggers is coalesced, as
+/// an event loop would do with its write events). A round that piles up this much writes
+/// early.
+const CORK_LIMIT: usize = 256 * 1024;
+
+struct Corked {
+    outbox: Arc<Mutex<Outbox>>,
+    shared: Arc<Shared>,
+    proxy: ProxyId,
+}
+
+thread_local! {
+    static CORKED: RefCell<Vec<Corked>> = const { RefCell::new(Vec::new()) };
+}
+
+fn dispatching_here() -> bool {
+    DISPATCHING.with(|d| !d.borrow().is_empty())
+}
+
+/// Write a direct lane's outbox and act on what that did: oneway calls whose bytes went
+/// out complete; a failed write is reported to the I/O thread, which fails the connection.
+fn write_direct(outbox: &Mutex<Outbox>, shared: &Shared, proxy: ProxyId) {
+    let mut oneway = Vec::new();
+    let failed = {
+        let mut ob = outbox.lock().unwrap();
+        if !ob.flush_direct() {
+            return; // the connection is gone; its calls are failed by the I/O thread
+        }
+        ob.take_written_oneway(&mut oneway);
+        !ob.is_direct()
+    };
+    for call in oneway {
+        shared.finish(call, Ok(Reply::value(Value::None)));
+    }
+    if failed {
+        shared.reactor.send(Command::LaneFailed(proxy));
+    }
+}
+
+/// Write everything corked on this thread.
+fn uncork() {
+    while let Some(c) = CORKED.with(|k| k.borrow_mut().pop()) {
+        write_direct(&c.outbox, &c.shared, c.proxy);
+    }
 }
 
 /// Per-proxy settings, owned by the I/O thread.
@@ -328,6 +397,11 @@ impl Context {
         };
         let o = &self.shared.options;
         let link = Arc::new(ProxyLink::default());
+        {
+            let mut lane = link.lane.lock().unwrap();
+            lane.timeout = o.call_timeout.is_some();
+            lane.retries = o.max_retries > 0;
+        }
         let config = ProxyConfig {
             link: link.clone(),
             serializer,
@@ -365,6 +439,9 @@ impl Context {
     /// Run up to `max` callbacks (0 = all pending) on this thread; returns how many ran.
     pub fn dispatch(&self, max: usize) -> usize {
         let key = Arc::as_ptr(&self.shared) as usize;
+        // A nested dispatch (a callback waiting for its own call) must not wait for
+        // requests that are still corked.
+        uncork();
         DISPATCHING.with(|d| d.borrow_mut().push(key));
         let ran = dispatch_queue(&self.shared, max);
         DISPATCHING.with(|d| {
@@ -373,6 +450,7 @@ impl Context {
                 d.remove(pos);
             }
         });
+        uncork();
         ran
     }
 
@@ -608,6 +686,16 @@ impl Proxy {
                 callback,
             },
         );
+        let mut lane = self.link.lane.lock().unwrap();
+        let payload = match payload {
+            Payload::Encoded(message) => match self.try_direct(&mut lane, id, message, &info) {
+                Ok(()) => return Ok(id),
+                Err(message) => Payload::Encoded(message),
+            },
+            other => other,
+        };
+        lane.via_reactor += 1;
+        drop(lane);
         shared.reactor.send(Command::Call {
             proxy: self.id,
             call: id,
@@ -615,6 +703,70 @@ impl Proxy {
             info,
         });
         Ok(id)
+    }
+
+    /// Put the call on the direct lane if it is open and the call needs nothing from the
+    /// I/O thread; hands the request back otherwise.
+    fn try_direct(
+        &self,
+        lane: &mut Lane,
+        id: CallId,
+        message: Vec<u8>,
+        info: &CallInfo,
+    ) -> std::result::Result<(), Vec<u8>> {
+        let plain = info.kind == CallKind::Invoke && !info.daemon && info.flags == 0;
+        if !plain || lane.closed || lane.timeout || lane.retries || lane.via_reactor > 0 {
+            return Err(message);
+        }
+        let Some(outbox) = lane.outbox.clone() else {
+            return Err(message);
+        };
+        // Oneway and unknown methods are the I/O thread's to handle.
+        let routed = self
+            .link
+            .info
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|m| reactor::route(m, info));
+        if routed != Some(reactor::Route::Invoke) {
+            return Err(message);
+        }
+        let mut ob = outbox.lock().unwrap();
+        if !ob.is_direct() {
+            drop(ob);
+            lane.outbox = None;
+            return Err(message);
+        }
+        // With replies outstanding this call is likely one of a burst: let the I/O
+        // thread write the burst at once (one wake-up, one write) rather than pay a
+        // syscall per call here. An idle connection is written now (lowest latency).
+        let burst = ob.awaiting_replies();
+        ob.submit(id, message, Expect::Result);
+        let cork = dispatching_here() && ob.unwritten() < CORK_LIMIT;
+        if !cork && burst {
+            if ob.request_flush() {
+                drop(ob);
+                self.shared.reactor.send(Command::Flush(self.id));
+            }
+            return Ok(());
+        }
+        drop(ob);
+        if cork {
+            CORKED.with(|k| {
+                let mut k = k.borrow_mut();
+                if !k.iter().any(|c| Arc::ptr_eq(&c.outbox, &outbox)) {
+                    k.push(Corked {
+                        outbox: outbox.clone(),
+                        shared: self.shared.clone(),
+                        proxy: self.id,
+                    });
+                }
+            });
+        } else {
+            write_direct(&outbox, &self.shared, self.id);
+        }
+        Ok(())
     }
 
     /// Call a method that returns an iterator and receive its items one by one (Pyro4
@@ -691,6 +843,7 @@ impl Proxy {
 
     /// Retry calls that failed on a dead connection this many times.
     pub fn set_max_retries(&self, n: u32) {
+        self.link.lane.lock().unwrap().retries = n > 0;
         self.shared.reactor.send(Command::Configure {
             proxy: self.id,
             change: ConfigChange::MaxRetries(n),
@@ -699,6 +852,7 @@ impl Proxy {
 
     /// Deadline for each call of this proxy (None: no deadline).
     pub fn set_timeout(&self, timeout: Option<Duration>) {
+        self.link.lane.lock().unwrap().timeout = timeout.is_some();
         self.shared.reactor.send(Command::Configure {
             proxy: self.id,
             change: ConfigChange::Timeout(timeout),
@@ -717,6 +871,11 @@ impl Proxy {
     /// its connection. Calls made afterwards through clones of this handle are refused.
     pub fn close(&self) {
         let shared = &self.shared;
+        {
+            let mut lane = self.link.lane.lock().unwrap();
+            lane.closed = true;
+            lane.outbox = None;
+        }
         let victims: Vec<CallEntry> = {
             let mut calls = shared.calls.lock().unwrap();
             let ids: Vec<CallId> = calls

@@ -84,6 +84,10 @@ pub(crate) enum Command {
     },
     Cancel,
     CloseProxy(ProxyId),
+    /// A submitting thread's direct write to the proxy's connection failed.
+    LaneFailed(ProxyId),
+    /// Write what submitting threads queued on the proxy's connection.
+    Flush(ProxyId),
     Resolved {
         proxy: ProxyId,
         attempt: u64,
@@ -370,6 +374,17 @@ impl Reactor {
                     }
                 }
             }
+            Command::Flush(proxy) => self.dirty.push(proxy),
+            Command::LaneFailed(proxy) => {
+                let failure = self
+                    .proxies
+                    .get_mut(&proxy)
+                    .and_then(|st| st.conn.as_mut())
+                    .and_then(|c| c.take_failure());
+                if let Some(e) = failure {
+                    self.connection_failed(proxy, e);
+                }
+            }
             Command::Cancel => {
                 // The registry already completed it; a call still queued is skipped when
                 // written, one on the wire has its late reply dropped.
@@ -397,6 +412,15 @@ impl Reactor {
     }
 
     fn on_call(&mut self, proxy: ProxyId, call: CallId, payload: Payload, info: CallInfo) {
+        self.place_call(proxy, call, payload, info);
+        // Placed (queued, written or failed): direct calls may follow it now.
+        if let Some(st) = self.proxies.get(&proxy) {
+            let mut lane = st.config.link.lane.lock().unwrap();
+            lane.via_reactor = lane.via_reactor.saturating_sub(1);
+        }
+    }
+
+    fn place_call(&mut self, proxy: ProxyId, call: CallId, payload: Payload, info: CallInfo) {
         if !self.proxies.contains_key(&proxy) {
             self.shared
                 .finish(call, Err(Error::invalid("the proxy has been freed")));
@@ -445,22 +469,14 @@ impl Reactor {
             let mut oneway = info.flags & FLAGS_ONEWAY != 0;
             if info.kind == CallKind::Invoke && !info.daemon {
                 if let Some(meta) = &st.meta {
-                    let known = |l: &[String]| l.contains(&info.method);
-                    if !meta.methods.is_empty() || !meta.attrs.is_empty() {
-                        let special =
-                            info.method.starts_with("__") || info.flags & FLAGS_BATCH != 0;
-                        if !special && !known(&meta.methods) && !known(&meta.oneway) {
-                            refused.push((
-                                q.call,
-                                Error::invalid(format!(
-                                    "remote object '{target_object}' has no exposed attribute or method '{}'",
-                                    info.method
-                                )),
-                            ));
+                    match route(meta, info) {
+                        Route::Unknown => {
+                            refused.push((q.call, unknown_method(&target_object, &info.method)));
                             continue;
                         }
+                        Route::Oneway => oneway = true,
+                        Route::Invoke => {}
                     }
-                    oneway |= known(&meta.oneway);
                 }
             }
             let mut message = match q.payload {
@@ -492,13 +508,29 @@ impl Reactor {
                 CallKind::Invoke => Expect::Result,
             };
             conn.submit(q.call, message, expect);
-            st.infos.insert(q.call, q.info);
+            if st.config.max_retries > 0 {
+                st.infos.insert(q.call, q.info);
+            }
         }
         for (call, e) in refused {
             st.retries.remove(&call);
             self.shared.finish(call, Err(e));
         }
         self.dirty.push(proxy);
+    }
+
+    /// Let submitting threads write to the proxy's new connection themselves. Everything
+    /// queued here went on it first, so direct calls cannot overtake older calls.
+    fn open_lane(&mut self, proxy: ProxyId) {
+        let Some(st) = self.proxies.get(&proxy) else {
+            return;
+        };
+        let Some(conn) = st.conn.as_ref().filter(|c| c.is_ready()) else {
+            return;
+        };
+        if st.queued.is_empty() && conn.outbox.lock().unwrap().is_direct() {
+            st.config.link.lane.lock().unwrap().outbox = Some(conn.outbox.clone());
+        }
     }
 
     /// Oneway calls complete (with None) once their bytes are written.
@@ -713,6 +745,7 @@ impl Reactor {
             st.tries = 0;
             self.set_state(proxy, ConnState::Connected);
             self.drain_queue_into_conn(proxy);
+            self.open_lane(proxy);
         }
         match result {
             Ok(()) if writable => self.complete_written_oneway(proxy),
@@ -914,6 +947,34 @@ impl Reactor {
             }
         }
     }
+}
+
+/// How the server's metadata says a call must travel.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    Invoke,
+    Oneway,
+    /// Not exposed by the remote object: refused here, without a round trip.
+    Unknown,
+}
+
+pub(crate) fn route(meta: &ConnectInfo, info: &CallInfo) -> Route {
+    let known = |l: &[String]| l.contains(&info.method);
+    if known(&meta.oneway) {
+        return Route::Oneway;
+    }
+    let restricted = !meta.methods.is_empty() || !meta.attrs.is_empty();
+    let special = info.method.starts_with("__") || info.flags & FLAGS_BATCH != 0;
+    if restricted && !special && !known(&meta.methods) {
+        return Route::Unknown;
+    }
+    Route::Invoke
+}
+
+fn unknown_method(object: &str, method: &str) -> Error {
+    Error::invalid(format!(
+        "remote object '{object}' has no exposed attribute or method '{method}'"
+    ))
 }
 
 /// A non-blocking TCP connection, wrapped in TLS when the proxy is configured for it

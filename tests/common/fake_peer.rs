@@ -5,11 +5,11 @@
 
 use pyro_async::protocol::{
     read_message, Header, Message, FLAGS_COMPRESSED, FLAGS_META_ON_CONNECT, FLAGS_ONEWAY,
-    MSG_CONNECT, MSG_CONNECTFAIL, MSG_CONNECTOK, MSG_INVOKE, MSG_RESULT,
+    HEADER_SIZE, MSG_CONNECT, MSG_CONNECTFAIL, MSG_CONNECTOK, MSG_INVOKE, MSG_RESULT,
 };
 use pyro_async::serial::serpent;
 use pyro_async::Value;
-use std::io::Write;
+use std::io::{BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -81,9 +81,29 @@ fn reply(seq: u16, value: &Value) -> Vec<u8> {
         .unwrap()
 }
 
+/// Whether `buf` starts with a whole message (so reading it will not block).
+fn whole_message_buffered(buf: &[u8]) -> bool {
+    let Some(h) = buf.get(..HEADER_SIZE) else {
+        return false;
+    };
+    match Header::decode(h.try_into().unwrap(), usize::MAX) {
+        Ok(h) => buf.len() >= HEADER_SIZE + h.annotations_len + h.data_len,
+        Err(_) => true, // let read_message report it
+    }
+}
+
 fn serve(mut s: TcpStream, fault: Fault) {
     s.set_nodelay(true).ok();
-    let Ok(connect) = read_message(&mut s, 1 << 20) else {
+    // Buffered like a real server's recv loop: a burst of pipelined requests is read in
+    // one syscall, and in echo mode their replies go out in one write.
+    let Ok(mut r) = s
+        .try_clone()
+        .map(|c| BufReader::with_capacity(64 * 1024, c))
+    else {
+        return;
+    };
+    let mut pending: Vec<u8> = Vec::new();
+    let Ok(connect) = read_message(&mut r, 1 << 20) else {
         return;
     };
     if connect.msg_type != MSG_CONNECT {
@@ -112,7 +132,7 @@ fn serve(mut s: TcpStream, fault: Fault) {
         return;
     }
     loop {
-        let Ok(m) = read_message(&mut s, 1 << 20) else {
+        let Ok(m) = read_message(&mut r, 1 << 20) else {
             return;
         };
         if m.msg_type != MSG_INVOKE {
@@ -130,7 +150,13 @@ fn serve(mut s: TcpStream, fault: Fault) {
         let good = reply(m.seq, &arg);
         let bytes = match &fault {
             Fault::Echo if oneway => continue,
-            Fault::Echo => good,
+            Fault::Echo => {
+                pending.extend_from_slice(&good);
+                if whole_message_buffered(r.buffer()) {
+                    continue; // more requests already here: answer them together
+                }
+                std::mem::take(&mut pending)
+            }
             Fault::Delay(d) => {
                 std::thread::sleep(*d);
                 if oneway {
