@@ -41,17 +41,40 @@ fn wait(ctx: &Context, results: &Results, n: usize) {
     }
 }
 
-/// The fault hits the first connection; two pipelined calls both fail with `kind`; a
-/// later call reconnects and succeeds; a proxy on a healthy peer is unaffected.
+/// The fault hits the first connection, once while it is new (the calls go through the
+/// I/O thread) and once after a good call (the first call is written by the submitting
+/// thread itself, the one behind it as a pipelined burst); each time two pipelined calls
+/// both fail with `kind`; a later call reconnects and succeeds; a proxy on a healthy peer
+/// is unaffected.
 fn check(fault: Fault, kind: ErrorKind, timeout: Option<Duration>, message: &str) {
+    check_on(fault.clone(), kind, timeout, message, false);
+    check_on(fault, kind, timeout, message, true);
+}
+
+fn check_on(fault: Fault, kind: ErrorKind, timeout: Option<Duration>, message: &str, used: bool) {
     let ctx = Context::new(ContextOptions {
         max_message_size: 1 << 20,
         ..ContextOptions::default()
     })
     .unwrap();
-    let peer = FakePeer::start(vec![fault.clone(), Fault::Echo]);
+    let first = if used {
+        Fault::AfterEchoes(1, Box::new(fault.clone()))
+    } else {
+        fault.clone()
+    };
+    let peer = FakePeer::start(vec![first, Fault::Echo]);
     let healthy = FakePeer::start(vec![Fault::Echo]);
     let p = ctx.proxy(&peer.uri()).unwrap();
+    if used {
+        let warm: Results = Default::default();
+        call(&p, &warm, 0, false);
+        wait(&ctx, &warm, 1);
+        assert!(warm.lock().unwrap()[0].is_ok(), "{fault:?}: warm-up call");
+        assert!(
+            p.direct_lane_open(),
+            "{fault:?}: lane open after a good call"
+        );
+    }
     p.set_timeout(timeout);
     let h = ctx.proxy(&healthy.uri()).unwrap();
     let results: Results = Default::default();
@@ -187,11 +210,12 @@ fn compressed_garbage_is_protocol() {
 
 #[test]
 fn connect_fail_is_communication_with_reason() {
-    check(
+    check_on(
         Fault::ConnectFail,
         ErrorKind::Communication,
         None,
         "go away",
+        false,
     );
 }
 

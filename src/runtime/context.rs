@@ -769,6 +769,18 @@ impl Proxy {
         Ok(())
     }
 
+    /// Whether calls are being written by their submitting threads right now (the proxy
+    /// has a ready plain connection and needs no I/O-thread bookkeeping). Diagnostics.
+    pub fn direct_lane_open(&self) -> bool {
+        let lane = self.link.lane.lock().unwrap();
+        let usable = !lane.closed && !lane.timeout && !lane.retries;
+        usable
+            && lane
+                .outbox
+                .as_ref()
+                .is_some_and(|o| o.lock().unwrap().is_direct())
+    }
+
     /// Call a method that returns an iterator and receive its items one by one (Pyro4
     /// item streaming). The returned id cancels the whole stream (closing it on the
     /// server). Exactly one of `on_end` / `on_error` runs, after the items.

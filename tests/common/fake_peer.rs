@@ -42,6 +42,9 @@ pub enum Fault {
     DoubleReply,
     /// Answer oneway calls too.
     ReplyToOneway,
+    /// Answer this many calls normally, then wait for two more requests and behave as
+    /// the inner fault (so a fault hits a connection in use, with two calls on the wire).
+    AfterEchoes(usize, Box<Fault>),
 }
 
 pub struct FakePeer {
@@ -94,6 +97,11 @@ fn whole_message_buffered(buf: &[u8]) -> bool {
 
 fn serve(mut s: TcpStream, fault: Fault) {
     s.set_nodelay(true).ok();
+    let (mut echoes_first, later, mut gather) = match fault {
+        Fault::AfterEchoes(n, f) => (n, *f, true),
+        f => (0, f, false),
+    };
+    let mut held: Option<Message> = None;
     // Buffered like a real server's recv loop: a burst of pipelined requests is read in
     // one syscall, and in echo mode their replies go out in one write.
     let Ok(mut r) = s
@@ -109,7 +117,10 @@ fn serve(mut s: TcpStream, fault: Fault) {
     if connect.msg_type != MSG_CONNECT {
         return;
     }
-    if let Fault::ConnectFail = fault {
+    if let Fault::ConnectFail = later {
+        // Let every call the test issues back to back queue up behind the connection
+        // before it is refused, so they all share its fate.
+        std::thread::sleep(Duration::from_millis(50));
         let m = Message::new(
             MSG_CONNECTFAIL,
             0,
@@ -132,8 +143,12 @@ fn serve(mut s: TcpStream, fault: Fault) {
         return;
     }
     loop {
-        let Ok(m) = read_message(&mut r, 1 << 20) else {
-            return;
+        let m = match held.take() {
+            Some(m) => m,
+            None => match read_message(&mut r, 1 << 20) {
+                Ok(m) => m,
+                Err(_) => return,
+            },
         };
         if m.msg_type != MSG_INVOKE {
             return;
@@ -148,6 +163,15 @@ fn serve(mut s: TcpStream, fault: Fault) {
         };
         let oneway = m.flags & FLAGS_ONEWAY != 0;
         let good = reply(m.seq, &arg);
+        let fault = if echoes_first > 0 {
+            echoes_first -= 1;
+            Fault::Echo
+        } else {
+            if std::mem::take(&mut gather) {
+                held = read_message(&mut r, 1 << 20).ok();
+            }
+            later.clone()
+        };
         let bytes = match &fault {
             Fault::Echo if oneway => continue,
             Fault::Echo => {
@@ -245,7 +269,7 @@ fn serve(mut s: TcpStream, fault: Fault) {
                 b
             }
             Fault::ReplyToOneway => good,
-            Fault::ConnectFail => unreachable!(),
+            Fault::ConnectFail | Fault::AfterEchoes(..) => unreachable!(),
         };
         if s.write_all(&bytes).is_err() {
             return;

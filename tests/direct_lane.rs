@@ -1,0 +1,166 @@
+//! Calls written by their submitting thread (the direct lane) and calls that go through
+//! the I/O thread (oneway, deadlines, pings, calls from callbacks that are corked until
+//! the round ends) share one connection, against the real Pyro4 server: the server sees
+//! them in the order they were issued, each completes exactly once.
+
+mod common;
+
+use common::TestServer;
+use pyro_async::protocol::FLAGS_ONEWAY;
+use pyro_async::runtime::{CallKind, CallRequest, Context, ContextOptions, Outcome, Proxy};
+use pyro_async::Value;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+type Done = Arc<Mutex<Vec<(i64, Outcome)>>>;
+
+fn wait_fd(ctx: &Context, ms: i32) {
+    let mut p = libc::pollfd {
+        fd: ctx.fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    unsafe { libc::poll(&mut p, 1, ms) };
+}
+
+fn run_until(ctx: &Context, done: &Done, n: usize) {
+    let end = Instant::now() + Duration::from_secs(30);
+    while done.lock().unwrap().len() < n {
+        assert!(
+            Instant::now() < end,
+            "timed out with {} of {n} done",
+            done.lock().unwrap().len()
+        );
+        wait_fd(ctx, 100);
+        ctx.dispatch(0);
+    }
+}
+
+fn record(p: &Proxy, done: &Done, n: i64, flags: u16) {
+    let d = done.clone();
+    let mut req = CallRequest::new("record", vec![Value::Int(n)], vec![]);
+    req.flags = flags;
+    p.call(req, Box::new(move |o| d.lock().unwrap().push((n, o))))
+        .unwrap();
+}
+
+#[test]
+fn mixed_paths_reach_the_server_in_issue_order() {
+    let server = TestServer::start(&[]);
+    let ctx = Context::new(ContextOptions::default()).unwrap();
+    let p = ctx.proxy(&server.uri("test.session")).unwrap();
+    let done: Done = Default::default();
+    // Connect first so that the lane is open for most of what follows.
+    record(&p, &done, 0, 0);
+    run_until(&ctx, &done, 1);
+    assert!(p.direct_lane_open());
+    let total = 400;
+    let mut lane_seen_open = 0;
+    for n in 1..total {
+        lane_seen_open += p.direct_lane_open() as usize;
+        match n % 6 {
+            // explicit oneway: the I/O thread's path, completes when written
+            1 => record(&p, &done, n, FLAGS_ONEWAY),
+            // a deadline: the I/O thread keeps its timer
+            2 => {
+                p.set_timeout(Some(Duration::from_secs(60)));
+                record(&p, &done, n, 0);
+                p.set_timeout(None);
+            }
+            // started inside a callback: corked, written when that dispatch round ends
+            3 => {
+                let (p2, d2) = (p.clone(), done.clone());
+                assert!(ctx.post(Box::new(move || record(&p2, &d2, n, 0))));
+                ctx.dispatch(0);
+            }
+            // a daemon ping in between (not recorded by the session object)
+            4 => {
+                let mut req = CallRequest::new("<ping>", vec![], vec![]);
+                req.kind = CallKind::Ping;
+                let d = done.clone();
+                p.call(req, Box::new(move |o| d.lock().unwrap().push((-n, o))))
+                    .unwrap();
+            }
+            _ => record(&p, &done, n, 0),
+        }
+        // Let replies come in now and then, so calls meet both an idle and a busy lane.
+        if n % 17 == 0 {
+            let so_far = done.lock().unwrap().len();
+            run_until(&ctx, &done, so_far + 1);
+        }
+    }
+    run_until(&ctx, &done, total as usize);
+    let mut outcomes = done.lock().unwrap().clone();
+    outcomes.sort_by_key(|(n, _)| n.abs());
+    let tags: Vec<i64> = outcomes.iter().map(|(n, _)| n.abs()).collect();
+    assert_eq!(
+        tags,
+        (0..total).collect::<Vec<_>>(),
+        "every call completes exactly once"
+    );
+    for (n, o) in &outcomes {
+        assert!(o.is_ok(), "call {n}: {:?}", o.as_ref().err());
+    }
+    assert!(
+        lane_seen_open > 100,
+        "the lane was open for only {lane_seen_open} calls"
+    );
+
+    let order: Done = Default::default();
+    let d = order.clone();
+    p.call(
+        CallRequest::new("calls", vec![], vec![]),
+        Box::new(move |o| d.lock().unwrap().push((0, o))),
+    )
+    .unwrap();
+    run_until(&ctx, &order, 1);
+    let got = order.lock().unwrap()[0].1.as_ref().unwrap().value.clone();
+    let want: Vec<Value> = (0..total).filter(|n| n % 6 != 4).map(Value::Int).collect();
+    assert_eq!(got, Value::List(want), "the server saw the issue order");
+}
+
+#[test]
+fn a_callback_can_wait_in_a_nested_dispatch_for_a_call_it_started() {
+    let server = TestServer::start(&[]);
+    let ctx = Arc::new(Context::new(ContextOptions::default()).unwrap());
+    let p = ctx.proxy(&server.uri("test.echo")).unwrap();
+    let done: Done = Default::default();
+    record_echo(&p, &done, 1);
+    run_until(&ctx, &done, 1);
+    assert!(p.direct_lane_open());
+
+    let inner: Done = Default::default();
+    let (c2, p2, i2) = (ctx.clone(), p.clone(), inner.clone());
+    let waited = Arc::new(Mutex::new(None));
+    let w2 = waited.clone();
+    ctx.post(Box::new(move || {
+        record_echo(&p2, &i2, 2);
+        // A host loop inside the callback: dispatch first (which sends corked
+        // requests), then poll.
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(20) {
+            c2.dispatch(0);
+            if !i2.lock().unwrap().is_empty() {
+                break;
+            }
+            wait_fd(&c2, 5000);
+        }
+        *w2.lock().unwrap() = Some(t.elapsed());
+    }));
+    ctx.dispatch(0);
+    let waited = waited.lock().unwrap().expect("the callback ran");
+    let got = inner.lock().unwrap();
+    assert_eq!(got.len(), 1, "the nested wait saw its reply");
+    assert_eq!(got[0].1.as_ref().unwrap().value, Value::Int(2));
+    // A request left corked would cost a whole 5 s poll timeout.
+    assert!(waited < Duration::from_secs(4), "waited {waited:?}");
+}
+
+fn record_echo(p: &Proxy, done: &Done, n: i64) {
+    let d = done.clone();
+    p.call(
+        CallRequest::new("echo", vec![Value::Int(n)], vec![]),
+        Box::new(move |o| d.lock().unwrap().push((n, o))),
+    )
+    .unwrap();
+}
