@@ -194,10 +194,12 @@ impl Connection {
     }
 
     /// Drive the connection after a readiness event.
+    /// `closing`: the poller saw the peer's FIN or an error (read to the end then).
     pub fn on_ready(
         &mut self,
         readable: bool,
         writable: bool,
+        closing: bool,
         events: &mut Vec<Event>,
     ) -> Result<()> {
         if self.phase == Phase::Connecting {
@@ -224,7 +226,7 @@ impl Connection {
             self.flush()?;
         }
         if readable {
-            self.read_available(events)?;
+            self.read_available(closing, events)?;
         }
         Ok(())
     }
@@ -235,7 +237,11 @@ impl Connection {
         self.stream.flush_pending().map_err(io_err)
     }
 
-    fn read_available(&mut self, events: &mut Vec<Event>) -> Result<()> {
+    fn read_available(&mut self, closing: bool, events: &mut Vec<Event>) -> Result<()> {
+        // A short read of a plain socket took everything there was; anything that comes
+        // later raises a new edge. TLS may hold records back, and a FIN or error that
+        // came with the data raises none: those are read until WouldBlock.
+        let short_read_drains = !closing && !matches!(self.stream, Stream::Tls(_));
         loop {
             match self.stream.read(&mut self.read_buf) {
                 Ok(0) => {
@@ -245,8 +251,9 @@ impl Connection {
                 Ok(n) => {
                     self.reader.push(&self.read_buf[..n]);
                     self.drain_messages(events)?;
-                    // Keep reading until WouldBlock: a FIN that arrived with the data raises
-                    // no further edge, and stopping early would miss it.
+                    if short_read_drains && n < self.read_buf.len() {
+                        return Ok(());
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

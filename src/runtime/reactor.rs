@@ -276,9 +276,10 @@ impl Reactor {
                 if ev.token() == WAKER {
                     continue;
                 }
-                let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                let closing = ev.is_read_closed() || ev.is_error();
+                let readable = ev.is_readable() || closing;
                 let writable = ev.is_writable() || ev.is_error();
-                self.on_socket(ev.token().0 as ProxyId, readable, writable);
+                self.on_socket(ev.token().0 as ProxyId, readable, writable, closing);
             }
             self.handle.woken.store(false, Ordering::SeqCst);
             while let Ok(cmd) = self.rx.try_recv() {
@@ -717,13 +718,13 @@ impl Reactor {
         self.dirty = dirty;
     }
 
-    fn on_socket(&mut self, proxy: ProxyId, readable: bool, writable: bool) {
+    fn on_socket(&mut self, proxy: ProxyId, readable: bool, writable: bool, closing: bool) {
         let Some(st) = self.proxies.get_mut(&proxy) else {
             return;
         };
         let Some(conn) = st.conn.as_mut() else { return };
         let mut events = std::mem::take(&mut self.events_scratch);
-        let result = conn.on_ready(readable, writable, &mut events);
+        let result = conn.on_ready(readable, writable, closing, &mut events);
         let mut connected = false;
         for ev in events.drain(..) {
             match ev {
