@@ -104,13 +104,26 @@ fn is_printable(c: char) -> bool {
 
 /// `repr(str)`: CPython's quote choice and escapes.
 pub(crate) fn str_repr(s: &str, out: &mut String) {
-    let quote = if s.contains('\'') && !s.contains('"') {
+    let bytes = s.as_bytes();
+    let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') {
         '"'
     } else {
         '\''
     };
+    out.reserve(s.len() + 2);
     out.push(quote);
-    for c in s.chars() {
+    // Runs of printable ASCII other than the quote and backslash (nearly all text) are
+    // copied as one slice; only the other characters go through the escaping match.
+    let plain = |b: u8| (0x20..0x7f).contains(&b) && b != b'\\' && b != quote as u8;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let run = rest.bytes().position(|b| !plain(b)).unwrap_or(rest.len());
+        out.push_str(&rest[..run]);
+        rest = &rest[run..];
+        let Some(c) = rest.chars().next() else {
+            break;
+        };
+        rest = &rest[c.len_utf8()..];
         match c {
             '\\' => out.push_str("\\\\"),
             '\t' => out.push_str("\\t"),
@@ -123,7 +136,6 @@ pub(crate) fn str_repr(s: &str, out: &mut String) {
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }
-            c if (c as u32) < 0x7f => out.push(c),
             c if is_printable(c) => out.push(c),
             c if (c as u32) <= 0xff => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
@@ -353,6 +365,56 @@ mod tests {
         );
         assert_eq!(r(Value::str("\u{1f600}\u{e0001}")), "'😀\\U000e0001'");
         assert_eq!(r(Value::str("tab\t\\")), "'tab\\t\\\\'");
+    }
+
+    /// The straightforward per-char `repr(str)` the run-copying one must match exactly.
+    fn str_repr_reference(s: &str) -> String {
+        let quote = if s.contains('\'') && !s.contains('"') {
+            '"'
+        } else {
+            '\''
+        };
+        let mut out = String::new();
+        out.push(quote);
+        for c in s.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                c if c == quote => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                    let _ = write!(out, "\\x{:02x}", c as u32);
+                }
+                c if (c as u32) < 0x7f => out.push(c),
+                c if is_printable(c) => out.push(c),
+                c if (c as u32) <= 0xff => {
+                    let _ = write!(out, "\\x{:02x}", c as u32);
+                }
+                c if (c as u32) <= 0xffff => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => {
+                    let _ = write!(out, "\\U{:08x}", c as u32);
+                }
+            }
+        }
+        out.push(quote);
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn str_repr_matches_reference(s in "[ -~\\\\'\"\\t\\n\\r\\x00-\\x1f\\x7f\\u{80}-\\u{3000}\\u{1f600}\\u{e0001}]{0,40}", t in ".{0,20}") {
+            for s in [s.as_str(), t.as_str()] {
+                let mut out = String::from("x");
+                str_repr(s, &mut out);
+                proptest::prop_assert_eq!(&out[1..], str_repr_reference(s));
+            }
+        }
     }
 
     #[test]
