@@ -494,10 +494,8 @@ impl<'a> Parser<'a> {
                 _ => break,
             }
         }
-        let text: String = self.src[start..self.pos]
-            .chars()
-            .filter(|c| *c != '_')
-            .collect();
+        let text = without_underscores(&self.src[start..self.pos]);
+        let text = text.as_ref();
         if text.is_empty() || text == "." {
             return self.err("invalid number");
         }
@@ -587,6 +585,29 @@ impl<'a> Parser<'a> {
         let mut s = String::new();
         let mut bytes: Vec<u8> = Vec::new();
         loop {
+            // Copy the run up to the next quote, backslash or newline in one go: only
+            // those three need a decision, everything else is taken as written.
+            let rest = &self.b[self.pos..];
+            let run = rest
+                .iter()
+                .position(|&c| c == q || c == b'\\' || c == b'\n')
+                .unwrap_or(rest.len());
+            if run > 0 {
+                // Ends before an ASCII byte or at the end of input: a char boundary.
+                let text = &self.src[self.pos..self.pos + run];
+                if is_bytes {
+                    if let Some(bad) = text.bytes().position(|c| !c.is_ascii()) {
+                        // report the offset just past the character, as per char would
+                        let c = text[bad..].chars().next().expect("non-ASCII char");
+                        self.pos += bad + c.len_utf8();
+                        return self.err("bytes literals may only contain ASCII characters");
+                    }
+                    bytes.extend_from_slice(text.as_bytes());
+                } else {
+                    s.push_str(text);
+                }
+                self.pos += run;
+            }
             let Some(ch) = self.src[self.pos..].chars().next() else {
                 return self.err("unterminated string literal");
             };
@@ -714,6 +735,20 @@ fn push_char(
     Ok(())
 }
 
+/// Digits with Python's `_` separators removed, borrowed when there are none (the usual
+/// case, so a number costs no allocation).
+fn without_underscores(digits: &str) -> std::borrow::Cow<'_, str> {
+    if digits.contains('_') {
+        digits
+            .chars()
+            .filter(|c| *c != '_')
+            .collect::<String>()
+            .into()
+    } else {
+        digits.into()
+    }
+}
+
 fn negate(v: Value) -> Value {
     match v {
         Value::Int(i) => match i.checked_neg() {
@@ -786,6 +821,54 @@ mod tests {
         // bytes come back as the base64 dict, as they do through a stock Pyro4 server
         let back = decode(enc.as_bytes()).unwrap();
         assert_eq!(back.repr(), "('obj', 'm', (1, 'a', {'data': 'AAE=', 'encoding': 'base64'}, 1.5, None), {'k': {1, 2}, 'e': ()})");
+    }
+
+    #[test]
+    fn string_literal_forms() {
+        for (src, want) in [
+            (r#"'''a'b''c'''"#, "a'b''c"),
+            (r#"r'a\'b'"#, r#"a\'b"#),
+            ("\"\"\"x\ny\"\"\"", "x\ny"),
+            ("'a\\\nb'", "ab"),
+            (r#"'x\q\x41\u00e9é'"#, r#"x\qAéé"#),
+            ("'1_000'", "1_000"),
+        ] {
+            assert_eq!(lit(src), Value::str(want), "{src}");
+        }
+        assert_eq!(lit(r#"b'a\x00'"#), Value::Bytes(vec![b'a', 0]));
+        assert_eq!(lit("1_000_000"), Value::Int(1_000_000));
+        assert_eq!(lit("1_0.2_5"), Value::Float(10.25));
+        for (bad, msg) in [
+            (
+                "b'é'",
+                "bytes literals may only contain ASCII characters at offset 4",
+            ),
+            (
+                "b'abécd'",
+                "bytes literals may only contain ASCII characters at offset 6",
+            ),
+            ("'abc", "unterminated string literal at offset 4"),
+            (
+                "'ab\ncd'",
+                "newline in a single-quoted string literal at offset 3",
+            ),
+        ] {
+            assert_eq!(parse_literal(bad).unwrap_err().message, msg, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn str_and_bytes_round_trip(
+            s in "[ -~\\t\\n\\r\\x00\\x7f\\u{80}-\\u{3000}\\u{1f600}]{0,40}",
+            b in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+        ) {
+            let v = Value::str(s.as_str());
+            proptest::prop_assert_eq!(decode(&encode(&v).unwrap()).unwrap(), v.clone());
+            proptest::prop_assert_eq!(parse_literal(&v.repr()).unwrap(), v);
+            let v = Value::Bytes(b);
+            proptest::prop_assert_eq!(parse_literal(&v.repr()).unwrap(), v);
+        }
     }
 
     #[test]
