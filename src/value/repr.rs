@@ -22,9 +22,7 @@ fn write_at(v: &Value, out: &mut String, depth: usize) {
         Value::None => out.push_str("None"),
         Value::Bool(true) => out.push_str("True"),
         Value::Bool(false) => out.push_str("False"),
-        Value::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
+        Value::Int(i) => push_int(*i, out),
         Value::BigInt(b) => {
             let _ = write!(out, "{b}");
         }
@@ -74,6 +72,26 @@ fn write_at(v: &Value, out: &mut String, depth: usize) {
             out.push('}');
         }
     }
+}
+
+/// An `i64` in decimal, written directly: going through `write!` (its padding machinery)
+/// cost more than the rest of encoding an int.
+fn push_int(i: i64, out: &mut String) {
+    let mut buf = [0u8; 20]; // i64::MIN has 19 digits
+    let mut n = i.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&buf[at..]).expect("ASCII digits"));
 }
 
 fn seq(out: &mut String, open: &str, close: &str, items: &[Value], depth: usize) {
@@ -414,6 +432,24 @@ mod tests {
                 str_repr(s, &mut out);
                 proptest::prop_assert_eq!(&out[1..], str_repr_reference(s));
             }
+        }
+    }
+
+    #[test]
+    fn ints_like_python() {
+        for i in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            -10,
+            12345,
+            i64::MAX,
+            i64::MIN,
+            i64::MIN + 1,
+        ] {
+            assert_eq!(r(Value::Int(i)), i.to_string());
         }
     }
 
