@@ -7,7 +7,7 @@
 
 use super::MAX_DEPTH;
 use crate::error::{Error, Result};
-use crate::value::{float_repr, Value};
+use crate::value::{float_repr, str_repr, Value};
 use base64::Engine;
 use num_bigint::BigInt;
 
@@ -17,10 +17,74 @@ const MAX_INT_DIGITS: usize = 4300;
 
 /// Serialize as serpent 1.4x does, header line included.
 pub fn encode(v: &Value) -> Result<Vec<u8>> {
-    let mut out = String::with_capacity(64);
+    let mut out = String::with_capacity(HEADER.len() + size_hint(v, 0));
     out.push_str(HEADER);
     write_value(v, &mut out, 0)?;
     Ok(out.into_bytes())
+}
+
+/// Pyro4's call tuple `(object, method, vargs, kwargs)`, byte for byte what
+/// `encode(&call_tuple(..))` gives, without first copying the arguments into a Value.
+pub fn encode_call(
+    object: &str,
+    method: &str,
+    args: &[Value],
+    kwargs: &[(String, Value)],
+) -> Result<Vec<u8>> {
+    let hint = HEADER.len()
+        + object.len()
+        + method.len()
+        + 16
+        + args.iter().map(|a| size_hint(a, 1) + 1).sum::<usize>()
+        + kwargs
+            .iter()
+            .map(|(k, v)| k.len() + size_hint(v, 1) + 4)
+            .sum::<usize>();
+    let mut out = String::with_capacity(hint);
+    out.push_str(HEADER);
+    out.push('(');
+    str_repr(object, &mut out);
+    out.push(',');
+    str_repr(method, &mut out);
+    out.push(',');
+    write_tuple(args, &mut out, 1)?;
+    out.push_str(",{");
+    for (i, (k, v)) in kwargs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        str_repr(k, &mut out);
+        out.push(':');
+        write_value(v, &mut out, 2)?;
+    }
+    out.push_str("})");
+    Ok(out.into_bytes())
+}
+
+/// A cheap guess at the encoded length, so the output is usually allocated once.
+/// Containers deeper than two levels count a few bytes per item.
+fn size_hint(v: &Value, depth: usize) -> usize {
+    match v {
+        // quotes, and some slack for escapes
+        Value::Str(s) => s.len() + s.len() / 32 + 2,
+        Value::Bytes(b) => b.len() / 3 * 4 + 40,
+        Value::List(items) | Value::Tuple(items) | Value::Set(items) if depth < 2 => {
+            2 + items
+                .iter()
+                .map(|i| size_hint(i, depth + 1) + 1)
+                .sum::<usize>()
+        }
+        Value::Dict(items) if depth < 2 => {
+            2 + items
+                .iter()
+                .map(|(k, v)| size_hint(k, depth + 1) + size_hint(v, depth + 1) + 2)
+                .sum::<usize>()
+        }
+        Value::List(items) | Value::Tuple(items) | Value::Set(items) => 2 + items.len() * 8,
+        Value::Dict(items) => 2 + items.len() * 16,
+        Value::Object(_) => 64,
+        _ => 8,
+    }
 }
 
 /// Parse a serpent payload (the header line is optional).
@@ -82,19 +146,7 @@ fn write_value(v: &Value, out: &mut String, depth: usize) -> Result<()> {
             out.push_str(&base64::engine::general_purpose::STANDARD.encode(b));
             out.push_str("', 'encoding': 'base64'}");
         }
-        Value::Tuple(items) => {
-            out.push('(');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_value(item, out, depth + 1)?;
-            }
-            if items.len() == 1 {
-                out.push(',');
-            }
-            out.push(')');
-        }
+        Value::Tuple(items) => write_tuple(items, out, depth)?,
         Value::List(items) => write_seq(out, '[', ']', items, depth)?,
         // serpent writes an empty set as an empty tuple: Python has no empty-set literal.
         Value::Set(items) if items.is_empty() => out.push_str("()"),
@@ -114,7 +166,7 @@ fn write_value(v: &Value, out: &mut String, depth: usize) -> Result<()> {
         }
         Value::Object(obj) => {
             out.push_str("{'__class__':");
-            crate::value::Value::str(obj.class.as_str()).repr_into(out);
+            str_repr(&obj.class, out);
             match &obj.state {
                 Value::Dict(items) => {
                     for (k, val) in items {
@@ -134,6 +186,21 @@ fn write_value(v: &Value, out: &mut String, depth: usize) -> Result<()> {
         // None, bools, ints and str: serpent writes Python's repr().
         other => other.repr_into(out),
     }
+    Ok(())
+}
+
+fn write_tuple(items: &[Value], out: &mut String, depth: usize) -> Result<()> {
+    out.push('(');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_value(item, out, depth + 1)?;
+    }
+    if items.len() == 1 {
+        out.push(',');
+    }
+    out.push(')');
     Ok(())
 }
 
@@ -868,6 +935,38 @@ mod tests {
             proptest::prop_assert_eq!(parse_literal(&v.repr()).unwrap(), v);
             let v = Value::Bytes(b);
             proptest::prop_assert_eq!(parse_literal(&v.repr()).unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn encode_call_is_encode_of_the_call_tuple() {
+        let nested = lit("(1, [2.5, 'it\\'s', b'x'], {'k': {1, 2}, 'e': set()}, None, -3j)");
+        let obj = Value::Object(Box::new(crate::value::Object {
+            class: "my.Class".into(),
+            state: Value::Dict(vec![(Value::str("a"), Value::Int(1))]),
+        }));
+        let kw = |pairs: &[(&str, Value)]| -> Vec<(String, Value)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect()
+        };
+        for (args, kwargs) in [
+            (vec![], vec![]),
+            (vec![Value::str("x".repeat(64))], vec![]),
+            (
+                vec![nested.clone(), obj.clone()],
+                kw(&[("a", Value::Int(1))]),
+            ),
+            (
+                vec![],
+                kw(&[("it's", nested), ("b", obj), ("c", Value::None)]),
+            ),
+        ] {
+            for (o, m) in [("PYRO:obj@localhost:1", "echo"), ("o'b\"j", "m\u{e9}")] {
+                let want = encode(&super::super::call_tuple(o, m, &args, &kwargs)).unwrap();
+                assert_eq!(encode_call(o, m, &args, &kwargs).unwrap(), want);
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 mod printable;
 mod repr;
 
+pub(crate) use repr::str_repr;
 pub use repr::{complex_repr, float_repr};
 
 use num_bigint::BigInt;
