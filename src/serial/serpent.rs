@@ -654,11 +654,7 @@ impl<'a> Parser<'a> {
         loop {
             // Copy the run up to the next quote, backslash or newline in one go: only
             // those three need a decision, everything else is taken as written.
-            let rest = &self.b[self.pos..];
-            let run = rest
-                .iter()
-                .position(|&c| c == q || c == b'\\' || c == b'\n')
-                .unwrap_or(rest.len());
+            let run = crate::value::scan::find_any3(&self.b[self.pos..], q, b'\\', b'\n');
             if run > 0 {
                 // Ends before an ASCII byte or at the end of input: a char boundary.
                 let text = &self.src[self.pos..self.pos + run];

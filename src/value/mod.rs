@@ -2,6 +2,7 @@
 
 mod printable;
 mod repr;
+pub(crate) mod scan;
 
 pub(crate) use repr::str_repr;
 pub use repr::{complex_repr, float_repr};

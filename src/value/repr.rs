@@ -132,10 +132,9 @@ pub(crate) fn str_repr(s: &str, out: &mut String) {
     out.push(quote);
     // Runs of printable ASCII other than the quote and backslash (nearly all text) are
     // copied as one slice; only the other characters go through the escaping match.
-    let plain = |b: u8| (0x20..0x7f).contains(&b) && b != b'\\' && b != quote as u8;
     let mut rest = s;
     while !rest.is_empty() {
-        let run = rest.bytes().position(|b| !plain(b)).unwrap_or(rest.len());
+        let run = super::scan::plain_ascii_run(rest.as_bytes(), b'\\', quote as u8);
         out.push_str(&rest[..run]);
         rest = &rest[run..];
         let Some(c) = rest.chars().next() else {
