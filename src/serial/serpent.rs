@@ -544,9 +544,14 @@ impl<'a> Parser<'a> {
             };
         }
         let mut is_float = false;
+        let mut underscores = false;
         while self.pos < b.len() {
             match b[self.pos] {
-                b'0'..=b'9' | b'_' => self.pos += 1,
+                b'0'..=b'9' => self.pos += 1,
+                b'_' => {
+                    underscores = true;
+                    self.pos += 1
+                }
                 b'.' => {
                     is_float = true;
                     self.pos += 1
@@ -561,7 +566,12 @@ impl<'a> Parser<'a> {
                 _ => break,
             }
         }
-        let text = without_underscores(&self.src[start..self.pos]);
+        let text = &self.src[start..self.pos];
+        let text = if underscores {
+            without_underscores(text)
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        };
         let text = text.as_ref();
         if text.is_empty() || text == "." {
             return self.err("invalid number");
@@ -593,7 +603,9 @@ impl<'a> Parser<'a> {
             ));
         }
         if text.len() <= 18 {
-            return Ok(Value::Int(text.parse().expect("at most 18 digits")));
+            // only ASCII digits get here, and 18 of them always fit an i64
+            let n = text.bytes().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+            return Ok(Value::Int(n));
         }
         match BigInt::parse_bytes(text.as_bytes(), 10) {
             Some(n) => Ok(Value::from_bigint(n)),
@@ -798,18 +810,13 @@ fn push_char(
     Ok(())
 }
 
-/// Digits with Python's `_` separators removed, borrowed when there are none (the usual
-/// case, so a number costs no allocation).
+/// Digits with Python's `_` separators removed.
 fn without_underscores(digits: &str) -> std::borrow::Cow<'_, str> {
-    if digits.contains('_') {
-        digits
-            .chars()
-            .filter(|c| *c != '_')
-            .collect::<String>()
-            .into()
-    } else {
-        digits.into()
-    }
+    digits
+        .chars()
+        .filter(|c| *c != '_')
+        .collect::<String>()
+        .into()
 }
 
 fn negate(v: Value) -> Value {
