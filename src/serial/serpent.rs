@@ -7,7 +7,7 @@
 
 use super::MAX_DEPTH;
 use crate::error::{Error, Result};
-use crate::value::{float_repr, str_repr, Value};
+use crate::value::{float_repr_into, str_repr, Value};
 use base64::Engine;
 use num_bigint::BigInt;
 
@@ -114,7 +114,7 @@ fn write_float(f: f64, out: &mut String) {
     } else if f.is_infinite() {
         out.push_str(if f > 0.0 { "1e30000" } else { "-1e30000" });
     } else {
-        out.push_str(&float_repr(f));
+        float_repr_into(f, out);
     }
 }
 

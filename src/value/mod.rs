@@ -4,8 +4,8 @@ mod printable;
 mod repr;
 pub(crate) mod scan;
 
-pub(crate) use repr::str_repr;
 pub use repr::{complex_repr, float_repr};
+pub(crate) use repr::{float_repr_into, str_repr};
 
 use num_bigint::BigInt;
 
