@@ -1,57 +1,87 @@
 //! Word-at-a-time byte scans for the text codecs: string bodies are long runs of
 //! ordinary characters, and testing eight bytes per step instead of one is most of the
 //! cost of encoding or decoding them. Safe code only (`u64::from_le_bytes` on chunks).
+//!
+//! Each test below yields a mask with the high bit of every flagged byte set, exactly per
+//! byte (no carry or borrow crosses a byte: the high bits are masked off before adding),
+//! so the first flagged byte of a little-endian word is `trailing_zeros / 8`.
 
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
+const LOW7: u64 = !HI;
 
-/// True if some byte of `x` is zero (exact: the classic `(x - 0x01..) & !x & 0x80..`).
-fn has_zero(x: u64) -> bool {
-    x.wrapping_sub(LO) & !x & HI != 0
+/// Bytes of `x` that are zero.
+fn zero_bytes(x: u64) -> u64 {
+    !(((x & LOW7) + LOW7) | x) & HI
 }
 
-/// True if some byte of `x` is below `n` (exact for `n <= 128`).
-fn has_less(x: u64, n: u8) -> bool {
-    x.wrapping_sub(LO * n as u64) & !x & HI != 0
+/// Bytes of `x` that are not printable ASCII (0x20..0x7f): >= 0x7f is the high bit set or
+/// the low seven bits all ones (adding 1 carries into bit 7); < 0x20 is the high bit clear
+/// and adding 0x60 to the low seven bits not reaching bit 7.
+fn unprintable_bytes(x: u64) -> u64 {
+    let low = x & LOW7;
+    ((x | (low + LO)) & HI) | (!(low + LO * 0x60) & !x & HI)
 }
 
-fn words(hay: &[u8]) -> impl Iterator<Item = u64> + '_ {
-    hay.chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().expect("8-byte chunk")))
+/// Offset of the first byte flagged by `mask_of` (a per-byte mask as above), falling back
+/// to `is_hit` byte by byte for the tail shorter than a word; `hay.len()` if none.
+fn find(hay: &[u8], mask_of: impl Fn(u64) -> u64, is_hit: impl Fn(u8) -> bool) -> usize {
+    let mut words = hay.chunks_exact(8);
+    let mut at = 0;
+    for w in &mut words {
+        let m = mask_of(u64::from_le_bytes(w.try_into().expect("8-byte chunk")));
+        if m != 0 {
+            return at + (m.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + words
+        .remainder()
+        .iter()
+        .position(|&c| is_hit(c))
+        .unwrap_or(hay.len() - at)
 }
 
 /// Index of the first byte equal to `a`, `b` or `c`, or `hay.len()`.
 pub(crate) fn find_any3(hay: &[u8], a: u8, b: u8, c: u8) -> usize {
     let (wa, wb, wc) = (LO * a as u64, LO * b as u64, LO * c as u64);
-    let skip = 8 * words(hay)
-        .take_while(|&x| !(has_zero(x ^ wa) || has_zero(x ^ wb) || has_zero(x ^ wc)))
-        .count();
-    skip + hay[skip..]
-        .iter()
-        .position(|&x| x == a || x == b || x == c)
-        .unwrap_or(hay.len() - skip)
+    find(
+        hay,
+        |x| zero_bytes(x ^ wa) | zero_bytes(x ^ wb) | zero_bytes(x ^ wc),
+        |x| x == a || x == b || x == c,
+    )
 }
 
 /// Length of the leading run of printable ASCII (0x20..0x7f) other than `a` and `b`.
 pub(crate) fn plain_ascii_run(hay: &[u8], a: u8, b: u8) -> usize {
-    let (wa, wb, wdel) = (LO * a as u64, LO * b as u64, LO * 0x7f);
-    let plain = |x: u64| {
-        x & HI == 0
-            && !has_less(x, 0x20)
-            && !has_zero(x ^ wdel)
-            && !has_zero(x ^ wa)
-            && !has_zero(x ^ wb)
-    };
-    let skip = 8 * words(hay).take_while(|&x| plain(x)).count();
-    skip + hay[skip..]
-        .iter()
-        .position(|&x| !((0x20..0x7f).contains(&x) && x != a && x != b))
-        .unwrap_or(hay.len() - skip)
+    let (wa, wb) = (LO * a as u64, LO * b as u64);
+    find(
+        hay,
+        |x| unprintable_bytes(x) | zero_bytes(x ^ wa) | zero_bytes(x ^ wb),
+        |x| !(0x20..0x7f).contains(&x) || x == a || x == b,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_byte_at_every_position() {
+        for c in 0..=255u8 {
+            for at in 0..17 {
+                let mut v = vec![b'm'; 17];
+                v[at] = c;
+                let plain = (0x20..0x7f).contains(&c) && c != b'\\' && c != b'\'';
+                assert_eq!(
+                    plain_ascii_run(&v, b'\\', b'\''),
+                    if plain { 17 } else { at }
+                );
+                let hit = c == b'"' || c == b'\\' || c == b'\n';
+                assert_eq!(find_any3(&v, b'"', b'\\', b'\n'), if hit { at } else { 17 });
+            }
+        }
+    }
 
     proptest::proptest! {
         #[test]
