@@ -123,16 +123,20 @@ fn is_printable(c: char) -> bool {
 /// `repr(str)`: CPython's quote choice and escapes.
 pub(crate) fn str_repr(s: &str, out: &mut String) {
     let bytes = s.as_bytes();
-    let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') {
+    out.reserve(s.len() + 2);
+    // The leading run of printable ASCII without `\` or `'` is copied as written whichever
+    // quote is chosen (a `"` quote means the string has no `"`); it is often all of it.
+    let plain = super::scan::plain_ascii_run(bytes, b'\\', b'\'');
+    let quote = if bytes[plain..].contains(&b'\'') && !bytes.contains(&b'"') {
         '"'
     } else {
         '\''
     };
-    out.reserve(s.len() + 2);
     out.push(quote);
-    // Runs of printable ASCII other than the quote and backslash (nearly all text) are
-    // copied as one slice; only the other characters go through the escaping match.
-    let mut rest = s;
+    out.push_str(&s[..plain]);
+    // Further runs of printable ASCII other than the quote and backslash are copied as
+    // slices too; only the other characters go through the escaping match.
+    let mut rest = &s[plain..];
     while !rest.is_empty() {
         let run = super::scan::plain_ascii_run(rest.as_bytes(), b'\\', quote as u8);
         out.push_str(&rest[..run]);
