@@ -381,16 +381,22 @@ impl<'a> Parser<'a> {
     /// Comma-separated values up to `close`; a trailing comma is allowed.
     fn items(&mut self, close: u8, depth: usize) -> Result<Vec<Value>> {
         let mut items = Vec::new();
+        self.items_into(&mut items, close, depth)?;
+        Ok(items)
+    }
+
+    /// [`Parser::items`] appended to `items` (which may hold a first item already).
+    fn items_into(&mut self, items: &mut Vec<Value>, close: u8, depth: usize) -> Result<()> {
         loop {
             if self.eat(close) {
-                return Ok(items);
+                return Ok(());
             }
             items.push(self.value(depth + 1)?);
             if self.eat(b',') {
                 continue;
             }
             if self.eat(close) {
-                return Ok(items);
+                return Ok(());
             }
             return self.err(format!("expected ',' or '{}'", close as char));
         }
@@ -408,8 +414,10 @@ impl<'a> Parser<'a> {
         if !self.eat(b',') {
             return self.err("expected ',' or ')'");
         }
-        let mut items = vec![first];
-        items.extend(self.items(b')', depth)?);
+        // One vector for the whole tuple (not a second one for the rest, then a copy).
+        let mut items = Vec::with_capacity(4);
+        items.push(first);
+        self.items_into(&mut items, b')', depth)?;
         Ok(Value::Tuple(items))
     }
 
@@ -421,7 +429,9 @@ impl<'a> Parser<'a> {
         let first = self.value(depth + 1)?;
         if self.eat(b':') {
             let v = self.value(depth + 1)?;
-            let mut dict = Value::Dict(vec![(first, v)]);
+            let mut items = Vec::with_capacity(4);
+            items.push((first, v));
+            let mut dict = Value::Dict(items);
             loop {
                 if self.eat(b'}') {
                     break;
@@ -450,7 +460,7 @@ impl<'a> Parser<'a> {
         // a set literal
         let mut items = vec![first];
         if self.eat(b',') {
-            items.extend(self.items(b'}', depth)?);
+            self.items_into(&mut items, b'}', depth)?;
         } else if !self.eat(b'}') {
             return self.err("expected ',' or '}' in set");
         }
