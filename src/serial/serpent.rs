@@ -553,6 +553,23 @@ impl<'a> Parser<'a> {
                 None => self.err("invalid integer literal"),
             };
         }
+        // Fast path for the usual plain decimal int: up to 18 digits, no leading zero and
+        // nothing after that would make it a float, imaginary or `_`-separated. The general
+        // code below gives the same value for these; it just does more to get there.
+        let digits = b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if (1..=18).contains(&digits)
+            && (digits == 1 || b[start] != b'0')
+            && !matches!(
+                b.get(start + digits),
+                Some(b'.' | b'e' | b'E' | b'j' | b'J' | b'_')
+            )
+        {
+            self.pos = start + digits;
+            let n = b[start..self.pos]
+                .iter()
+                .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+            return Ok(Value::Int(n));
+        }
         let mut is_float = false;
         let mut underscores = false;
         while self.pos < b.len() {
@@ -980,6 +997,31 @@ mod tests {
                 let want = encode(&super::super::call_tuple(o, m, &args, &kwargs)).unwrap();
                 assert_eq!(encode_call(o, m, &args, &kwargs).unwrap(), want);
             }
+        }
+    }
+
+    #[test]
+    fn number_shapes() {
+        for (src, want) in [
+            ("0", "0"),
+            ("7", "7"),
+            ("00", "0"),
+            ("-0", "0"),
+            ("123456789012345678", "123456789012345678"),
+            ("1234567890123456789", "1234567890123456789"),
+            ("-9223372036854775808", "-9223372036854775808"),
+            ("12.5", "12.5"),
+            ("12e2", "1200.0"),
+            ("12E-2", "0.12"),
+            ("12j", "12j"),
+            ("1_2", "12"),
+            ("-5+3j", "(-5+3j)"),
+            ("[1,-2, 3 ]", "[1, -2, 3]"),
+        ] {
+            assert_eq!(lit(src).repr(), want, "{src}");
+        }
+        for bad in ["012", "0012", "1x"] {
+            assert!(parse_literal(bad).is_err(), "{bad}");
         }
     }
 
