@@ -7,7 +7,7 @@
 
 use super::MAX_DEPTH;
 use crate::error::{Error, Result};
-use crate::value::{float_repr_into, str_repr, Value};
+use crate::value::{float_repr_into, push_int, str_repr, Value};
 use base64::Engine;
 use num_bigint::BigInt;
 
@@ -123,6 +123,9 @@ fn write_value(v: &Value, out: &mut String, depth: usize) -> Result<()> {
         return Err(Error::serialization("value nested too deeply to serialize"));
     }
     match v {
+        // the commonest scalars directly, not through Value::repr_into's dispatch
+        Value::Str(s) => str_repr(s, out),
+        Value::Int(i) => push_int(*i, out),
         Value::Float(f) => write_float(*f, out),
         Value::Complex { re, im } => {
             if re.is_nan() || im.is_nan() {

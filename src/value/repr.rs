@@ -76,7 +76,7 @@ fn write_at(v: &Value, out: &mut String, depth: usize) {
 
 /// An `i64` in decimal, written directly: going through `write!` (its padding machinery)
 /// cost more than the rest of encoding an int.
-fn push_int(i: i64, out: &mut String) {
+pub(crate) fn push_int(i: i64, out: &mut String) {
     let mut buf = [0u8; 20]; // i64::MIN has 19 digits
     let mut n = i.unsigned_abs();
     let mut at = buf.len();
