@@ -149,9 +149,7 @@ pub fn invoke_message(
         SerializerId::Json => serial::json::encode_call(object, method, args, kwargs)?,
         SerializerId::Marshal => serial::marshal::encode_call(object, method, args, kwargs)?,
         SerializerId::Pickle => serial::pickle::encode_call(object, method, args, kwargs)?,
-        SerializerId::Serpent => {
-            serial::serpent::encode(&serial::call_tuple(object, method, args, kwargs))?
-        }
+        SerializerId::Serpent => serial::serpent::encode_call(object, method, args, kwargs)?,
     };
     Ok(Message::new(
         MSG_INVOKE,

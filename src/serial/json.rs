@@ -305,7 +305,7 @@ fn write_float(f: f64, out: &mut String) {
     } else if f == f64::NEG_INFINITY {
         out.push_str("-Infinity");
     } else {
-        out.push_str(&crate::value::float_repr(f));
+        crate::value::float_repr_into(f, out);
     }
 }
 

@@ -7,7 +7,7 @@
 
 use super::MAX_DEPTH;
 use crate::error::{Error, Result};
-use crate::value::{float_repr, Value};
+use crate::value::{float_repr_into, push_int, str_repr, Value};
 use base64::Engine;
 use num_bigint::BigInt;
 
@@ -17,10 +17,74 @@ const MAX_INT_DIGITS: usize = 4300;
 
 /// Serialize as serpent 1.4x does, header line included.
 pub fn encode(v: &Value) -> Result<Vec<u8>> {
-    let mut out = String::with_capacity(64);
+    let mut out = String::with_capacity(HEADER.len() + size_hint(v, 0));
     out.push_str(HEADER);
     write_value(v, &mut out, 0)?;
     Ok(out.into_bytes())
+}
+
+/// Pyro4's call tuple `(object, method, vargs, kwargs)`, byte for byte what
+/// `encode(&call_tuple(..))` gives, without first copying the arguments into a Value.
+pub fn encode_call(
+    object: &str,
+    method: &str,
+    args: &[Value],
+    kwargs: &[(String, Value)],
+) -> Result<Vec<u8>> {
+    let hint = HEADER.len()
+        + object.len()
+        + method.len()
+        + 16
+        + args.iter().map(|a| size_hint(a, 1) + 1).sum::<usize>()
+        + kwargs
+            .iter()
+            .map(|(k, v)| k.len() + size_hint(v, 1) + 4)
+            .sum::<usize>();
+    let mut out = String::with_capacity(hint);
+    out.push_str(HEADER);
+    out.push('(');
+    str_repr(object, &mut out);
+    out.push(',');
+    str_repr(method, &mut out);
+    out.push(',');
+    write_tuple(args, &mut out, 1)?;
+    out.push_str(",{");
+    for (i, (k, v)) in kwargs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        str_repr(k, &mut out);
+        out.push(':');
+        write_value(v, &mut out, 2)?;
+    }
+    out.push_str("})");
+    Ok(out.into_bytes())
+}
+
+/// A cheap guess at the encoded length, so the output is usually allocated once.
+/// Containers deeper than two levels count a few bytes per item.
+fn size_hint(v: &Value, depth: usize) -> usize {
+    match v {
+        // quotes, and some slack for escapes
+        Value::Str(s) => s.len() + s.len() / 32 + 2,
+        Value::Bytes(b) => b.len() / 3 * 4 + 40,
+        Value::List(items) | Value::Tuple(items) | Value::Set(items) if depth < 2 => {
+            2 + items
+                .iter()
+                .map(|i| size_hint(i, depth + 1) + 1)
+                .sum::<usize>()
+        }
+        Value::Dict(items) if depth < 2 => {
+            2 + items
+                .iter()
+                .map(|(k, v)| size_hint(k, depth + 1) + size_hint(v, depth + 1) + 2)
+                .sum::<usize>()
+        }
+        Value::List(items) | Value::Tuple(items) | Value::Set(items) => 2 + items.len() * 8,
+        Value::Dict(items) => 2 + items.len() * 16,
+        Value::Object(_) => 64,
+        _ => 8,
+    }
 }
 
 /// Parse a serpent payload (the header line is optional).
@@ -50,7 +114,7 @@ fn write_float(f: f64, out: &mut String) {
     } else if f.is_infinite() {
         out.push_str(if f > 0.0 { "1e30000" } else { "-1e30000" });
     } else {
-        out.push_str(&float_repr(f));
+        float_repr_into(f, out);
     }
 }
 
@@ -59,6 +123,9 @@ fn write_value(v: &Value, out: &mut String, depth: usize) -> Result<()> {
         return Err(Error::serialization("value nested too deeply to serialize"));
     }
     match v {
+        // the commonest scalars directly, not through Value::repr_into's dispatch
+        Value::Str(s) => str_repr(s, out),
+        Value::Int(i) => push_int(*i, out),
         Value::Float(f) => write_float(*f, out),
         Value::Complex { re, im } => {
             if re.is_nan() || im.is_nan() {
@@ -82,19 +149,7 @@ fn write_value(v: &Value, out: &mut String, depth: usize) -> Result<()> {
             out.push_str(&base64::engine::general_purpose::STANDARD.encode(b));
             out.push_str("', 'encoding': 'base64'}");
         }
-        Value::Tuple(items) => {
-            out.push('(');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_value(item, out, depth + 1)?;
-            }
-            if items.len() == 1 {
-                out.push(',');
-            }
-            out.push(')');
-        }
+        Value::Tuple(items) => write_tuple(items, out, depth)?,
         Value::List(items) => write_seq(out, '[', ']', items, depth)?,
         // serpent writes an empty set as an empty tuple: Python has no empty-set literal.
         Value::Set(items) if items.is_empty() => out.push_str("()"),
@@ -114,7 +169,7 @@ fn write_value(v: &Value, out: &mut String, depth: usize) -> Result<()> {
         }
         Value::Object(obj) => {
             out.push_str("{'__class__':");
-            crate::value::Value::str(obj.class.as_str()).repr_into(out);
+            str_repr(&obj.class, out);
             match &obj.state {
                 Value::Dict(items) => {
                     for (k, val) in items {
@@ -134,6 +189,21 @@ fn write_value(v: &Value, out: &mut String, depth: usize) -> Result<()> {
         // None, bools, ints and str: serpent writes Python's repr().
         other => other.repr_into(out),
     }
+    Ok(())
+}
+
+fn write_tuple(items: &[Value], out: &mut String, depth: usize) -> Result<()> {
+    out.push('(');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_value(item, out, depth + 1)?;
+    }
+    if items.len() == 1 {
+        out.push(',');
+    }
+    out.push(')');
     Ok(())
 }
 
@@ -314,16 +384,22 @@ impl<'a> Parser<'a> {
     /// Comma-separated values up to `close`; a trailing comma is allowed.
     fn items(&mut self, close: u8, depth: usize) -> Result<Vec<Value>> {
         let mut items = Vec::new();
+        self.items_into(&mut items, close, depth)?;
+        Ok(items)
+    }
+
+    /// [`Parser::items`] appended to `items` (which may hold a first item already).
+    fn items_into(&mut self, items: &mut Vec<Value>, close: u8, depth: usize) -> Result<()> {
         loop {
             if self.eat(close) {
-                return Ok(items);
+                return Ok(());
             }
             items.push(self.value(depth + 1)?);
             if self.eat(b',') {
                 continue;
             }
             if self.eat(close) {
-                return Ok(items);
+                return Ok(());
             }
             return self.err(format!("expected ',' or '{}'", close as char));
         }
@@ -341,8 +417,10 @@ impl<'a> Parser<'a> {
         if !self.eat(b',') {
             return self.err("expected ',' or ')'");
         }
-        let mut items = vec![first];
-        items.extend(self.items(b')', depth)?);
+        // One vector for the whole tuple (not a second one for the rest, then a copy).
+        let mut items = Vec::with_capacity(4);
+        items.push(first);
+        self.items_into(&mut items, b')', depth)?;
         Ok(Value::Tuple(items))
     }
 
@@ -354,7 +432,9 @@ impl<'a> Parser<'a> {
         let first = self.value(depth + 1)?;
         if self.eat(b':') {
             let v = self.value(depth + 1)?;
-            let mut dict = Value::Dict(vec![(first, v)]);
+            let mut items = Vec::with_capacity(4);
+            items.push((first, v));
+            let mut dict = Value::Dict(items);
             loop {
                 if self.eat(b'}') {
                     break;
@@ -383,7 +463,7 @@ impl<'a> Parser<'a> {
         // a set literal
         let mut items = vec![first];
         if self.eat(b',') {
-            items.extend(self.items(b'}', depth)?);
+            self.items_into(&mut items, b'}', depth)?;
         } else if !self.eat(b'}') {
             return self.err("expected ',' or '}' in set");
         }
@@ -476,10 +556,32 @@ impl<'a> Parser<'a> {
                 None => self.err("invalid integer literal"),
             };
         }
+        // Fast path for the usual plain decimal int: up to 18 digits, no leading zero and
+        // nothing after that would make it a float, imaginary or `_`-separated. The general
+        // code below gives the same value for these; it just does more to get there.
+        let digits = b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if (1..=18).contains(&digits)
+            && (digits == 1 || b[start] != b'0')
+            && !matches!(
+                b.get(start + digits),
+                Some(b'.' | b'e' | b'E' | b'j' | b'J' | b'_')
+            )
+        {
+            self.pos = start + digits;
+            let n = b[start..self.pos]
+                .iter()
+                .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+            return Ok(Value::Int(n));
+        }
         let mut is_float = false;
+        let mut underscores = false;
         while self.pos < b.len() {
             match b[self.pos] {
-                b'0'..=b'9' | b'_' => self.pos += 1,
+                b'0'..=b'9' => self.pos += 1,
+                b'_' => {
+                    underscores = true;
+                    self.pos += 1
+                }
                 b'.' => {
                     is_float = true;
                     self.pos += 1
@@ -494,10 +596,13 @@ impl<'a> Parser<'a> {
                 _ => break,
             }
         }
-        let text: String = self.src[start..self.pos]
-            .chars()
-            .filter(|c| *c != '_')
-            .collect();
+        let text = &self.src[start..self.pos];
+        let text = if underscores {
+            without_underscores(text)
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        };
+        let text = text.as_ref();
         if text.is_empty() || text == "." {
             return self.err("invalid number");
         }
@@ -528,7 +633,9 @@ impl<'a> Parser<'a> {
             ));
         }
         if text.len() <= 18 {
-            return Ok(Value::Int(text.parse().expect("at most 18 digits")));
+            // only ASCII digits get here, and 18 of them always fit an i64
+            let n = text.bytes().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+            return Ok(Value::Int(n));
         }
         match BigInt::parse_bytes(text.as_bytes(), 10) {
             Some(n) => Ok(Value::from_bigint(n)),
@@ -587,6 +694,25 @@ impl<'a> Parser<'a> {
         let mut s = String::new();
         let mut bytes: Vec<u8> = Vec::new();
         loop {
+            // Copy the run up to the next quote, backslash or newline in one go: only
+            // those three need a decision, everything else is taken as written.
+            let run = crate::value::scan::find_any3(&self.b[self.pos..], q, b'\\', b'\n');
+            if run > 0 {
+                // Ends before an ASCII byte or at the end of input: a char boundary.
+                let text = &self.src[self.pos..self.pos + run];
+                if is_bytes {
+                    if let Some(bad) = text.bytes().position(|c| !c.is_ascii()) {
+                        // report the offset just past the character, as per char would
+                        let c = text[bad..].chars().next().expect("non-ASCII char");
+                        self.pos += bad + c.len_utf8();
+                        return self.err("bytes literals may only contain ASCII characters");
+                    }
+                    bytes.extend_from_slice(text.as_bytes());
+                } else {
+                    s.push_str(text);
+                }
+                self.pos += run;
+            }
             let Some(ch) = self.src[self.pos..].chars().next() else {
                 return self.err("unterminated string literal");
             };
@@ -714,6 +840,15 @@ fn push_char(
     Ok(())
 }
 
+/// Digits with Python's `_` separators removed.
+fn without_underscores(digits: &str) -> std::borrow::Cow<'_, str> {
+    digits
+        .chars()
+        .filter(|c| *c != '_')
+        .collect::<String>()
+        .into()
+}
+
 fn negate(v: Value) -> Value {
     match v {
         Value::Int(i) => match i.checked_neg() {
@@ -786,6 +921,111 @@ mod tests {
         // bytes come back as the base64 dict, as they do through a stock Pyro4 server
         let back = decode(enc.as_bytes()).unwrap();
         assert_eq!(back.repr(), "('obj', 'm', (1, 'a', {'data': 'AAE=', 'encoding': 'base64'}, 1.5, None), {'k': {1, 2}, 'e': ()})");
+    }
+
+    #[test]
+    fn string_literal_forms() {
+        for (src, want) in [
+            (r#"'''a'b''c'''"#, "a'b''c"),
+            (r#"r'a\'b'"#, r#"a\'b"#),
+            ("\"\"\"x\ny\"\"\"", "x\ny"),
+            ("'a\\\nb'", "ab"),
+            (r#"'x\q\x41\u00e9é'"#, r#"x\qAéé"#),
+            ("'1_000'", "1_000"),
+        ] {
+            assert_eq!(lit(src), Value::str(want), "{src}");
+        }
+        assert_eq!(lit(r#"b'a\x00'"#), Value::Bytes(vec![b'a', 0]));
+        assert_eq!(lit("1_000_000"), Value::Int(1_000_000));
+        assert_eq!(lit("1_0.2_5"), Value::Float(10.25));
+        for (bad, msg) in [
+            (
+                "b'é'",
+                "bytes literals may only contain ASCII characters at offset 4",
+            ),
+            (
+                "b'abécd'",
+                "bytes literals may only contain ASCII characters at offset 6",
+            ),
+            ("'abc", "unterminated string literal at offset 4"),
+            (
+                "'ab\ncd'",
+                "newline in a single-quoted string literal at offset 3",
+            ),
+        ] {
+            assert_eq!(parse_literal(bad).unwrap_err().message, msg, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn str_and_bytes_round_trip(
+            s in "[ -~\\t\\n\\r\\x00\\x7f\\u{80}-\\u{3000}\\u{1f600}]{0,40}",
+            b in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+        ) {
+            let v = Value::str(s.as_str());
+            proptest::prop_assert_eq!(decode(&encode(&v).unwrap()).unwrap(), v.clone());
+            proptest::prop_assert_eq!(parse_literal(&v.repr()).unwrap(), v);
+            let v = Value::Bytes(b);
+            proptest::prop_assert_eq!(parse_literal(&v.repr()).unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn encode_call_is_encode_of_the_call_tuple() {
+        let nested = lit("(1, [2.5, 'it\\'s', b'x'], {'k': {1, 2}, 'e': set()}, None, -3j)");
+        let obj = Value::Object(Box::new(crate::value::Object {
+            class: "my.Class".into(),
+            state: Value::Dict(vec![(Value::str("a"), Value::Int(1))]),
+        }));
+        let kw = |pairs: &[(&str, Value)]| -> Vec<(String, Value)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect()
+        };
+        for (args, kwargs) in [
+            (vec![], vec![]),
+            (vec![Value::str("x".repeat(64))], vec![]),
+            (
+                vec![nested.clone(), obj.clone()],
+                kw(&[("a", Value::Int(1))]),
+            ),
+            (
+                vec![],
+                kw(&[("it's", nested), ("b", obj), ("c", Value::None)]),
+            ),
+        ] {
+            for (o, m) in [("PYRO:obj@localhost:1", "echo"), ("o'b\"j", "m\u{e9}")] {
+                let want = encode(&super::super::call_tuple(o, m, &args, &kwargs)).unwrap();
+                assert_eq!(encode_call(o, m, &args, &kwargs).unwrap(), want);
+            }
+        }
+    }
+
+    #[test]
+    fn number_shapes() {
+        for (src, want) in [
+            ("0", "0"),
+            ("7", "7"),
+            ("00", "0"),
+            ("-0", "0"),
+            ("123456789012345678", "123456789012345678"),
+            ("1234567890123456789", "1234567890123456789"),
+            ("-9223372036854775808", "-9223372036854775808"),
+            ("12.5", "12.5"),
+            ("12e2", "1200.0"),
+            ("12E-2", "0.12"),
+            ("12j", "12j"),
+            ("1_2", "12"),
+            ("-5+3j", "(-5+3j)"),
+            ("[1,-2, 3 ]", "[1, -2, 3]"),
+        ] {
+            assert_eq!(lit(src).repr(), want, "{src}");
+        }
+        for bad in ["012", "0012", "1x"] {
+            assert!(parse_literal(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -2,8 +2,10 @@
 
 mod printable;
 mod repr;
+pub(crate) mod scan;
 
 pub use repr::{complex_repr, float_repr};
+pub(crate) use repr::{float_repr_into, push_int, str_repr};
 
 use num_bigint::BigInt;
 
