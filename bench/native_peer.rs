@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 fn raw_ping_pong(n: usize) -> f64 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -36,9 +36,10 @@ fn raw_ping_pong(n: usize) -> f64 {
     n as f64 / t.elapsed().as_secs_f64()
 }
 
-fn library(n: usize, in_flight: usize) -> f64 {
+fn library(n: usize, in_flight: usize, busy_poll: Duration) -> f64 {
     let peer = fake_peer::FakePeer::start(vec![fake_peer::Fault::Echo]);
     let ctx = Context::new(ContextOptions::default()).unwrap();
+    ctx.set_busy_poll(busy_poll).unwrap();
     let p = ctx.proxy(&peer.uri()).unwrap();
     let done = Arc::new(AtomicUsize::new(0));
     let payload = Value::str("x".repeat(64));
@@ -76,6 +77,9 @@ fn library(n: usize, in_flight: usize) -> f64 {
     n as f64 / t.elapsed().as_secs_f64()
 }
 
+/// The busy-poll window of the opt-in row (`pyro_ctx_set_busy_poll`).
+const BUSY_POLL_US: u64 = 100;
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -95,14 +99,21 @@ fn main() {
     // per-round ratios, so that a slow spell hits both sides of it.
     // PROFILE=1 / PROFILE=64: run only that library case (under perf), print its rate.
     if let Some(k) = std::env::var("PROFILE").ok().and_then(|v| v.parse().ok()) {
-        println!("{:.0} calls/s", library(n, k));
+        let spin = std::env::var("BUSY_POLL_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        println!("{:.0} calls/s", library(n, k, Duration::from_micros(spin)));
         return;
     }
-    let (mut raw, mut one, mut many) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut raw, mut one, mut many, mut spun) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let off = Duration::ZERO;
+    let spin = Duration::from_micros(BUSY_POLL_US);
     for _ in 0..rounds {
         raw.push(raw_ping_pong(n));
-        one.push(library(n, 1));
-        many.push(library(n * 4, 64));
+        one.push(library(n, 1, off));
+        many.push(library(n * 4, 64, off));
+        spun.push(library(n, 1, spin));
     }
     let ratio = |v: &[f64]| median(v.iter().zip(&raw).map(|(a, r)| a / r * 100.0).collect());
     println!(
@@ -127,6 +138,11 @@ fn main() {
         "pyro_async, native peer, 64 in flight, 1 proxy",
         &many,
         ratio(&many),
+    );
+    row(
+        &format!("pyro_async, 1 in flight, busy poll {BUSY_POLL_US} us"),
+        &spun,
+        ratio(&spun),
     );
     println!(
         "({rounds} rounds of {n} calls; 64 in flight: {} calls)",

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Peers side by side in one run, against the same Pyro4 4.82 server (thread server type,
 # loopback): this library at 1/16/128 calls in flight, Pyro4's sync proxy and Pyro4's
-# FutureResult async proxy; plus the dispatch micro-benchmark. Prints one table.
-#   bench/run.sh [CALLS]
+# FutureResult async proxy; plus the dispatch micro-benchmark. The clients take turns,
+# ROUNDS times over; one table of medians, then the targets as per-round ratios.
+#   bench/run.sh [CALLS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 calls=${1:-5000}
+rounds=${2:-3}
 scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j2 --target bench_calls >/dev/null
@@ -17,8 +19,7 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -f "$out"' EXIT
 for _ in $(seq 200); do grep -q '^READY' "$out" && break; sleep 0.1; done
 port=$(grep -o '@127.0.0.1:[0-9]*' "$out" | head -1 | cut -d: -f2)
 uri="PYRO:test.echo@127.0.0.1:$port"
-{
-    printf "client\tcalls\tin_flight\tcalls/s\tp50_us\tp99_us\tclient_cpu_us/call\n"
-    build/bench/bench_calls "$uri" "$calls"
-    "$py" bench/python_peers.py "$uri" "$calls"
-} | column -t -s $'\t'
+for r in $(seq "$rounds"); do
+    build/bench/bench_calls "$uri" "$calls" | sed "s/^/$r\t/"
+    "$py" bench/python_peers.py "$uri" "$calls" | sed "s/^/$r\t/"
+done | "$py" bench/summarize.py

@@ -429,6 +429,59 @@ static void test_dispatch_max_keeps_fd_readable(pyro_ctx *ctx) {
     pyro_proxy_free(p);
 }
 
+/* A chain of 200 calls, each started from the previous one's callback (written when its
+ * dispatch round ends), with the I/O thread busy-polling: all arrive, in order. */
+typedef struct chain {
+    pyro_proxy *p;
+    int next, done, failed;
+} chain;
+
+static void chain_step(const pyro_value *v, void *ud);
+static void chain_error(const pyro_error *e, void *ud) {
+    chain *c = ud;
+    fprintf(stderr, "  chain call failed: %s\n", pyro_error_message(e));
+    c->failed++;
+    c->done = 200;
+}
+static void chain_issue(chain *c) {
+    char lit[32];
+    snprintf(lit, sizeof lit, "(%d,)", c->next++);
+    CHECK(pyro_call_async(c->p, "record", args1(lit), NULL, chain_step, chain_error, c) != 0);
+}
+static void chain_step(const pyro_value *v, void *ud) {
+    chain *c = ud;
+    if (!pthread_equal(pthread_self(), main_thread)) wrong_thread_callbacks++;
+    int64_t got = -1;
+    CHECK(pyro_value_as_int(v, &got) && got == c->done);
+    c->done++;
+    if (c->next < 200) chain_issue(c);
+}
+
+static void test_busy_poll_and_chained_calls(void) {
+    CHECK(!pyro_ctx_set_busy_poll(NULL, 100));
+    pyro_ctx *ctx = pyro_ctx_new(NULL);
+    CHECK(!pyro_ctx_set_busy_poll(ctx, 10001));
+    CHECK(pyro_ctx_set_busy_poll(ctx, 10000));
+    CHECK(pyro_ctx_set_busy_poll(ctx, 100));
+    chain c = {.p = pyro_proxy_new(ctx, session_uri, NULL)};
+    chain_issue(&c);
+    CHECK(run_until(ctx, &c.done, 200, 30) == 0);
+    CHECK(c.done == 200 && c.failed == 0);
+    outcome o = {0};
+    done_calls = 0;
+    CHECK(pyro_call_async(c.p, "calls", NULL, NULL, count_result, count_error, &o) != 0);
+    CHECK(run_until(ctx, &done_calls, 1, 10) == 0);
+    char exp[2048];
+    size_t len = snprintf(exp, sizeof exp, "[");
+    for (int i = 0; i < 200; i++) len += snprintf(exp + len, sizeof exp - len, i ? ", %d" : "%d", i);
+    snprintf(exp + len, sizeof exp - len, "]");
+    CHECK_STR(o.repr, exp);
+    outcome_clear(&o);
+    CHECK(pyro_ctx_set_busy_poll(ctx, 0));
+    pyro_proxy_free(c.p);
+    pyro_ctx_free(ctx);
+}
+
 int main(void) {
     main_thread = pthread_self();
     const char *extra[] = {"--servertype", "thread", "--threadpool", "64", NULL};
@@ -453,6 +506,7 @@ int main(void) {
     pyro_ctx_free(ctx);
     RUN(test_free_ctx_in_callback_refused());
     RUN(test_free_with_calls_in_flight());
+    RUN(test_busy_poll_and_chained_calls());
     CHECK(wrong_thread_callbacks == 0);
     test_server_stop(&server);
     return check_report();

@@ -8,6 +8,31 @@
  * Threads and callbacks: every function may be called from any thread. Call callbacks
  * run only inside pyro_ctx_dispatch (on the thread calling it) or inside pyro_ctx_free.
  * Every accepted call completes exactly once.
+ *
+ * The contract, in full:
+ * - pyro_ctx_fd is readable exactly while completions are pending. If pyro_ctx_dispatch
+ *   stops at its maximum, the fd stays readable (a fresh wake-up is written), so
+ *   level-triggered loops (poll, GLib, libuv) and epoll with EPOLLET both work.
+ * - Every accepted call completes exactly once. pyro_call_cancel, pyro_proxy_free (for
+ *   that proxy's calls) and pyro_ctx_free (for all) complete pending calls with
+ *   PYRO_ERR_CANCELLED; pyro_ctx_free runs those callbacks before it returns and none
+ *   runs after. A refused call (id 0) frees what it consumed and never calls back.
+ * - A callback may start calls, cancel calls and free proxies (its own included).
+ *   pyro_ctx_free from inside one of the context's own callbacks is refused (a no-op).
+ * - Calls on one proxy reach the server in the order issued, over one connection, and
+ *   are pipelined (TCP_NODELAY). When the request goes out: a call started outside a
+ *   callback on a ready, idle connection is written by the calling thread before
+ *   pyro_call_async returns; calls started inside callbacks are written together when
+ *   the dispatch round ends (or when pyro_ctx_dispatch is entered again); the rest
+ *   (bursts, deadlines, retries, oneway, batches, named proxies, TLS) by the library's
+ *   I/O thread at once. So a callback that waits for a call it started must wait by
+ *   calling pyro_ctx_dispatch, not by blocking in poll() alone.
+ * - A slow call on one proxy never delays another proxy; the thread count is bounded
+ *   (one I/O thread plus the worker pool) however many proxies and calls are in flight.
+ * - A failed connection completes its calls with COMMUNICATION or PROTOCOL errors and
+ *   the next call connects afresh; late replies to cancelled calls are dropped by
+ *   sequence number. Remote exceptions arrive as PYRO_ERR_REMOTE with class, message,
+ *   args and traceback.
  */
 
 #ifndef PYRO_ASYNC_H
@@ -282,6 +307,13 @@ struct pyro_ctx *pyro_ctx_new(const struct pyro_ctx_options *options);
 // It is readable while completions are pending; call `pyro_ctx_dispatch` then.
 // Returns -1 for a NULL context.
 int pyro_ctx_fd(const struct pyro_ctx *ctx);
+
+// Let the context's I/O thread poll without sleeping for up to `microseconds` after
+// socket activity (0 = off, the default; at most 10000). Replies that arrive within the
+// window are seen without a thread wake-up: lower latency against fast servers, paid
+// for with CPU time spent spinning (up to one core while replies keep coming quickly).
+// Returns false, changing nothing, for a NULL context or a window above 10000.
+bool pyro_ctx_set_busy_poll(struct pyro_ctx *ctx, uint32_t microseconds);
 
 // Run up to `max` pending callbacks (0 = all pending) on the calling thread; returns
 // how many ran. If it stops at `max`, the fd stays readable. 0 for a NULL context.

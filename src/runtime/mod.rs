@@ -2,6 +2,7 @@
 
 mod completion;
 mod context;
+mod id_map;
 mod reactor;
 mod signal_fd;
 pub mod stream;

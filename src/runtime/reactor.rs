@@ -11,6 +11,7 @@ use super::context::{
     CallId, CallKind, CallRequest, ConnState, Patience, ProxyConfig, ProxyId, Reply, Shared,
     StateCallback,
 };
+use super::id_map::IdMap;
 use super::workers::Workers;
 use crate::client::connection::{Connection, Event, Expect, Stream, Unfinished};
 use crate::client::target::{Location, Target, Uri};
@@ -82,7 +83,9 @@ pub(crate) enum Command {
         proxy: ProxyId,
         change: ConfigChange,
     },
-    Cancel,
+    /// Nothing to do but look again: a call was cancelled (a queued one is skipped when
+    /// written, one on the wire has its late reply dropped) or a setting changed.
+    Wake,
     CloseProxy(ProxyId),
     /// A submitting thread's direct write to the proxy's connection failed.
     LaneFailed(ProxyId),
@@ -160,7 +163,7 @@ impl Runner {
                     rx: self.rx,
                     handle: self.handle,
                     shared,
-                    proxies: HashMap::new(),
+                    proxies: IdMap::default(),
                     timers: BinaryHeap::new(),
                     timer_seq: 0,
                     workers: Workers::new(self.worker_threads),
@@ -245,7 +248,7 @@ struct Reactor {
     rx: Receiver<Command>,
     handle: ReactorHandle,
     shared: Arc<Shared>,
-    proxies: HashMap<ProxyId, ProxyState>,
+    proxies: IdMap<ProxyState>,
     timers: BinaryHeap<Reverse<Timer>>,
     timer_seq: u64,
     workers: Workers,
@@ -260,12 +263,24 @@ struct Reactor {
 impl Reactor {
     fn run(&mut self) {
         let mut events = Events::with_capacity(1024);
+        // When the host asked for busy polling: after socket activity, poll without
+        // sleeping for that long, so a quick reply is seen without a wake-up.
+        let mut last_io = Instant::now();
         loop {
             let timeout = self
                 .timers
                 .peek()
                 .map(|Reverse(t)| t.at.saturating_duration_since(Instant::now()));
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            let spin = Duration::from_micros(self.shared.busy_poll_us());
+            let polled = if !spin.is_zero() && last_io.elapsed() < spin {
+                self.spin_poll(&mut events, last_io + spin, timeout)
+            } else {
+                self.poll.poll(&mut events, timeout)
+            };
+            if !spin.is_zero() && !events.is_empty() {
+                last_io = Instant::now();
+            }
+            if let Err(e) = polled {
                 if e.kind() != io::ErrorKind::Interrupted {
                     // The poller itself failed: nothing more can complete here.
                     self.fail_everything(Error::communication(format!("I/O poller failed: {e}")));
@@ -291,6 +306,24 @@ impl Reactor {
             self.flush_dirty();
             self.fire_timers();
         }
+    }
+
+    /// Poll without blocking until an event or `until`, then block as usual.
+    fn spin_poll(
+        &mut self,
+        events: &mut Events,
+        until: Instant,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        let until = timeout.map_or(until, |t| until.min(Instant::now() + t));
+        while Instant::now() < until {
+            self.poll.poll(events, Some(Duration::ZERO))?;
+            if !events.is_empty() {
+                return Ok(());
+            }
+            std::hint::spin_loop();
+        }
+        self.poll.poll(events, timeout)
     }
 
     fn add_timer(&mut self, at: Instant, proxy: ProxyId, kind: TimerKind) {
@@ -386,10 +419,7 @@ impl Reactor {
                     self.connection_failed(proxy, e);
                 }
             }
-            Command::Cancel => {
-                // The registry already completed it; a call still queued is skipped when
-                // written, one on the wire has its late reply dropped.
-            }
+            Command::Wake => {}
             Command::CloseProxy(id) => {
                 if let Some(mut st) = self.proxies.remove(&id) {
                     let calls = self.take_calls(&mut st);
@@ -756,6 +786,9 @@ impl Reactor {
     }
 
     fn fire_timers(&mut self) {
+        if self.timers.is_empty() {
+            return;
+        }
         let now = Instant::now();
         while let Some(Reverse(t)) = self.timers.peek() {
             if t.at > now {
