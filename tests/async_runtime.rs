@@ -2,36 +2,14 @@
 
 mod common;
 
-use common::TestServer;
-use pyro_async::runtime::{CallRequest, Context, ContextOptions, Outcome};
+use common::{run_until, TestServer};
+use pyro_async::runtime::{CallRequest, Context, ContextOptions};
 use pyro_async::{ErrorKind, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn req(method: &str, args: Vec<Value>) -> CallRequest {
     CallRequest::new(method, args, Vec::new())
-}
-
-fn wait_fd(ctx: &Context, ms: i32) {
-    let mut p = libc::pollfd {
-        fd: ctx.fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    unsafe { libc::poll(&mut p, 1, ms) };
-}
-
-fn run_until(ctx: &Context, done: &Arc<Mutex<Vec<(u64, Outcome)>>>, n: usize, secs: u64) {
-    let end = Instant::now() + Duration::from_secs(secs);
-    while done.lock().unwrap().len() < n {
-        assert!(
-            Instant::now() < end,
-            "timed out with {} of {n} done",
-            done.lock().unwrap().len()
-        );
-        wait_fd(ctx, 100);
-        ctx.dispatch(0);
-    }
 }
 
 #[test]

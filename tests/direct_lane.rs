@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::TestServer;
+use common::{wait_fd, TestServer};
 use pyro_async::protocol::FLAGS_ONEWAY;
 use pyro_async::runtime::{CallKind, CallRequest, Context, ContextOptions, Outcome, Proxy};
 use pyro_async::Value;
@@ -13,28 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 type Done = Arc<Mutex<Vec<(i64, Outcome)>>>;
-
-fn wait_fd(ctx: &Context, ms: i32) {
-    let mut p = libc::pollfd {
-        fd: ctx.fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    unsafe { libc::poll(&mut p, 1, ms) };
-}
-
-fn run_until(ctx: &Context, done: &Done, n: usize) {
-    let end = Instant::now() + Duration::from_secs(30);
-    while done.lock().unwrap().len() < n {
-        assert!(
-            Instant::now() < end,
-            "timed out with {} of {n} done",
-            done.lock().unwrap().len()
-        );
-        wait_fd(ctx, 100);
-        ctx.dispatch(0);
-    }
-}
 
 fn record(p: &Proxy, done: &Done, n: i64, flags: u16) {
     let d = done.clone();
@@ -52,7 +30,7 @@ fn mixed_paths_reach_the_server_in_issue_order() {
     let done: Done = Default::default();
     // Connect first so that the lane is open for most of what follows.
     record(&p, &done, 0, 0);
-    run_until(&ctx, &done, 1);
+    common::run_until(&ctx, &done, 1, 30);
     assert!(p.direct_lane_open());
     let total = 400;
     let mut lane_seen_open = 0;
@@ -86,10 +64,10 @@ fn mixed_paths_reach_the_server_in_issue_order() {
         // Let replies come in now and then, so calls meet both an idle and a busy lane.
         if n % 17 == 0 {
             let so_far = done.lock().unwrap().len();
-            run_until(&ctx, &done, so_far + 1);
+            common::run_until(&ctx, &done, so_far + 1, 30);
         }
     }
-    run_until(&ctx, &done, total as usize);
+    common::run_until(&ctx, &done, total as usize, 30);
     let mut outcomes = done.lock().unwrap().clone();
     outcomes.sort_by_key(|(n, _)| n.abs());
     let tags: Vec<i64> = outcomes.iter().map(|(n, _)| n.abs()).collect();
@@ -113,7 +91,7 @@ fn mixed_paths_reach_the_server_in_issue_order() {
         Box::new(move |o| d.lock().unwrap().push((0, o))),
     )
     .unwrap();
-    run_until(&ctx, &order, 1);
+    common::run_until(&ctx, &order, 1, 30);
     let got = order.lock().unwrap()[0].1.as_ref().unwrap().value.clone();
     let want: Vec<Value> = (0..total).filter(|n| n % 6 != 4).map(Value::Int).collect();
     assert_eq!(got, Value::List(want), "the server saw the issue order");
@@ -126,7 +104,7 @@ fn a_callback_can_wait_in_a_nested_dispatch_for_a_call_it_started() {
     let p = ctx.proxy(&server.uri("test.echo")).unwrap();
     let done: Done = Default::default();
     record_echo(&p, &done, 1);
-    run_until(&ctx, &done, 1);
+    common::run_until(&ctx, &done, 1, 30);
     assert!(p.direct_lane_open());
 
     let inner: Done = Default::default();

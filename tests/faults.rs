@@ -5,11 +5,12 @@
 mod common;
 
 use common::fake_peer::{FakePeer, Fault};
+use common::run_until;
 use pyro_async::protocol::FLAGS_ONEWAY;
 use pyro_async::runtime::{CallRequest, Context, ContextOptions, Outcome, Proxy};
 use pyro_async::{ErrorKind, Value};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 type Results = Arc<Mutex<Vec<Outcome>>>;
 
@@ -21,24 +22,6 @@ fn call(p: &Proxy, results: &Results, arg: i64, oneway: bool) {
     }
     p.call(req, Box::new(move |o| r.lock().unwrap().push(o)))
         .unwrap();
-}
-
-fn wait(ctx: &Context, results: &Results, n: usize) {
-    let end = Instant::now() + Duration::from_secs(15);
-    while results.lock().unwrap().len() < n {
-        assert!(
-            Instant::now() < end,
-            "timed out: {} of {n} calls completed",
-            results.lock().unwrap().len()
-        );
-        let mut p = libc::pollfd {
-            fd: ctx.fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        unsafe { libc::poll(&mut p, 1, 50) };
-        ctx.dispatch(0);
-    }
 }
 
 /// The fault hits the first connection, once while it is new (the calls go through the
@@ -68,7 +51,7 @@ fn check_on(fault: Fault, kind: ErrorKind, timeout: Option<Duration>, message: &
     if used {
         let warm: Results = Default::default();
         call(&p, &warm, 0, false);
-        wait(&ctx, &warm, 1);
+        run_until(&ctx, &warm, 1, 15);
         assert!(warm.lock().unwrap()[0].is_ok(), "{fault:?}: warm-up call");
         assert!(
             p.direct_lane_open(),
@@ -82,8 +65,8 @@ fn check_on(fault: Fault, kind: ErrorKind, timeout: Option<Duration>, message: &
     call(&p, &results, 1, false);
     call(&p, &results, 2, false);
     call(&h, &other, 3, false);
-    wait(&ctx, &results, 2);
-    wait(&ctx, &other, 1);
+    run_until(&ctx, &results, 2, 15);
+    run_until(&ctx, &other, 1, 15);
     for (i, o) in results.lock().unwrap().iter().enumerate() {
         let e = o
             .as_ref()
@@ -111,7 +94,7 @@ fn check_on(fault: Fault, kind: ErrorKind, timeout: Option<Duration>, message: &
     p.set_timeout(None);
     let again: Results = Default::default();
     call(&p, &again, 4, false);
-    wait(&ctx, &again, 1);
+    run_until(&ctx, &again, 1, 15);
     assert_eq!(
         again.lock().unwrap()[0]
             .as_ref()
@@ -226,14 +209,14 @@ fn double_reply_closes_the_connection_after_the_good_one() {
     let p = ctx.proxy(&peer.uri()).unwrap();
     let results: Results = Default::default();
     call(&p, &results, 1, false);
-    wait(&ctx, &results, 1);
+    run_until(&ctx, &results, 1, 15);
     assert_eq!(
         results.lock().unwrap()[0].as_ref().unwrap().value,
         Value::Int(1)
     );
     std::thread::sleep(Duration::from_millis(200)); // the stray second reply arrives
     call(&p, &results, 2, false);
-    wait(&ctx, &results, 2);
+    run_until(&ctx, &results, 2, 15);
     assert_eq!(
         results.lock().unwrap()[1].as_ref().unwrap().value,
         Value::Int(2)
@@ -248,14 +231,14 @@ fn reply_to_oneway_closes_the_connection() {
     let p = ctx.proxy(&peer.uri()).unwrap();
     let results: Results = Default::default();
     call(&p, &results, 1, true);
-    wait(&ctx, &results, 1);
+    run_until(&ctx, &results, 1, 15);
     assert_eq!(
         results.lock().unwrap()[0].as_ref().unwrap().value,
         Value::None
     );
     std::thread::sleep(Duration::from_millis(200));
     call(&p, &results, 2, false);
-    wait(&ctx, &results, 2);
+    run_until(&ctx, &results, 2, 15);
     assert_eq!(
         results.lock().unwrap()[1].as_ref().unwrap().value,
         Value::Int(2)

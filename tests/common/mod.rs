@@ -10,6 +10,38 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// Block in poll() on the context's fd like a host loop would, up to `ms`.
+pub fn wait_fd(ctx: &pyro_async::runtime::Context, ms: i32) {
+    let mut p = libc::pollfd {
+        fd: ctx.fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    unsafe { libc::poll(&mut p, 1, ms) };
+}
+
+/// Poll and dispatch until `done` holds `n` outcomes; fails the test after `secs`.
+pub fn run_until<T>(
+    ctx: &pyro_async::runtime::Context,
+    done: &std::sync::Mutex<Vec<T>>,
+    n: usize,
+    secs: u64,
+) {
+    let end = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let have = done.lock().unwrap().len();
+        if have >= n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "timed out: {have} of {n} calls completed"
+        );
+        wait_fd(ctx, 50);
+        ctx.dispatch(0);
+    }
+}
+
 pub fn python() -> PathBuf {
     if let Ok(p) = std::env::var("PYRO_TEST_PYTHON") {
         return PathBuf::from(p);
