@@ -104,7 +104,11 @@ fn ten_thousand_calls_while_servers_die_and_restart() {
                     format!("PYRO:test.echo@127.0.0.1:{}", ports[i % 2])
                 };
                 let p = ctx.proxy(&uri).unwrap();
-                p.set_timeout(Some(Duration::from_secs(5)));
+                // Half the proxies have deadlines (their calls go through the I/O thread),
+                // half none (theirs are written by this thread on the direct lane).
+                if i % 2 == 1 {
+                    p.set_timeout(Some(Duration::from_secs(5)));
+                }
                 p
             })
             .collect();
@@ -144,6 +148,7 @@ fn ten_thousand_calls_while_servers_die_and_restart() {
 
         let t0 = Instant::now();
         let mut in_flight = 0usize;
+        let mut lanes_open = 0usize;
         let done = |o: &Arc<Mutex<HashMap<u64, Vec<Outcome>>>>| {
             o.lock().unwrap().values().map(Vec::len).sum::<usize>()
         };
@@ -171,6 +176,7 @@ fn ten_thousand_calls_while_servers_die_and_restart() {
             unsafe { libc::poll(&mut p, 1, 20) };
             let ran = ctx.dispatch(0);
             in_flight -= ran;
+            lanes_open = lanes_open.max(proxies.iter().filter(|p| p.direct_lane_open()).count());
             assert!(
                 t0.elapsed() < Duration::from_secs(120),
                 "chaos run did not finish"
@@ -200,9 +206,10 @@ fn ten_thousand_calls_while_servers_die_and_restart() {
             }
         }
         println!(
-            "chaos: {CALLS} calls in {:.1} s, {kills} kills: {ok} ok, {comm} communication, {timeout} timeout, {naming} naming",
+            "chaos: {CALLS} calls in {:.1} s, {kills} kills: {ok} ok, {comm} communication, {timeout} timeout, {naming} naming; up to {lanes_open} direct lanes open at once",
             t0.elapsed().as_secs_f64()
         );
+        assert!(lanes_open >= 10, "the direct lane must be in play");
         drop(outs);
         assert!(kills >= 3, "the driver must actually have killed servers");
         assert!(ok > CALLS / 2);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{wait_fd, TestServer};
+use common::{wait_fd, NameServer, TestServer};
 use pyro_async::protocol::FLAGS_ONEWAY;
 use pyro_async::runtime::{CallKind, CallRequest, Context, ContextOptions, Outcome, Proxy};
 use pyro_async::Value;
@@ -26,11 +26,43 @@ fn record(p: &Proxy, done: &Done, n: i64, flags: u16) {
 fn mixed_paths_reach_the_server_in_issue_order() {
     let server = TestServer::start(&[]);
     let ctx = Context::new(ContextOptions::default()).unwrap();
-    let p = ctx.proxy(&server.uri("test.session")).unwrap();
+    mixed_paths(&ctx, &server.uri("test.session"));
+}
+
+/// The same through a PYRONAME proxy: once its name is resolved and connected, its calls
+/// are encoded for the resolved object and take the direct lane too.
+#[test]
+fn named_proxy_calls_take_the_lane_in_issue_order() {
+    let port = |_| {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let ns_port = port(());
+    let _ns = NameServer::start(ns_port);
+    let ns = format!("127.0.0.1:{ns_port}");
+    let _server = TestServer::start(&["--ns", &ns, "--ns-name", "lane.test"]);
+    let mut opts = ContextOptions::default();
+    opts.ns.host = "127.0.0.1".into();
+    opts.ns.port = ns_port;
+    opts.ns.discovery = None; // never broadcast
+    let ctx = Context::new(opts).unwrap();
+    mixed_paths(&ctx, "PYRONAME:lane.test.session");
+}
+
+fn mixed_paths(ctx: &Context, uri: &str) {
+    let p = ctx.proxy(uri).unwrap();
+    // A named proxy's server registers shortly after it starts: wait for the name.
+    p.set_patience(Some(pyro_async::runtime::Patience {
+        interval: Duration::from_millis(100),
+        max_tries: 100,
+    }));
     let done: Done = Default::default();
     // Connect first so that the lane is open for most of what follows.
     record(&p, &done, 0, 0);
-    common::run_until(&ctx, &done, 1, 30);
+    common::run_until(ctx, &done, 1, 30);
     assert!(p.direct_lane_open());
     let total = 400;
     let mut lane_seen_open = 0;
@@ -64,10 +96,10 @@ fn mixed_paths_reach_the_server_in_issue_order() {
         // Let replies come in now and then, so calls meet both an idle and a busy lane.
         if n % 17 == 0 {
             let so_far = done.lock().unwrap().len();
-            common::run_until(&ctx, &done, so_far + 1, 30);
+            common::run_until(ctx, &done, so_far + 1, 30);
         }
     }
-    common::run_until(&ctx, &done, total as usize, 30);
+    common::run_until(ctx, &done, total as usize, 30);
     let mut outcomes = done.lock().unwrap().clone();
     outcomes.sort_by_key(|(n, _)| n.abs());
     let tags: Vec<i64> = outcomes.iter().map(|(n, _)| n.abs()).collect();
@@ -84,6 +116,22 @@ fn mixed_paths_reach_the_server_in_issue_order() {
         "the lane was open for only {lane_seen_open} calls"
     );
 
+    // One at a time, nothing of the I/O thread's is ever outstanding: every one of these
+    // is written by this thread (the oneway ones as well).
+    let before = p.direct_calls();
+    let more = 60;
+    for n in total..total + more {
+        let flags = if n % 3 == 0 { FLAGS_ONEWAY } else { 0 };
+        record(&p, &done, n, flags);
+        common::run_until(ctx, &done, (n + 1) as usize, 30);
+    }
+    assert_eq!(
+        p.direct_calls() - before,
+        more as u64,
+        "idle-lane calls must all be written directly"
+    );
+    let total = total + more;
+
     let order: Done = Default::default();
     let d = order.clone();
     p.call(
@@ -91,9 +139,13 @@ fn mixed_paths_reach_the_server_in_issue_order() {
         Box::new(move |o| d.lock().unwrap().push((0, o))),
     )
     .unwrap();
-    common::run_until(&ctx, &order, 1, 30);
+    common::run_until(ctx, &order, 1, 30);
     let got = order.lock().unwrap()[0].1.as_ref().unwrap().value.clone();
-    let want: Vec<Value> = (0..total).filter(|n| n % 6 != 4).map(Value::Int).collect();
+    // every call but the pings of the mixed part
+    let want: Vec<Value> = (0..total)
+        .filter(|n| *n >= total - more || n % 6 != 4)
+        .map(Value::Int)
+        .collect();
     assert_eq!(got, Value::List(want), "the server saw the issue order");
 }
 

@@ -15,6 +15,7 @@ use crate::client::wire::{self, ConnectInfo, WireOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::naming::resolve::NsConfig;
 use crate::protocol::Annotations;
+use crate::protocol::FLAGS_ONEWAY;
 use crate::serial::SerializerId;
 use crate::value::Value;
 use std::cell::RefCell;
@@ -277,6 +278,8 @@ pub struct Proxy {
 #[derive(Default)]
 pub(crate) struct ProxyLink {
     pub lane: Mutex<Lane>,
+    /// Calls this proxy put on the direct lane (diagnostics).
+    pub direct_calls: AtomicU64,
     pub wire: Mutex<WireOptions>,
     pub info: Mutex<Option<ConnectInfo>>,
     /// TLS client configuration (Pyro4 SSL), used from the next connection.
@@ -293,6 +296,8 @@ pub(crate) struct ProxyLink {
 pub(crate) struct Lane {
     /// The ready connection's outbox (it refuses direct writes once the connection is gone).
     pub outbox: Option<Arc<Mutex<Outbox>>>,
+    /// The object id that connection serves (what a named proxy resolved to).
+    pub object: Option<Arc<str>>,
     /// Calls handed to the I/O thread and not yet placed by it.
     pub via_reactor: usize,
     /// The proxy's calls have deadlines / may be retried: the I/O thread must see them.
@@ -669,7 +674,17 @@ impl Proxy {
         }
         // Encoding here spreads serialization over the callers' threads and keeps the
         // I/O thread free; the sequence number is patched in when the call is written.
-        let encoded = match self.encode(&req) {
+        // A named proxy's invokes name the object its name resolved to: while its direct
+        // lane is open they are encoded for that object (and handed back for the I/O
+        // thread to encode if the lane turns out closed after all).
+        let named_invoke =
+            self.object.is_none() && req.object.is_none() && req.kind == CallKind::Invoke;
+        let lane_object = if named_invoke {
+            self.link.lane.lock().unwrap().object.clone()
+        } else {
+            None
+        };
+        let encoded = match self.encode(&req, lane_object.as_deref()) {
             Ok(e) => e,
             Err(e) => {
                 // Accepted, and completed at once: the caller learns why through on_error.
@@ -687,7 +702,13 @@ impl Proxy {
             kind: req.kind,
             daemon: req.object.is_some(),
         };
+        let mut fallback = None;
         let payload = match encoded {
+            Some(message) if named_invoke => {
+                info.method = req.method.clone();
+                fallback = Some(req);
+                Payload::Encoded(message)
+            }
             Some(message) => {
                 info.method = req.method;
                 Payload::Encoded(message)
@@ -707,10 +728,15 @@ impl Proxy {
         );
         let mut lane = self.link.lane.lock().unwrap();
         let payload = match payload {
-            Payload::Encoded(message) => match self.try_direct(&mut lane, id, message, &info) {
-                Ok(()) => return Ok(id),
-                Err(message) => Payload::Encoded(message),
-            },
+            Payload::Encoded(message) => {
+                match self.try_direct(&mut lane, id, message, &info, lane_object.as_deref()) {
+                    Ok(()) => return Ok(id),
+                    Err(message) => match fallback {
+                        Some(req) => Payload::Request(req),
+                        None => Payload::Encoded(message),
+                    },
+                }
+            }
             other => other,
         };
         lane.via_reactor += 1;
@@ -726,8 +752,9 @@ impl Proxy {
 
     /// The request's bytes, or None when the I/O thread must encode it (a named proxy
     /// learns its object id only when resolved).
-    fn encode(&self, req: &CallRequest) -> Result<Option<Vec<u8>>> {
-        let mut m = match (&self.object, &req.object, req.kind) {
+    fn encode(&self, req: &CallRequest, lane_object: Option<&str>) -> Result<Option<Vec<u8>>> {
+        let object = self.object.as_deref().or(lane_object);
+        let mut m = match (object, &req.object, req.kind) {
             (_, _, CallKind::Ping) => crate::protocol::Message::new(
                 crate::protocol::MSG_PING,
                 0,
@@ -758,15 +785,21 @@ impl Proxy {
         id: CallId,
         message: Vec<u8>,
         info: &CallInfo,
+        encoded_for: Option<&str>,
     ) -> std::result::Result<(), Vec<u8>> {
-        let plain = info.kind == CallKind::Invoke && !info.daemon && info.flags == 0;
+        let plain =
+            info.kind == CallKind::Invoke && !info.daemon && info.flags & !FLAGS_ONEWAY == 0;
         if !plain || lane.closed || lane.timeout || lane.retries || lane.via_reactor > 0 {
+            return Err(message);
+        }
+        // Bytes made for a named proxy's object fit only a connection to that object.
+        if encoded_for.is_some() && lane.object.as_deref() != encoded_for {
             return Err(message);
         }
         let Some(outbox) = lane.outbox.clone() else {
             return Err(message);
         };
-        // Oneway and unknown methods are the I/O thread's to handle.
+        // Unknown methods are refused by the I/O thread, in one place.
         let routed = self
             .link
             .info
@@ -774,20 +807,30 @@ impl Proxy {
             .unwrap()
             .as_ref()
             .map(|m| reactor::route(m, info));
-        if routed != Some(reactor::Route::Invoke) {
-            return Err(message);
-        }
+        let mut message = message;
+        let expect = match routed {
+            Some(reactor::Route::Invoke) if info.flags & FLAGS_ONEWAY == 0 => Expect::Result,
+            Some(reactor::Route::Invoke) => Expect::Nothing,
+            Some(reactor::Route::Oneway) => {
+                // The server's metadata marks the method @oneway: send it that way.
+                crate::protocol::add_flags(&mut message, FLAGS_ONEWAY);
+                Expect::Nothing
+            }
+            Some(reactor::Route::Unknown) | None => return Err(message),
+        };
         let mut ob = outbox.lock().unwrap();
         if !ob.is_direct() {
             drop(ob);
             lane.outbox = None;
+            lane.object = None;
             return Err(message);
         }
         // With replies outstanding this call is likely one of a burst: let the I/O
         // thread write the burst at once (one wake-up, one write) rather than pay a
         // syscall per call here. An idle connection is written now (lowest latency).
         let burst = ob.awaiting_replies();
-        ob.submit(id, message, Expect::Result);
+        ob.submit(id, message, expect);
+        self.link.direct_calls.fetch_add(1, Ordering::Relaxed);
         let cork = ob.unwritten() < CORK_LIMIT
             && HERE.with(|h| {
                 let mut h = h.borrow_mut();
@@ -827,6 +870,12 @@ impl Proxy {
                 .outbox
                 .as_ref()
                 .is_some_and(|o| o.lock().unwrap().is_direct())
+    }
+
+    /// How many of this proxy's calls were written by their submitting threads (the
+    /// direct lane) rather than by the I/O thread. Diagnostics.
+    pub fn direct_calls(&self) -> u64 {
+        self.link.direct_calls.load(Ordering::Relaxed)
     }
 
     /// Call a method that returns an iterator and receive its items one by one (Pyro4
@@ -935,6 +984,7 @@ impl Proxy {
             let mut lane = self.link.lane.lock().unwrap();
             lane.closed = true;
             lane.outbox = None;
+            lane.object = None;
         }
         let victims: Vec<CallEntry> = {
             let mut calls = shared.calls.lock().unwrap();

@@ -559,8 +559,13 @@ impl Reactor {
         let Some(conn) = st.conn.as_ref().filter(|c| c.is_ready()) else {
             return;
         };
+        let Some(object) = st.target().map(|t| Arc::<str>::from(t.object.as_str())) else {
+            return;
+        };
         if st.queued.is_empty() && conn.outbox.lock().unwrap().is_direct() {
-            st.config.link.lane.lock().unwrap().outbox = Some(conn.outbox.clone());
+            let mut lane = st.config.link.lane.lock().unwrap();
+            lane.outbox = Some(conn.outbox.clone());
+            lane.object = Some(object);
         }
     }
 
