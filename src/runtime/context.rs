@@ -286,12 +286,13 @@ pub(crate) struct ProxyLink {
     pub tls: Mutex<Option<Arc<rustls::ClientConfig>>>,
 }
 
-/// The direct lane: a submitting thread puts a plain call on the proxy's ready connection
-/// and writes it to the socket itself, instead of handing it to the I/O thread (which
-/// costs a wake-up and a context switch per call). The I/O thread opens the lane when a
-/// connection is ready with nothing queued ahead; calls that need its bookkeeping
-/// (deadlines, retries, oneway, batches, pings, streams, named proxies) keep going
-/// through it, and a direct call never overtakes one of those still on its way.
+/// The direct lane: a submitting thread puts a plain or oneway call on the proxy's ready
+/// connection and writes it to the socket itself, instead of handing it to the I/O
+/// thread (which costs a wake-up and a context switch per call). The I/O thread opens
+/// the lane when a connection is ready with nothing queued ahead; calls that need its
+/// bookkeeping (deadlines, retries, batches, pings, daemon calls of streams, a named
+/// proxy not resolved yet) keep going through it, and a direct call never overtakes one
+/// of those still on its way.
 #[derive(Default)]
 pub(crate) struct Lane {
     /// The ready connection's outbox (it refuses direct writes once the connection is gone).
