@@ -24,8 +24,8 @@
  *   callback on a ready, idle connection is written by the calling thread before
  *   pyro_call_async returns; calls started inside callbacks are written together when
  *   the dispatch round ends (or when pyro_ctx_dispatch is entered again); the rest
- *   (bursts, deadlines, retries, batches, pings, TLS, a named proxy before it is
- *   resolved) by the library's I/O thread at once. So a callback that waits for a call
+ *   (bursts, retries, batches, pings, TLS, a named proxy before it is resolved)
+ *   by the library's I/O thread at once. So a callback that waits for a call
  *   it started must wait by calling pyro_ctx_dispatch, not by blocking in poll() alone.
  * - A slow call on one proxy never delays another proxy; the thread count is bounded
  *   (one I/O thread plus the worker pool) however many proxies and calls are in flight.

@@ -71,7 +71,7 @@ fn mixed_paths(ctx: &Context, uri: &str) {
         match n % 6 {
             // explicit oneway: the I/O thread's path, completes when written
             1 => record(&p, &done, n, FLAGS_ONEWAY),
-            // a deadline: the I/O thread keeps its timer
+            // a deadline (the I/O thread keeps its timer)
             2 => {
                 p.set_timeout(Some(Duration::from_secs(60)));
                 record(&p, &done, n, 0);
@@ -122,9 +122,12 @@ fn mixed_paths(ctx: &Context, uri: &str) {
     let more = 60;
     for n in total..total + more {
         let flags = if n % 3 == 0 { FLAGS_ONEWAY } else { 0 };
+        // deadlines too: the lane hands them to the I/O thread's timers
+        p.set_timeout((n % 2 == 0).then(|| Duration::from_secs(30)));
         record(&p, &done, n, flags);
         common::run_until(ctx, &done, (n + 1) as usize, 30);
     }
+    p.set_timeout(None);
     assert_eq!(
         p.direct_calls() - before,
         more as u64,

@@ -64,6 +64,11 @@ fn check_on(fault: Fault, kind: ErrorKind, timeout: Option<Duration>, message: &
     let other: Results = Default::default();
     call(&p, &results, 1, false);
     call(&p, &results, 2, false);
+    if used {
+        // both on the lane: the first written here, the second as a burst (deadlines
+        // handed to the I/O thread's timers)
+        assert_eq!(p.direct_calls(), 2, "{fault:?}: calls on the direct lane");
+    }
     call(&h, &other, 3, false);
     run_until(&ctx, &results, 2, 15);
     run_until(&ctx, &other, 1, 15);

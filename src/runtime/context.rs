@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub type CallId = u64;
 pub type ProxyId = u64;
@@ -183,6 +183,11 @@ pub(crate) struct Shared {
     next_proxy: AtomicU64,
     /// Busy-poll window of the I/O thread in microseconds (0 = off).
     busy_poll_us: AtomicU64,
+    /// Deadlines of calls written on direct lanes, for the I/O thread's timer heap.
+    deadlines: Mutex<Vec<(Instant, ProxyId, CallId)>>,
+    /// When the I/O thread wakes next for a timer (ns since `epoch`; u64::MAX: never).
+    next_timer: AtomicU64,
+    epoch: Instant,
     closed: AtomicBool,
     pub(crate) reactor: ReactorHandle,
     pub(crate) options: ContextOptions,
@@ -219,6 +224,37 @@ impl Shared {
             let text = message();
             self.post(Box::new(move || cb(level, &text)));
         }
+    }
+
+    /// A direct call's deadline. The I/O thread is woken only when it would otherwise
+    /// sleep past it: with a proxy's fixed timeout, deadlines only grow, so a steady
+    /// stream of calls costs no wake-ups.
+    pub(crate) fn add_deadline(&self, at: Instant, proxy: ProxyId, call: CallId) {
+        self.deadlines.lock().unwrap().push((at, proxy, call));
+        // Pairs with the fence in `publish_next_timer` (Dekker): either the I/O thread
+        // sees this deadline before it sleeps, or this thread sees its wake-up time.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.nanos(at) < self.next_timer.load(Ordering::SeqCst) {
+            self.reactor.send(Command::Wake);
+        }
+    }
+
+    /// The I/O thread takes the direct calls' deadlines into its timer heap.
+    pub(crate) fn take_deadlines(&self) -> Vec<(Instant, ProxyId, CallId)> {
+        std::mem::take(&mut *self.deadlines.lock().unwrap())
+    }
+
+    /// The I/O thread says when it wakes next; true if deadlines came in meanwhile (it
+    /// must take them before sleeping).
+    pub(crate) fn publish_next_timer(&self, at: Option<Instant>) -> bool {
+        self.next_timer
+            .store(at.map_or(u64::MAX, |t| self.nanos(t)), Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        !self.deadlines.lock().unwrap().is_empty()
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_nanos() as u64
     }
 
     pub(crate) fn busy_poll_us(&self) -> u64 {
@@ -290,8 +326,8 @@ pub(crate) struct ProxyLink {
 /// connection and writes it to the socket itself, instead of handing it to the I/O
 /// thread (which costs a wake-up and a context switch per call). The I/O thread opens
 /// the lane when a connection is ready with nothing queued ahead; calls that need its
-/// bookkeeping (deadlines, retries, batches, pings, daemon calls of streams, a named
-/// proxy not resolved yet) keep going through it, and a direct call never overtakes one
+/// bookkeeping (retries, batches, pings, daemon calls of streams, a named proxy not
+/// resolved yet) keep going through it, and a direct call never overtakes one
 /// of those still on its way.
 #[derive(Default)]
 pub(crate) struct Lane {
@@ -301,8 +337,9 @@ pub(crate) struct Lane {
     pub object: Option<Arc<str>>,
     /// Calls handed to the I/O thread and not yet placed by it.
     pub via_reactor: usize,
-    /// The proxy's calls have deadlines / may be retried: the I/O thread must see them.
-    pub timeout: bool,
+    /// The proxy's per-call deadline (direct calls hand theirs to the I/O thread's timers).
+    pub timeout: Option<Duration>,
+    /// The proxy's calls may be retried: they need the I/O thread's bookkeeping.
     pub retries: bool,
     /// The proxy was freed.
     pub closed: bool,
@@ -374,6 +411,9 @@ impl Context {
             next_call: AtomicU64::new(1),
             next_proxy: AtomicU64::new(1),
             busy_poll_us: AtomicU64::new(0),
+            deadlines: Mutex::new(Vec::new()),
+            next_timer: AtomicU64::new(u64::MAX),
+            epoch: Instant::now(),
             closed: AtomicBool::new(false),
             reactor,
             options,
@@ -420,7 +460,7 @@ impl Context {
         let link = Arc::new(ProxyLink::default());
         {
             let mut lane = link.lane.lock().unwrap();
-            lane.timeout = o.call_timeout.is_some();
+            lane.timeout = o.call_timeout;
             lane.retries = o.max_retries > 0;
         }
         let config = ProxyConfig {
@@ -790,7 +830,7 @@ impl Proxy {
     ) -> std::result::Result<(), Vec<u8>> {
         let plain =
             info.kind == CallKind::Invoke && !info.daemon && info.flags & !FLAGS_ONEWAY == 0;
-        if !plain || lane.closed || lane.timeout || lane.retries || lane.via_reactor > 0 {
+        if !plain || lane.closed || lane.retries || lane.via_reactor > 0 {
             return Err(message);
         }
         // Bytes made for a named proxy's object fit only a connection to that object.
@@ -832,6 +872,9 @@ impl Proxy {
         let burst = ob.awaiting_replies();
         ob.submit(id, message, expect);
         self.link.direct_calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(t) = lane.timeout {
+            self.shared.add_deadline(Instant::now() + t, self.id, id);
+        }
         let cork = ob.unwritten() < CORK_LIMIT
             && HERE.with(|h| {
                 let mut h = h.borrow_mut();
@@ -865,7 +908,7 @@ impl Proxy {
     /// has a ready plain connection and needs no I/O-thread bookkeeping). Diagnostics.
     pub fn direct_lane_open(&self) -> bool {
         let lane = self.link.lane.lock().unwrap();
-        let usable = !lane.closed && !lane.timeout && !lane.retries;
+        let usable = !lane.closed && !lane.retries;
         usable
             && lane
                 .outbox
@@ -962,7 +1005,7 @@ impl Proxy {
 
     /// Deadline for each call of this proxy (None: no deadline).
     pub fn set_timeout(&self, timeout: Option<Duration>) {
-        self.link.lane.lock().unwrap().timeout = timeout.is_some();
+        self.link.lane.lock().unwrap().timeout = timeout;
         self.shared.reactor.send(Command::Configure {
             proxy: self.id,
             change: ConfigChange::Timeout(timeout),

@@ -267,6 +267,19 @@ impl Reactor {
         // sleeping for that long, so a quick reply is seen without a wake-up.
         let mut last_io = Instant::now();
         loop {
+            // Direct calls' deadlines join the heap, then the next wake-up is published;
+            // a deadline added in between is taken before sleeping.
+            loop {
+                for (at, proxy, call) in self.shared.take_deadlines() {
+                    self.add_timer(at, proxy, TimerKind::Deadline { call });
+                }
+                if !self
+                    .shared
+                    .publish_next_timer(self.timers.peek().map(|Reverse(t)| t.at))
+                {
+                    break;
+                }
+            }
             let timeout = self
                 .timers
                 .peek()
