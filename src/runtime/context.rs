@@ -20,7 +20,7 @@ use crate::serial::SerializerId;
 use crate::value::Value;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -185,6 +185,8 @@ pub(crate) struct Shared {
     busy_poll_us: AtomicU64,
     /// Deadlines of calls written on direct lanes, for the I/O thread's timer heap.
     deadlines: Mutex<Vec<(Instant, ProxyId, CallId)>>,
+    /// Timers the I/O thread holds (diagnostics).
+    timers: AtomicUsize,
     /// When the I/O thread wakes next for a timer (ns since `epoch`; u64::MAX: never).
     next_timer: AtomicU64,
     epoch: Instant,
@@ -264,6 +266,16 @@ impl Shared {
     /// Drop a pending call without any callback (its owner reports the outcome).
     pub(crate) fn cancel_silently(&self, id: CallId) {
         self.calls.lock().unwrap().remove(&id);
+    }
+
+    pub(crate) fn note_timers(&self, n: usize) {
+        self.timers.store(n, Ordering::Relaxed);
+    }
+
+    /// Run `f` with a test for "this call is still waiting" (one lock for many tests).
+    pub(crate) fn with_pending<R>(&self, f: impl FnOnce(&dyn Fn(CallId) -> bool) -> R) -> R {
+        let calls = self.calls.lock().unwrap();
+        f(&|id| calls.contains_key(&id))
     }
 
     /// Whether the call is still waiting for its outcome (not cancelled).
@@ -413,6 +425,7 @@ impl Context {
             busy_poll_us: AtomicU64::new(0),
             deadlines: Mutex::new(Vec::new()),
             next_timer: AtomicU64::new(u64::MAX),
+            timers: AtomicUsize::new(0),
             epoch: Instant::now(),
             closed: AtomicBool::new(false),
             reactor,
@@ -435,6 +448,12 @@ impl Context {
 
     pub fn options(&self) -> &ContextOptions {
         &self.shared.options
+    }
+
+    /// Timers (call deadlines, connect deadlines, patient retries) the I/O thread holds,
+    /// as of its last round. Diagnostics.
+    pub fn timer_count(&self) -> usize {
+        self.shared.timers.load(Ordering::Relaxed)
     }
 
     /// Number of completions waiting for dispatch.

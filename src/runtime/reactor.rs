@@ -35,6 +35,9 @@ use std::time::{Duration, Instant};
 
 const WAKER: Token = Token(usize::MAX);
 
+/// Below this many timers the heap is never swept.
+const MIN_TIMER_SWEEP: usize = 4096;
+
 /// Decoders recurse up to `serial::MAX_DEPTH` levels on this thread; leave them room
 /// even in debug builds.
 const IO_THREAD_STACK: usize = 8 << 20;
@@ -172,6 +175,7 @@ impl Runner {
                     ns: Arc::new(self.ns),
                     events_scratch: Vec::new(),
                     dirty: Vec::new(),
+                    compact_at: MIN_TIMER_SWEEP,
                 };
                 reactor.run();
             })
@@ -258,6 +262,8 @@ struct Reactor {
     events_scratch: Vec<Event>,
     /// Proxies with calls submitted since the last flush.
     dirty: Vec<ProxyId>,
+    /// Timer count at which dead deadline timers are swept out.
+    compact_at: usize,
 }
 
 impl Reactor {
@@ -273,6 +279,8 @@ impl Reactor {
                 for (at, proxy, call) in self.shared.take_deadlines() {
                     self.add_timer(at, proxy, TimerKind::Deadline { call });
                 }
+                self.compact_timers();
+                self.shared.note_timers(self.timers.len());
                 if !self
                     .shared
                     .publish_next_timer(self.timers.peek().map(|Reverse(t)| t.at))
@@ -319,6 +327,23 @@ impl Reactor {
             self.flush_dirty();
             self.fire_timers();
         }
+    }
+
+    /// A call's deadline timer leaves the heap only when it fires, long after most calls
+    /// completed: with generous deadlines the heap would hold every call of the last
+    /// timeout period. When it has doubled since the last sweep, keep only the live ones.
+    fn compact_timers(&mut self) {
+        if self.timers.len() < self.compact_at {
+            return;
+        }
+        let timers = &mut self.timers;
+        self.shared.with_pending(|pending| {
+            timers.retain(|Reverse(t)| match t.kind {
+                TimerKind::Deadline { call } => pending(call),
+                _ => true,
+            })
+        });
+        self.compact_at = (self.timers.len() * 2).max(MIN_TIMER_SWEEP);
     }
 
     /// Poll without blocking until an event or `until`, then block as usual.
