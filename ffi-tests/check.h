@@ -3,6 +3,13 @@
 #define PYRO_CHECK_H
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+static inline double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static int check_failures, check_count;
 

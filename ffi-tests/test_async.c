@@ -13,12 +13,6 @@ static test_server server;
 static pthread_t main_thread;
 static int wrong_thread_callbacks;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* One call's outcome, recorded by the callbacks. */
 typedef struct outcome {
     int results, errors;

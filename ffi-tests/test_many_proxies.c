@@ -9,12 +9,6 @@
 #include <sys/resource.h>
 #include <time.h>
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int thread_count(void) {
     DIR *d = opendir("/proc/self/task");
     int n = 0;

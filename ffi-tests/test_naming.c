@@ -2,17 +2,12 @@
  * proxies, against the real Pyro4 name server (python -m Pyro4.naming). */
 #include "check.h"
 #include "pyro_async.h"
+#include "outcome.h"
 #include "testserver.h"
 
 #include <dirent.h>
 #include <poll.h>
 #include <time.h>
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int thread_count(void) {
     DIR *d = opendir("/proc/self/task");
@@ -22,43 +17,6 @@ static int thread_count(void) {
         if (e->d_name[0] != '.') n++;
     if (d) closedir(d);
     return n;
-}
-
-typedef struct outcome {
-    int results, errors;
-    pyro_error_kind kind;
-    char repr[512], message[512];
-    double at;
-} outcome;
-
-static int done;
-static void on_result(const pyro_value *v, void *ud) {
-    outcome *o = ud;
-    char *r = pyro_value_repr(v);
-    snprintf(o->repr, sizeof o->repr, "%s", r);
-    pyro_string_free(r);
-    o->results++;
-    o->at = now_s();
-    done++;
-}
-static void on_error(const pyro_error *e, void *ud) {
-    outcome *o = ud;
-    o->kind = pyro_error_get_kind(e);
-    snprintf(o->message, sizeof o->message, "%s", pyro_error_message(e));
-    o->errors++;
-    o->at = now_s();
-    done++;
-}
-
-static int run_until(pyro_ctx *ctx, int target, double timeout_s) {
-    double end = now_s() + timeout_s;
-    while (done < target) {
-        if (now_s() > end) return -1;
-        struct pollfd p = {.fd = pyro_ctx_fd(ctx), .events = POLLIN};
-        poll(&p, 1, 50);
-        pyro_ctx_dispatch(ctx, 0);
-    }
-    return 0;
 }
 
 static int ns_port, bc_port;
