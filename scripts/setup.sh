@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the build and the tests need, if missing (idempotent):
-# Debian packages (cmake, C/C++ compilers, valgrind, python3-venv, ...) and a Python venv
+# Debian packages (cmake, C/C++ compilers, valgrind, spin, python3-venv, ...) and a Python venv
 # in .venv with the pinned Pyro4 from requirements.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,7 @@ have c++ || need+=(g++)
 have make || need+=(make)
 have valgrind || need+=(valgrind)
 have pkg-config || need+=(pkg-config)
+have spin || need+=(spin)
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then need+=(python3-venv); fi
 # Event loops the adapters are tested with (headers and pkg-config files).
 pkg-config --exists libuv 2>/dev/null || need+=(libuv1-dev)

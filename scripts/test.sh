@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test: Rust unit and integration tests, the C tests (ctest) against real Pyro4
-# servers, and the C tests once more under valgrind memcheck (no errors, no leaks).
+# Every test: spin models of the lock-free hand-offs, Rust unit and integration tests,
+# the C tests (ctest) against real Pyro4 servers, and the C tests once more under
+# valgrind memcheck (no errors, no leaks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -9,6 +10,9 @@ export PYRO_TEST_PYTHON="$PWD/.venv/bin/python"
 echo "== cargo fmt / clippy"
 cargo fmt --check
 cargo clippy --quiet --all-targets -- -D warnings
+
+echo "== model checks (spin)"
+scripts/check-models.sh
 
 echo "== cargo test"
 mkdir -p build
