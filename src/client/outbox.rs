@@ -16,6 +16,9 @@ use std::os::fd::RawFd;
 
 pub type CallId = u64;
 
+/// Write-buffer capacity kept once everything is written.
+const KEEP_CAPACITY: usize = 256 * 1024;
+
 /// What a written request expects back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
@@ -125,6 +128,10 @@ impl Outbox {
         if self.wpos == self.wbuf.len() {
             self.wbuf.clear();
             self.wpos = 0;
+            // One huge request must not pin its buffer for the connection's life.
+            if self.wbuf.capacity() > KEEP_CAPACITY {
+                self.wbuf.shrink_to(KEEP_CAPACITY);
+            }
         }
     }
 
@@ -349,6 +356,22 @@ mod tests {
         ob.flush(&mut w).unwrap();
         assert!(!ob.has_unwritten());
         assert_eq!(w.out.len(), 2 * len);
+    }
+
+    #[test]
+    fn a_huge_request_does_not_pin_its_buffer() {
+        let mut ob = Outbox::new(None);
+        let big = protocol::Message::new(protocol::MSG_INVOKE, 0, 0, 1, vec![7; 4 << 20])
+            .encode()
+            .unwrap();
+        ob.submit(1, big, Expect::Result);
+        let mut w = Trickle {
+            out: Vec::new(),
+            budget: usize::MAX,
+        };
+        ob.flush(&mut w).unwrap();
+        assert!(!ob.has_unwritten());
+        assert!(ob.wbuf.capacity() <= KEEP_CAPACITY);
     }
 
     #[test]

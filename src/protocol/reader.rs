@@ -5,6 +5,9 @@ use super::message::{Header, Message};
 use super::HEADER_SIZE;
 use crate::error::{Error, Result};
 
+/// Buffer capacity kept once everything buffered has been consumed.
+const KEEP_CAPACITY: usize = 256 * 1024;
+
 pub struct MessageReader {
     max_len: usize,
     buf: Vec<u8>,
@@ -29,9 +32,14 @@ impl MessageReader {
         if self.failed.is_some() {
             return;
         }
-        if self.start > 0 && self.start == self.buf.len() {
+        if self.start == self.buf.len() {
+            // everything consumed
             self.buf.clear();
             self.start = 0;
+            // One huge reply must not pin its buffer for the connection's life.
+            if self.buf.capacity() > KEEP_CAPACITY {
+                self.buf.shrink_to(KEEP_CAPACITY);
+            }
         }
         self.buf.extend_from_slice(bytes);
     }
@@ -106,6 +114,22 @@ pub fn read_message(r: &mut impl std::io::Read, max_len: usize) -> Result<Messag
 mod tests {
     use super::*;
     use crate::protocol::*;
+
+    #[test]
+    fn a_huge_message_does_not_pin_the_buffer() {
+        let big = Message::new(MSG_RESULT, 0, 1, 1, vec![5; 3 << 20])
+            .encode()
+            .unwrap();
+        let small = Message::new(MSG_RESULT, 0, 2, 1, b"x".to_vec())
+            .encode()
+            .unwrap();
+        let mut r = MessageReader::new(8 << 20);
+        r.push(&big);
+        assert_eq!(r.next_message().unwrap().unwrap().data.len(), 3 << 20);
+        r.push(&small);
+        assert_eq!(r.next_message().unwrap().unwrap().seq, 2);
+        assert!(r.buf.capacity() <= KEEP_CAPACITY);
+    }
 
     #[test]
     fn byte_by_byte_and_batched() {
