@@ -93,6 +93,16 @@ int main() {
             threw = e.kind() == PYRO_ERR_INVALID_ARGUMENT;
         }
         CHECK(threw);
+        // busy polling: a valid window is taken, one above 10 ms throws
+        ctx.set_busy_poll(std::chrono::microseconds(50));
+        threw = false;
+        try {
+            ctx.set_busy_poll(std::chrono::milliseconds(11));
+        } catch (const pyro::Error &e) {
+            threw = e.kind() == PYRO_ERR_INVALID_ARGUMENT;
+        }
+        CHECK(threw);
+        ctx.set_busy_poll(std::chrono::microseconds(0));
         // bad URI throws
         threw = false;
         try {

@@ -8,6 +8,7 @@
 #define PYRO_ASYNC_HPP
 
 #include <cstdint>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -221,6 +222,13 @@ public:
         if (pyro_ctx_post(ctx_, detail::post_trampoline, p)) return true;
         delete p;
         return false;
+    }
+    /// Busy-poll window of the I/O thread (see pyro_ctx_set_busy_poll); throws
+    /// pyro::Error (INVALID_ARGUMENT) above 10 ms.
+    void set_busy_poll(std::chrono::microseconds window) {
+        if (window.count() < 0 || window.count() > 10000 ||
+            !pyro_ctx_set_busy_poll(ctx_, static_cast<uint32_t>(window.count())))
+            throw Error(PYRO_ERR_INVALID_ARGUMENT, "busy-poll window must be 0..10000 us");
     }
     pyro_ctx *get() const noexcept { return ctx_; }
 
