@@ -14,12 +14,17 @@ use std::time::{Duration, Instant};
 
 type Done = Arc<Mutex<Vec<(i64, Outcome)>>>;
 
-fn record(p: &Proxy, done: &Done, n: i64, flags: u16) {
+/// Call `method(n)` with `flags`; its outcome lands in `done` tagged `n`.
+fn call(p: &Proxy, done: &Done, method: &str, n: i64, flags: u16) {
     let d = done.clone();
-    let mut req = CallRequest::new("record", vec![Value::Int(n)], vec![]);
+    let mut req = CallRequest::new(method, vec![Value::Int(n)], vec![]);
     req.flags = flags;
     p.call(req, Box::new(move |o| d.lock().unwrap().push((n, o))))
         .unwrap();
+}
+
+fn record(p: &Proxy, done: &Done, n: i64, flags: u16) {
+    call(p, done, "record", n, flags);
 }
 
 #[test]
@@ -158,7 +163,7 @@ fn a_callback_can_wait_in_a_nested_dispatch_for_a_call_it_started() {
     let ctx = Arc::new(Context::new(ContextOptions::default()).unwrap());
     let p = ctx.proxy(&server.uri("test.echo")).unwrap();
     let done: Done = Default::default();
-    record_echo(&p, &done, 1);
+    call(&p, &done, "echo", 1, 0);
     common::run_until(&ctx, &done, 1, 30);
     assert!(p.direct_lane_open());
 
@@ -167,7 +172,7 @@ fn a_callback_can_wait_in_a_nested_dispatch_for_a_call_it_started() {
     let waited = Arc::new(Mutex::new(None));
     let w2 = waited.clone();
     ctx.post(Box::new(move || {
-        record_echo(&p2, &i2, 2);
+        call(&p2, &i2, "echo", 2, 0);
         // A host loop inside the callback: dispatch first (which sends corked
         // requests), then poll.
         let t = Instant::now();
@@ -187,13 +192,4 @@ fn a_callback_can_wait_in_a_nested_dispatch_for_a_call_it_started() {
     assert_eq!(got[0].1.as_ref().unwrap().value, Value::Int(2));
     // A request left corked would cost a whole 5 s poll timeout.
     assert!(waited < Duration::from_secs(4), "waited {waited:?}");
-}
-
-fn record_echo(p: &Proxy, done: &Done, n: i64) {
-    let d = done.clone();
-    p.call(
-        CallRequest::new("echo", vec![Value::Int(n)], vec![]),
-        Box::new(move |o| d.lock().unwrap().push((n, o))),
-    )
-    .unwrap();
 }

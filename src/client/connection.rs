@@ -5,7 +5,7 @@
 //! `on_ready` when the stream is readable or writable; everything here is
 //! non-blocking and returns events for the owner to act on.
 
-use crate::client::outbox::{self, Outbox};
+use crate::client::outbox::{self, io_error as io_err, Outbox};
 pub use crate::client::outbox::{Expect, Unfinished};
 use crate::client::wire::{self, ConnectInfo, WireOptions};
 use crate::error::{Error, Result};
@@ -357,8 +357,4 @@ impl Drop for Connection {
             ob.close_direct();
         }
     }
-}
-
-fn io_err(e: io::Error) -> Error {
-    outbox::io_error(e)
 }

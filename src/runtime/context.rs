@@ -756,27 +756,19 @@ impl Proxy {
                 return Ok(id);
             }
         };
-        let mut info = CallInfo {
-            method: String::new(),
-            flags: req.flags,
-            kind: req.kind,
-            daemon: req.object.is_some(),
-        };
-        let mut fallback = None;
-        let payload = match encoded {
+        let (flags, kind, daemon) = (req.flags, req.kind, req.object.is_some());
+        let (method, payload, fallback) = match encoded {
             Some(message) if named_invoke => {
-                info.method = req.method.clone();
-                fallback = Some(req);
-                Payload::Encoded(message)
+                (req.method.clone(), Payload::Encoded(message), Some(req))
             }
-            Some(message) => {
-                info.method = req.method;
-                Payload::Encoded(message)
-            }
-            None => {
-                info.method = req.method.clone();
-                Payload::Request(req)
-            }
+            Some(message) => (req.method, Payload::Encoded(message), None),
+            None => (req.method.clone(), Payload::Request(req), None),
+        };
+        let info = CallInfo {
+            method,
+            flags,
+            kind,
+            daemon,
         };
         let id = shared.next_call.fetch_add(1, Ordering::Relaxed);
         shared.calls.lock().unwrap().insert(
