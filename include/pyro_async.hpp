@@ -230,6 +230,13 @@ public:
             !pyro_ctx_set_busy_poll(ctx_, static_cast<uint32_t>(window.count())))
             throw Error(PYRO_ERR_INVALID_ARGUMENT, "busy-poll window must be 0..10000 us");
     }
+    /// Read replies in dispatch (see pyro_ctx_read_replies_in_dispatch): call before
+    /// fd() and before attaching a loop adapter. Throws pyro::Error when refused.
+    void read_replies_in_dispatch() {
+        pyro_error *e = nullptr;
+        if (!pyro_ctx_read_replies_in_dispatch(ctx_, &e))
+            detail::throw_owned(e);
+    }
     pyro_ctx *get() const noexcept { return ctx_; }
 
 private:

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{run_until, TestServer};
-use pyro_async::runtime::{CallRequest, Context, ContextOptions};
+use pyro_async::runtime::{CallRequest, ContextOptions};
 use pyro_async::{ErrorKind, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ fn req(method: &str, args: Vec<Value>) -> CallRequest {
 #[test]
 fn pipelined_calls_complete_in_order_once() {
     let server = TestServer::start(&[]);
-    let ctx = Context::new(ContextOptions::default()).unwrap();
+    let ctx = common::new_context(ContextOptions::default());
     let p = ctx.proxy(&server.uri("test.session")).unwrap();
     let done = Arc::new(Mutex::new(Vec::new()));
     for i in 0..200 {
@@ -37,7 +37,7 @@ fn pipelined_calls_complete_in_order_once() {
 #[test]
 fn remote_error_refused_connection_and_cancel() {
     let server = TestServer::start(&[]);
-    let ctx = Context::new(ContextOptions::default()).unwrap();
+    let ctx = common::new_context(ContextOptions::default());
     let p = ctx.proxy(&server.uri("test.echo")).unwrap();
     let done = Arc::new(Mutex::new(Vec::new()));
     let d = done.clone();

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{NameServer, TestServer};
-use pyro_async::runtime::{CallRequest, Context, ContextOptions, Outcome};
+use pyro_async::runtime::{CallRequest, ContextOptions, Outcome};
 use pyro_async::{ErrorKind, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -88,7 +88,7 @@ fn ten_thousand_calls_while_servers_die_and_restart() {
         opts.ns.host = "127.0.0.1".into();
         opts.ns.port = ns_port;
         opts.ns.discovery = None; // never broadcast
-        let ctx = Context::new(opts).unwrap();
+        let ctx = common::new_context(opts);
         // the leak check below is meaningful: the running library is visible to it (the
         // I/O thread names itself when it starts, so give it a moment)
         let seen = Instant::now();

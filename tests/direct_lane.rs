@@ -30,7 +30,7 @@ fn record(p: &Proxy, done: &Done, n: i64, flags: u16) {
 #[test]
 fn mixed_paths_reach_the_server_in_issue_order() {
     let server = TestServer::start(&[]);
-    let ctx = Context::new(ContextOptions::default()).unwrap();
+    let ctx = common::new_context(ContextOptions::default());
     mixed_paths(&ctx, &server.uri("test.session"));
 }
 
@@ -53,7 +53,7 @@ fn named_proxy_calls_take_the_lane_in_issue_order() {
     opts.ns.host = "127.0.0.1".into();
     opts.ns.port = ns_port;
     opts.ns.discovery = None; // never broadcast
-    let ctx = Context::new(opts).unwrap();
+    let ctx = common::new_context(opts);
     mixed_paths(&ctx, "PYRONAME:lane.test.session");
 }
 
@@ -160,7 +160,7 @@ fn mixed_paths(ctx: &Context, uri: &str) {
 #[test]
 fn a_callback_can_wait_in_a_nested_dispatch_for_a_call_it_started() {
     let server = TestServer::start(&[]);
-    let ctx = Arc::new(Context::new(ContextOptions::default()).unwrap());
+    let ctx = Arc::new(common::new_context(ContextOptions::default()));
     let p = ctx.proxy(&server.uri("test.echo")).unwrap();
     let done: Done = Default::default();
     call(&p, &done, "echo", 1, 0);

@@ -7,7 +7,7 @@ mod common;
 use common::fake_peer::{FakePeer, Fault};
 use common::run_until;
 use pyro_async::protocol::FLAGS_ONEWAY;
-use pyro_async::runtime::{CallRequest, Context, ContextOptions, Outcome, Proxy};
+use pyro_async::runtime::{CallRequest, ContextOptions, Outcome, Proxy};
 use pyro_async::{ErrorKind, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,11 +35,10 @@ fn check(fault: Fault, kind: ErrorKind, timeout: Option<Duration>, message: &str
 }
 
 fn check_on(fault: Fault, kind: ErrorKind, timeout: Option<Duration>, message: &str, used: bool) {
-    let ctx = Context::new(ContextOptions {
+    let ctx = common::new_context(ContextOptions {
         max_message_size: 1 << 20,
         ..ContextOptions::default()
-    })
-    .unwrap();
+    });
     let first = if used {
         Fault::AfterEchoes(1, Box::new(fault.clone()))
     } else {
@@ -209,7 +208,7 @@ fn connect_fail_is_communication_with_reason() {
 
 #[test]
 fn double_reply_closes_the_connection_after_the_good_one() {
-    let ctx = Context::new(ContextOptions::default()).unwrap();
+    let ctx = common::new_context(ContextOptions::default());
     let peer = FakePeer::start(vec![Fault::DoubleReply, Fault::Echo]);
     let p = ctx.proxy(&peer.uri()).unwrap();
     let results: Results = Default::default();
@@ -231,7 +230,7 @@ fn double_reply_closes_the_connection_after_the_good_one() {
 
 #[test]
 fn reply_to_oneway_closes_the_connection() {
-    let ctx = Context::new(ContextOptions::default()).unwrap();
+    let ctx = common::new_context(ContextOptions::default());
     let peer = FakePeer::start(vec![Fault::ReplyToOneway, Fault::Echo]);
     let p = ctx.proxy(&peer.uri()).unwrap();
     let results: Results = Default::default();

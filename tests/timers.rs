@@ -6,7 +6,7 @@ mod common;
 
 use common::fake_peer::{FakePeer, Fault};
 use common::run_until;
-use pyro_async::runtime::{CallRequest, Context, ContextOptions, Outcome};
+use pyro_async::runtime::{CallRequest, ContextOptions, Outcome};
 use pyro_async::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,7 +14,7 @@ use std::time::Duration;
 #[test]
 fn deadlines_of_completed_calls_do_not_pile_up() {
     let peer = FakePeer::start(vec![Fault::Echo]);
-    let ctx = Context::new(ContextOptions::default()).unwrap();
+    let ctx = common::new_context(ContextOptions::default());
     let direct = ctx.proxy(&peer.uri()).unwrap();
     direct.set_timeout(Some(Duration::from_secs(600)));
     let done: Arc<Mutex<Vec<Outcome>>> = Default::default();

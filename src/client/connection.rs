@@ -5,15 +5,15 @@
 //! `on_ready` when the stream is readable or writable; everything here is
 //! non-blocking and returns events for the owner to act on.
 
+use crate::client::inbox::{Inbox, ReplyOutcome};
 use crate::client::outbox::{self, io_error as io_err, Outbox};
 pub use crate::client::outbox::{Expect, Unfinished};
 use crate::client::wire::{self, ConnectInfo, WireOptions};
 use crate::error::{Error, Result};
-use crate::protocol::{self, Annotations, Message, MessageReader};
 use crate::serial::SerializerId;
 use crate::value::Value;
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub type CallId = u64;
@@ -104,23 +104,19 @@ pub enum Event {
     /// Handshake done: calls may be submitted.
     Connected(ConnectInfo),
     /// A call's reply arrived (the owner decides whether the call is still wanted).
-    Reply {
-        call: CallId,
-        outcome: Result<(Value, Annotations)>,
-    },
+    Reply { call: CallId, outcome: ReplyOutcome },
 }
 
 pub struct Connection {
     pub stream: Stream,
     phase: Phase,
-    reader: MessageReader,
     /// Shared with submitting threads while the connection is ready (the direct lane).
     pub outbox: Arc<Mutex<Outbox>>,
+    /// Shared with the host thread when it reads replies in dispatch.
+    pub inbox: Arc<Mutex<Inbox>>,
     serializer: SerializerId,
     object: String,
-    wire: WireOptions,
-    max_len: usize,
-    read_buf: Box<[u8]>,
+    handshake: Value,
 }
 
 impl Connection {
@@ -132,26 +128,31 @@ impl Connection {
         max_message_size: usize,
     ) -> Connection {
         // TLS keeps its record state in the stream: only the I/O thread may write there.
-        let direct_fd = match &stream {
-            Stream::Tcp(s) => Some(s.as_raw_fd()),
-            Stream::Unix(s) => Some(s.as_raw_fd()),
-            Stream::Tls(_) => None,
-        };
+        let direct_fd = raw_fd(&stream);
+        let outbox = Arc::new(Mutex::new(Outbox::new(direct_fd)));
+        let handshake = wire.handshake.clone();
         Connection {
             stream,
             phase: Phase::Connecting,
-            reader: MessageReader::new(max_message_size),
-            outbox: Arc::new(Mutex::new(Outbox::new(direct_fd))),
+            inbox: Arc::new(Mutex::new(Inbox::new(
+                outbox.clone(),
+                wire,
+                max_message_size,
+            ))),
+            outbox,
             serializer,
             object: object.to_string(),
-            wire,
-            max_len: max_message_size,
-            read_buf: vec![0u8; 64 * 1024].into_boxed_slice(),
+            handshake,
         }
     }
 
     pub fn is_ready(&self) -> bool {
         self.phase == Phase::Ready
+    }
+
+    /// The plain socket (None for TLS, whose records only the I/O thread may touch).
+    pub fn plain_fd(&self) -> Option<RawFd> {
+        raw_fd(&self.stream)
     }
 
     fn outbox(&self) -> MutexGuard<'_, Outbox> {
@@ -188,7 +189,7 @@ impl Connection {
         self.outbox().take_written_oneway(done);
     }
 
-    /// A direct write from another thread failed: the error, once.
+    /// A direct write (or a read in dispatch) on another thread failed: the error, once.
     pub fn take_failure(&mut self) -> Option<Error> {
         self.outbox().take_failure()
     }
@@ -217,8 +218,8 @@ impl Connection {
             }
             let seq = self.outbox().take_seq();
             let mut msg =
-                wire::connect_message(seq, self.serializer, &self.object, &self.wire.handshake)?;
-            self.wire.finish_request(&mut msg);
+                wire::connect_message(seq, self.serializer, &self.object, &self.handshake)?;
+            self.inbox.lock().unwrap().wire.finish_request(&mut msg);
             self.outbox().push_bytes(&msg.encode()?);
             self.phase = Phase::Handshaking { seq };
             self.flush()?;
@@ -242,110 +243,40 @@ impl Connection {
         // later raises a new edge. TLS may hold records back, and a FIN or error that
         // came with the data raises none: those are read until WouldBlock.
         let short_read_drains = !closing && !matches!(self.stream, Stream::Tls(_));
-        loop {
-            match self.stream.read(&mut self.read_buf) {
-                Ok(0) => {
-                    self.drain_messages(events)?;
-                    return Err(Error::communication("connection closed by the server"));
-                }
-                Ok(n) => {
-                    self.reader.push(&self.read_buf[..n]);
-                    self.drain_messages(events)?;
-                    if short_read_drains && n < self.read_buf.len() {
-                        return Ok(());
+        let inbox = self.inbox.clone();
+        let mut inbox = inbox.lock().unwrap();
+        let phase = &mut self.phase;
+        let serializer = self.serializer;
+        inbox.read_stream(
+            &mut self.stream,
+            short_read_drains,
+            &mut |ib, msg| match *phase {
+                Phase::Connecting => Err(Error::protocol("message received before connecting")),
+                Phase::Handshaking { seq } => {
+                    if msg.seq != seq {
+                        return Err(Error::protocol(format!(
+                            "handshake reply has sequence number {}, expected {seq}",
+                            msg.seq
+                        )));
                     }
+                    let info = wire::parse_connect_reply(&msg, serializer)?;
+                    *phase = Phase::Ready;
+                    events.push(Event::Connected(info));
+                    Ok(())
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_err(e)),
-            }
-        }
+                Phase::Ready => ib.reply(msg, &mut |call, outcome| {
+                    events.push(Event::Reply { call, outcome })
+                }),
+            },
+        )
     }
+}
 
-    fn drain_messages(&mut self, events: &mut Vec<Event>) -> Result<()> {
-        while let Some(msg) = self.reader.next_message()? {
-            self.handle_message(msg, events)?;
-        }
-        Ok(())
-    }
-
-    fn handle_message(&mut self, mut msg: Message, events: &mut Vec<Event>) -> Result<()> {
-        // A bad HMAC or undecodable compression poisons the connection: it is closed.
-        self.wire.open_reply(&mut msg, self.max_len)?;
-        match self.phase {
-            Phase::Connecting => Err(Error::protocol("message received before connecting")),
-            Phase::Handshaking { seq } => {
-                if msg.seq != seq {
-                    return Err(Error::protocol(format!(
-                        "handshake reply has sequence number {}, expected {seq}",
-                        msg.seq
-                    )));
-                }
-                let info = wire::parse_connect_reply(&msg, self.serializer)?;
-                self.phase = Phase::Ready;
-                events.push(Event::Connected(info));
-                Ok(())
-            }
-            Phase::Ready => {
-                let front = self.outbox().pop_inflight();
-                let Some(front) = front else {
-                    return Err(Error::protocol(format!(
-                        "unexpected message (type {}, seq {}) with no call outstanding",
-                        msg.msg_type, msg.seq
-                    )));
-                };
-                if front.seq != msg.seq {
-                    let e = Error::protocol(format!(
-                        "reply has sequence number {}, expected {}",
-                        msg.seq, front.seq
-                    ));
-                    events.push(Event::Reply {
-                        call: front.call,
-                        outcome: Err(e.clone()),
-                    });
-                    return Err(e);
-                }
-                let outcome = if front.ping {
-                    if msg.msg_type == protocol::MSG_PING {
-                        Ok((Value::None, msg.annotations))
-                    } else {
-                        Err(Error::protocol(format!(
-                            "expected a PING reply, got type {}",
-                            msg.msg_type
-                        )))
-                    }
-                } else if msg.flags & protocol::FLAGS_ITEMSTREAMRESULT != 0
-                    && msg.msg_type == protocol::MSG_RESULT
-                {
-                    // The method returned an iterator: the server holds it as a stream whose
-                    // items are fetched with get_next_stream_item(streamId).
-                    match msg.annotation(b"STRM") {
-                        Some(id) => Ok((
-                            wire::stream_marker(&String::from_utf8_lossy(id)),
-                            msg.annotations.clone(),
-                        )),
-                        None => Err(Error::protocol(
-                            "item stream result without a STRM annotation",
-                        )),
-                    }
-                } else {
-                    wire::parse_result(&msg, front.seq, front.serializer)
-                        .map(|v| (v, msg.annotations))
-                };
-                // A reply that is not a RESULT at all poisons the stream; a decoded
-                // remote exception or undecodable payload concerns this call only.
-                let fatal =
-                    matches!(&outcome, Err(e) if e.kind == crate::error::ErrorKind::Protocol);
-                events.push(Event::Reply {
-                    call: front.call,
-                    outcome,
-                });
-                if fatal {
-                    return Err(Error::protocol("connection closed after a protocol error"));
-                }
-                Ok(())
-            }
-        }
+fn raw_fd(stream: &Stream) -> Option<RawFd> {
+    match stream {
+        Stream::Tcp(s) => Some(s.as_raw_fd()),
+        Stream::Unix(s) => Some(s.as_raw_fd()),
+        Stream::Tls(_) => None,
     }
 }
 
@@ -355,6 +286,9 @@ impl Drop for Connection {
         // to an fd number the system can hand out again.
         if let Ok(mut ob) = self.outbox.lock() {
             ob.close_direct();
+        }
+        if let Ok(mut ib) = self.inbox.lock() {
+            ib.detach();
         }
     }
 }

@@ -2,7 +2,9 @@
 
 pub mod blocking;
 pub mod connection;
+pub mod inbox;
 pub mod outbox;
+pub mod ready_set;
 pub mod remote_error;
 pub mod target;
 pub mod tls;

@@ -197,6 +197,13 @@ impl Outbox {
         self.direct_fd = None;
     }
 
+    /// Reading the socket on another thread failed: close the lane and leave the error
+    /// for the I/O thread (the first failure is the one reported).
+    pub fn fail(&mut self, e: Error) {
+        self.direct_fd = None;
+        self.failed.get_or_insert(e);
+    }
+
     pub fn take_failure(&mut self) -> Option<Error> {
         self.failed.take()
     }

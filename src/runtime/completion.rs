@@ -37,6 +37,13 @@ impl<T> CompletionQueue<T> {
         }
     }
 
+    /// Queue from inside a dispatch round, on the dispatching thread, before it pops:
+    /// the round pops the item, or `end` raises the fd for what it leaves behind, so no
+    /// wake-up is needed.
+    pub fn push_quiet(&self, item: T) {
+        let _ = self.tx.send(item);
+    }
+
     /// Start a dispatch round: the fd is reset before anything is popped, so a push
     /// that races with this round raises it again instead of being lost.
     pub fn begin(&self) {

@@ -7,6 +7,7 @@
 //! callback itself with a CANCELLED error.
 
 use super::completion::CompletionQueue;
+use super::dispatch_reads::DispatchReads;
 use super::id_map::IdMap;
 use super::reactor::{self, CallInfo, Command, ConfigChange, Payload, ReactorHandle};
 use crate::client::outbox::{Expect, Outbox};
@@ -21,7 +22,7 @@ use crate::value::Value;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -191,6 +192,10 @@ pub(crate) struct Shared {
     next_timer: AtomicU64,
     epoch: Instant,
     closed: AtomicBool,
+    /// Replies are read in dispatch (opt-in, set before the fd is handed out).
+    dispatch_reads: OnceLock<DispatchReads>,
+    /// `fd()` has been called: what the host polls can no longer change.
+    fd_taken: AtomicBool,
     pub(crate) reactor: ReactorHandle,
     pub(crate) options: ContextOptions,
 }
@@ -199,6 +204,17 @@ impl Shared {
     /// Called by the I/O side when a call finished (any outcome).
     pub(crate) fn finish(&self, id: CallId, outcome: Outcome) {
         self.queue.push(Done::Finished { id, outcome });
+    }
+
+    /// A reply read by the dispatching thread itself, before its round pops.
+    pub(crate) fn finish_here(&self, id: CallId, outcome: Outcome) {
+        self.queue.push_quiet(Done::Finished { id, outcome });
+    }
+
+    /// The set the host polls when replies are read in dispatch (None: the default,
+    /// the I/O thread reads them).
+    pub(crate) fn dispatch_reads(&self) -> Option<&DispatchReads> {
+        self.dispatch_reads.get()
     }
 
     /// Run `f` on the dispatching thread (state callbacks, posted work).
@@ -428,6 +444,8 @@ impl Context {
             timers: AtomicUsize::new(0),
             epoch: Instant::now(),
             closed: AtomicBool::new(false),
+            dispatch_reads: OnceLock::new(),
+            fd_taken: AtomicBool::new(false),
             reactor,
             options,
         });
@@ -441,9 +459,39 @@ impl Context {
         })
     }
 
-    /// The fd that is readable while completions are pending.
+    /// The fd that is readable while completions are pending (and, when replies are
+    /// read in dispatch, also while reply bytes wait on a connection).
     pub fn fd(&self) -> std::os::fd::RawFd {
-        self.shared.queue.fd().raw()
+        self.shared.fd_taken.store(true, Ordering::SeqCst);
+        match self.shared.dispatch_reads() {
+            Some(r) => r.fd(),
+            None => self.shared.queue.fd().raw(),
+        }
+    }
+
+    /// Read replies on the dispatching thread instead of the I/O thread (Linux only;
+    /// off by default). Each reply then costs one thread wake-up instead of two. The fd
+    /// becomes an epoll set of the completion fd and the connections' sockets, readable
+    /// while completions are pending or reply bytes have arrived, so a dispatch may run
+    /// no callback when only part of a reply is in. Replies wait in the socket until
+    /// dispatch runs, as completions wait in the queue. TLS connections and proxies that
+    /// retry calls keep being read by the I/O thread. Must be called before `fd()`;
+    /// once on, it stays on.
+    pub fn read_replies_in_dispatch(&self) -> Result<()> {
+        if self.shared.dispatch_reads().is_some() {
+            return Ok(());
+        }
+        if self.shared.fd_taken.load(Ordering::SeqCst) {
+            return Err(Error::invalid(
+                "replies can be moved to dispatch only before the fd is handed out",
+            ));
+        }
+        let reads = DispatchReads::new(self.shared.queue.fd().raw())
+            .map_err(|e| Error::invalid(format!("cannot read replies in dispatch: {e}")))?;
+        // A racing caller may have won; either set is as good.
+        let _ = self.shared.dispatch_reads.set(reads);
+        // Connections already open move over when they next connect.
+        Ok(())
     }
 
     pub fn options(&self) -> &ContextOptions {
@@ -643,7 +691,16 @@ fn run_callback(cb: Callback, outcome: Outcome) {
 
 fn dispatch_queue(shared: &Shared, max: usize) -> usize {
     let mut ran = 0;
-    shared.queue.begin();
+    match shared.dispatch_reads() {
+        // The set said whether the completion fd is readable: reset it only then (a push
+        // racing with this round raises it again and costs at most a spurious wake-up).
+        Some(reads) => {
+            if reads.read_ready(shared) {
+                shared.queue.begin();
+            }
+        }
+        None => shared.queue.begin(),
+    }
     while max == 0 || ran < max {
         let Some(done) = shared.queue.pop() else {
             break;

@@ -2,6 +2,7 @@
 
 mod completion;
 mod context;
+mod dispatch_reads;
 mod id_map;
 mod reactor;
 mod signal_fd;

@@ -440,6 +440,7 @@ impl Reactor {
                             if let Some(c) = st.conn.as_mut() {
                                 c.set_keep_for_retry(n > 0);
                             }
+                            self.set_reader(proxy);
                         }
                         ConfigChange::Timeout(t) => st.config.timeout = t,
                         ConfigChange::StateCallback(cb) => st.config.state_cb = cb,
@@ -459,6 +460,9 @@ impl Reactor {
             }
             Command::Wake => {}
             Command::CloseProxy(id) => {
+                if let Some(reads) = self.shared.dispatch_reads() {
+                    reads.forget(id);
+                }
                 if let Some(mut st) = self.proxies.remove(&id) {
                     let calls = self.take_calls(&mut st);
                     for (call, _) in calls {
@@ -604,6 +608,53 @@ impl Reactor {
             let mut lane = st.config.link.lane.lock().unwrap();
             lane.outbox = Some(conn.outbox.clone());
             lane.object = Some(object);
+        }
+    }
+
+    /// Decide who reads the proxy's ready connection: the host thread in dispatch when
+    /// the context asked for that and the connection needs none of this thread's
+    /// bookkeeping (a plain socket, no retries), else this thread.
+    fn set_reader(&mut self, proxy: ProxyId) {
+        let Some(reads) = self.shared.dispatch_reads() else {
+            return;
+        };
+        let Some(st) = self.proxies.get_mut(&proxy) else {
+            return;
+        };
+        let retries = st.config.max_retries > 0;
+        let Some(conn) = st.conn.as_mut().filter(|c| c.is_ready()) else {
+            return;
+        };
+        let Some(fd) = conn.plain_fd() else { return };
+        let attached = conn.inbox.lock().unwrap().is_attached();
+        let token = Token(proxy as usize);
+        if !retries && !attached {
+            // This thread stops watching for replies first: from here on only a socket
+            // error makes it read (under the same inbox lock).
+            let moved = self
+                .poll
+                .registry()
+                .reregister(conn.stream.source(), token, Interest::WRITABLE)
+                .and_then(|()| reads.attach(proxy, &conn.inbox, fd));
+            if let Err(e) = moved {
+                self.connection_failed(
+                    proxy,
+                    Error::communication(format!("cannot watch the socket: {e}")),
+                );
+            }
+        } else if retries && attached {
+            conn.inbox.lock().unwrap().detach();
+            // Re-registering reports bytes that are already waiting.
+            if let Err(e) = self.poll.registry().reregister(
+                conn.stream.source(),
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                self.connection_failed(
+                    proxy,
+                    Error::communication(format!("cannot watch the socket: {e}")),
+                );
+            }
         }
     }
 
@@ -820,6 +871,7 @@ impl Reactor {
             self.set_state(proxy, ConnState::Connected);
             self.drain_queue_into_conn(proxy);
             self.open_lane(proxy);
+            self.set_reader(proxy);
         }
         match result {
             Ok(()) if writable => self.complete_written_oneway(proxy),

@@ -10,6 +10,20 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// A context for a test. With PYRO_TEST_READ_IN_DISPATCH=1 in the environment (the test
+/// script runs the runtime suites a second time so), replies are read in dispatch.
+pub fn new_context(opts: pyro_async::runtime::ContextOptions) -> pyro_async::runtime::Context {
+    let ctx = pyro_async::runtime::Context::new(opts).unwrap();
+    if read_in_dispatch() {
+        ctx.read_replies_in_dispatch().unwrap();
+    }
+    ctx
+}
+
+pub fn read_in_dispatch() -> bool {
+    std::env::var("PYRO_TEST_READ_IN_DISPATCH").is_ok_and(|v| v == "1")
+}
+
 /// Block in poll() on the context's fd like a host loop would, up to `ms`.
 pub fn wait_fd(ctx: &pyro_async::runtime::Context, ms: i32) {
     let mut p = libc::pollfd {

@@ -1,0 +1,239 @@
+//! The receiving half of a connection: the incremental reader and the matching of each
+//! reply to the oldest call awaiting one. Behind a lock, so that whoever reads the
+//! socket (the I/O thread, or the host thread inside dispatch when the context reads
+//! replies there) turns the same bytes into the same outcomes in the same order.
+
+use super::outbox::{io_error, CallId, Outbox};
+use super::ready_set::ReadySet;
+use super::wire::{self, WireOptions};
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::{self, Annotations, Message, MessageReader};
+use crate::value::Value;
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::{Arc, Mutex};
+
+/// One call's reply: its value and response annotations, or its error.
+pub type ReplyOutcome = Result<(Value, Annotations)>;
+
+const READ_BUF: usize = 64 * 1024;
+
+pub struct Inbox {
+    reader: MessageReader,
+    buf: Box<[u8]>,
+    pub wire: WireOptions,
+    max_len: usize,
+    outbox: Arc<Mutex<Outbox>>,
+    /// While the host thread reads this socket in dispatch: the set it is watched in,
+    /// and the socket. Cleared before the socket closes, so no thread reads a reused fd.
+    host: Option<(Arc<ReadySet>, RawFd)>,
+}
+
+impl Inbox {
+    pub fn new(outbox: Arc<Mutex<Outbox>>, wire: WireOptions, max_len: usize) -> Inbox {
+        Inbox {
+            reader: MessageReader::new(max_len),
+            buf: vec![0u8; READ_BUF].into_boxed_slice(),
+            wire,
+            max_len,
+            outbox,
+            host: None,
+        }
+    }
+
+    pub fn buf(&mut self) -> &mut [u8] {
+        &mut self.buf
+    }
+
+    /// Take bytes read into `buf()[..n]`.
+    pub fn take_read(&mut self, n: usize) {
+        self.reader.push(&self.buf[..n]);
+    }
+
+    /// The next complete message, with its HMAC checked and compression undone.
+    pub fn next_message(&mut self) -> Result<Option<Message>> {
+        match self.reader.next_message()? {
+            Some(mut msg) => {
+                // A bad HMAC or undecodable compression poisons the connection.
+                self.wire.open_reply(&mut msg, self.max_len)?;
+                Ok(Some(msg))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Match a reply to the oldest call awaiting one and hand over its outcome.
+    /// Err: the connection cannot go on (what arrived is not a reply to that call).
+    pub fn reply(
+        &mut self,
+        msg: Message,
+        out: &mut impl FnMut(CallId, ReplyOutcome),
+    ) -> Result<()> {
+        let front = self.outbox.lock().unwrap().pop_inflight();
+        let Some(front) = front else {
+            return Err(Error::protocol(format!(
+                "unexpected message (type {}, seq {}) with no call outstanding",
+                msg.msg_type, msg.seq
+            )));
+        };
+        if front.seq != msg.seq {
+            let e = Error::protocol(format!(
+                "reply has sequence number {}, expected {}",
+                msg.seq, front.seq
+            ));
+            out(front.call, Err(e.clone()));
+            return Err(e);
+        }
+        let outcome = if front.ping {
+            if msg.msg_type == protocol::MSG_PING {
+                Ok((Value::None, msg.annotations))
+            } else {
+                Err(Error::protocol(format!(
+                    "expected a PING reply, got type {}",
+                    msg.msg_type
+                )))
+            }
+        } else if msg.flags & protocol::FLAGS_ITEMSTREAMRESULT != 0
+            && msg.msg_type == protocol::MSG_RESULT
+        {
+            // The method returned an iterator: the server holds it as a stream whose
+            // items are fetched with get_next_stream_item(streamId).
+            match msg.annotation(b"STRM") {
+                Some(id) => Ok((
+                    wire::stream_marker(&String::from_utf8_lossy(id)),
+                    msg.annotations.clone(),
+                )),
+                None => Err(Error::protocol(
+                    "item stream result without a STRM annotation",
+                )),
+            }
+        } else {
+            wire::parse_result(&msg, front.seq, front.serializer).map(|v| (v, msg.annotations))
+        };
+        // A reply that is not a RESULT at all poisons the stream; a decoded remote
+        // exception or undecodable payload concerns this call only.
+        let fatal = matches!(&outcome, Err(e) if e.kind == ErrorKind::Protocol);
+        out(front.call, outcome);
+        if fatal {
+            return Err(Error::protocol("connection closed after a protocol error"));
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self, out: &mut impl FnMut(CallId, ReplyOutcome)) -> Result<()> {
+        while let Some(msg) = self.next_message()? {
+            self.reply(msg, out)?;
+        }
+        Ok(())
+    }
+
+    /// From now on the host thread reads this (plain, ready) socket in dispatch.
+    pub fn attach(&mut self, set: Arc<ReadySet>, fd: RawFd, token: u64) -> io::Result<()> {
+        set.add(fd, token)?;
+        self.host = Some((set, fd));
+        Ok(())
+    }
+
+    /// Stop host-thread reads (the socket goes back to the I/O thread, or is closing).
+    pub fn detach(&mut self) {
+        if let Some((set, fd)) = self.host.take() {
+            set.remove(fd);
+        }
+    }
+
+    pub fn is_attached(&self) -> bool {
+        self.host.is_some()
+    }
+
+    /// Read what has arrived, on the host thread, and hand over every reply it completes.
+    /// On Err the socket is detached already and the error is left in the outbox for the
+    /// I/O thread (which then fails the connection's other calls); the caller tells it.
+    pub fn read_here(&mut self, out: &mut impl FnMut(CallId, ReplyOutcome)) -> Result<()> {
+        let Some((_, fd)) = self.host else {
+            return Ok(());
+        };
+        let result = self.read_socket(fd, out);
+        if let Err(e) = &result {
+            self.detach();
+            self.outbox.lock().unwrap().fail(e.clone());
+        }
+        result
+    }
+
+    fn read_socket(&mut self, fd: RawFd, out: &mut impl FnMut(CallId, ReplyOutcome)) -> Result<()> {
+        loop {
+            // SAFETY: buf is valid for its length; fd is open while `host` is set (the
+            // connection detaches under this lock before its socket closes).
+            let n = unsafe {
+                libc::recv(
+                    fd,
+                    self.buf.as_mut_ptr() as *mut libc::c_void,
+                    self.buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            match n {
+                0 => {
+                    self.drain(out)?;
+                    return Err(Error::communication("connection closed by the server"));
+                }
+                n if n > 0 => {
+                    let n = n as usize;
+                    self.take_read(n);
+                    self.drain(out)?;
+                    // Level-triggered: anything left makes the set readable again.
+                    if n < self.buf.len() {
+                        return Ok(());
+                    }
+                }
+                _ => {
+                    let e = io::Error::last_os_error();
+                    match e.kind() {
+                        io::ErrorKind::WouldBlock => return Ok(()),
+                        io::ErrorKind::Interrupted => continue,
+                        _ => return Err(io_error(e)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Read from the I/O thread's stream (plain or TLS) until it would block, or after
+    /// one short read of a plain socket unless `closing`. `on_message` gets every
+    /// complete message, with the inbox so it can match replies.
+    pub fn read_stream(
+        &mut self,
+        stream: &mut impl io::Read,
+        short_read_drains: bool,
+        on_message: &mut impl FnMut(&mut Inbox, Message) -> Result<()>,
+    ) -> Result<()> {
+        loop {
+            match stream.read(&mut self.buf) {
+                Ok(0) => {
+                    self.drain_with(on_message)?;
+                    return Err(Error::communication("connection closed by the server"));
+                }
+                Ok(n) => {
+                    self.take_read(n);
+                    self.drain_with(on_message)?;
+                    if short_read_drains && n < self.buf.len() {
+                        return Ok(());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_error(e)),
+            }
+        }
+    }
+
+    fn drain_with(
+        &mut self,
+        on_message: &mut impl FnMut(&mut Inbox, Message) -> Result<()>,
+    ) -> Result<()> {
+        while let Some(msg) = self.next_message()? {
+            on_message(self, msg)?;
+        }
+        Ok(())
+    }
+}
