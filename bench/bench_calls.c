@@ -3,11 +3,13 @@
  * Prints TSV rows: name calls in_flight calls_per_s p50_us p99_us cpu_us_per_call
  * Usage: bench_calls PYRO:uri CALLS [IN_FLIGHTxPROXIES]  (the optional third argument runs
  * just that one configuration, e.g. 16x1, for profiling; BUSY_POLL_US sets its
- * pyro_ctx_set_busy_poll window) */
+ * pyro_ctx_set_busy_poll window, READ_IN_DISPATCH=1 turns on
+ * pyro_ctx_read_replies_in_dispatch) */
 #define _GNU_SOURCE
 #include "pyro_async.h"
 
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,10 +76,15 @@ static void issue(run *r) {
     }
 }
 
-static void bench(const char *name, const char *uri, int total, int in_flight, int nproxies, unsigned busy_poll_us) {
+static void bench(const char *name, const char *uri, int total, int in_flight, int nproxies, unsigned busy_poll_us,
+                  bool read_in_dispatch) {
     run r = {0};
     r.ctx = pyro_ctx_new(NULL);
     pyro_ctx_set_busy_poll(r.ctx, busy_poll_us);
+    if (read_in_dispatch && !pyro_ctx_read_replies_in_dispatch(r.ctx, NULL)) {
+        fprintf(stderr, "cannot read replies in dispatch\n");
+        exit(1);
+    }
     r.nproxies = nproxies;
     r.proxies = calloc(nproxies, sizeof *r.proxies);
     for (int i = 0; i < nproxies; i++) r.proxies[i] = pyro_proxy_new(r.ctx, uri, NULL);
@@ -145,16 +152,22 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bad configuration %s (want IN_FLIGHTxPROXIES)\n", argv[3]);
             return 2;
         }
-        const char *spin = getenv("BUSY_POLL_US");
-        bench("pyro_async", uri, calls, in_flight, nproxies, spin ? (unsigned)atoi(spin) : 0);
+        const char *spin = getenv("BUSY_POLL_US"), *here = getenv("READ_IN_DISPATCH");
+        bench("pyro_async", uri, calls, in_flight, nproxies, spin ? (unsigned)atoi(spin) : 0,
+              here && strcmp(here, "1") == 0);
         return 0;
     }
-    bench("pyro_async 1 proxy", uri, calls, 1, 1, 0);
-    bench("pyro_async 1 proxy", uri, calls, 16, 1, 0);
-    bench("pyro_async 16 proxies", uri, calls, 16, 16, 0);
-    bench("pyro_async 1 proxy", uri, calls, 128, 1, 0);
-    bench("pyro_async 128 proxies", uri, calls, 128, 128, 0);
-    bench("pyro_async 1 proxy, busy poll 100us", uri, calls, 1, 1, 100);
+    bench("pyro_async 1 proxy", uri, calls, 1, 1, 0, false);
+    bench("pyro_async 1 proxy", uri, calls, 16, 1, 0, false);
+    bench("pyro_async 16 proxies", uri, calls, 16, 16, 0, false);
+    bench("pyro_async 1 proxy", uri, calls, 128, 1, 0, false);
+    bench("pyro_async 128 proxies", uri, calls, 128, 128, 0, false);
+    bench("pyro_async 1 proxy, busy poll 100us", uri, calls, 1, 1, 100, false);
+    bench("pyro_async 1 proxy, reads in dispatch", uri, calls, 1, 1, 0, true);
+    bench("pyro_async 1 proxy, reads in dispatch", uri, calls, 16, 1, 0, true);
+    bench("pyro_async 16 proxies, reads in dispatch", uri, calls, 16, 16, 0, true);
+    bench("pyro_async 1 proxy, reads in dispatch", uri, calls, 128, 1, 0, true);
+    bench("pyro_async 128 proxies, reads in dispatch", uri, calls, 128, 128, 0, true);
     bench_dispatch(2000000);
     return 0;
 }

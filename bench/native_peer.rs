@@ -36,10 +36,13 @@ fn raw_ping_pong(n: usize) -> f64 {
     n as f64 / t.elapsed().as_secs_f64()
 }
 
-fn library(n: usize, in_flight: usize, busy_poll: Duration) -> f64 {
+fn library(n: usize, in_flight: usize, busy_poll: Duration, read_in_dispatch: bool) -> f64 {
     let peer = fake_peer::FakePeer::start(vec![fake_peer::Fault::Echo]);
     let ctx = Context::new(ContextOptions::default()).unwrap();
     ctx.set_busy_poll(busy_poll).unwrap();
+    if read_in_dispatch {
+        ctx.read_replies_in_dispatch().unwrap();
+    }
     let p = ctx.proxy(&peer.uri()).unwrap();
     let done = Arc::new(AtomicUsize::new(0));
     let payload = Value::str("x".repeat(64));
@@ -103,17 +106,24 @@ fn main() {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        println!("{:.0} calls/s", library(n, k, Duration::from_micros(spin)));
+        let here = std::env::var("READ_IN_DISPATCH").is_ok_and(|v| v == "1");
+        println!(
+            "{:.0} calls/s",
+            library(n, k, Duration::from_micros(spin), here)
+        );
         return;
     }
     let (mut raw, mut one, mut many, mut spun) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut here_one, mut here_many) = (Vec::new(), Vec::new());
     let off = Duration::ZERO;
     let spin = Duration::from_micros(BUSY_POLL_US);
     for _ in 0..rounds {
         raw.push(raw_ping_pong(n));
-        one.push(library(n, 1, off));
-        many.push(library(n * 4, 64, off));
-        spun.push(library(n, 1, spin));
+        one.push(library(n, 1, off, false));
+        many.push(library(n * 4, 64, off, false));
+        spun.push(library(n, 1, spin, false));
+        here_one.push(library(n, 1, off, true));
+        here_many.push(library(n * 4, 64, off, true));
     }
     let ratio = |v: &[f64]| median(v.iter().zip(&raw).map(|(a, r)| a / r * 100.0).collect());
     println!(
@@ -143,6 +153,16 @@ fn main() {
         &format!("pyro_async, 1 in flight, busy poll {BUSY_POLL_US} us"),
         &spun,
         ratio(&spun),
+    );
+    row(
+        "pyro_async, 1 in flight, replies read in dispatch",
+        &here_one,
+        ratio(&here_one),
+    );
+    row(
+        "pyro_async, 64 in flight, replies read in dispatch",
+        &here_many,
+        ratio(&here_many),
     );
     println!(
         "({rounds} rounds of {n} calls; 64 in flight: {} calls)",

@@ -34,7 +34,7 @@ print(f"median of {nrounds} rounds")
 print(f"{'client':<40} {'in flight':>9} {'calls/s':>10} {'p50 us':>8} {'p99 us':>8} {'CPU us/call':>12}")
 for key in order:
     name, inf = key
-    print(f"{name:<40} {inf:>9} {fmt(med(key, 1)):>10} {fmt(med(key, 2)):>8} {fmt(med(key, 3)):>8} {fmt(med(key, 4), 2 if 'dispatch' in name else 1):>12}")
+    print(f"{name:<40} {inf:>9} {fmt(med(key, 1)):>10} {fmt(med(key, 2)):>8} {fmt(med(key, 3)):>8} {fmt(med(key, 4), 2 if name.startswith('dispatch') else 1):>12}")
 
 def ratio(a, b, i, invert=False):
     """Median over rounds of a[i]/b[i] (or b/a)."""
@@ -47,6 +47,7 @@ def ratio(a, b, i, invert=False):
     return statistics.median(rs) if rs else None
 
 lib16 = ("pyro_async 1 proxy", "16")
+here16 = ("pyro_async 1 proxy, reads in dispatch", "16")
 sync = ("pyro4-sync", "1")
 fut16 = ("pyro4-futureresult", "16")
 disp = ("dispatch-microbench", "-")
@@ -56,6 +57,8 @@ checks = [
     ("16 in flight vs FutureResult(16), calls/s", ratio(lib16, fut16, 1), 5.0, "x"),
     ("16 in flight vs Pyro4 sync, calls/s", ratio(lib16, sync, 1), 1.5, "x"),
     ("Pyro4 sync CPU/call / ours (16 in flight)", ratio(lib16, sync, 4, invert=True), 5.0, "x"),
+    ("same, replies read in dispatch (opt-in)", ratio(here16, sync, 4, invert=True), 5.0, "x"),
+    ("16 in flight, reads in dispatch, vs sync calls/s", ratio(here16, sync, 1), 1.5, "x"),
 ]
 for label, got, want, unit in checks:
     ok = got is not None and got >= want

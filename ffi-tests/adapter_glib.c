@@ -27,7 +27,7 @@ int main(void) {
     if (test_server_start(&s, NULL) != 0) return 1;
     char uri[128];
     test_server_uri(&s, "test.echo", uri, sizeof uri);
-    pyro_ctx *ctx = pyro_ctx_new(NULL);
+    pyro_ctx *ctx = test_ctx_new(NULL);
     main_loop = g_main_loop_new(NULL, FALSE);
     GSource *src = pyro_glib_source_new(ctx);
     g_source_attach(src, NULL);

@@ -23,7 +23,7 @@ int main(void) {
     char uri[128];
     test_server_uri(&s, "test.echo", uri, sizeof uri);
     uv_loop_t *loop = uv_default_loop();
-    pyro_ctx *ctx = pyro_ctx_new(NULL);
+    pyro_ctx *ctx = test_ctx_new(NULL);
     CHECK(pyro_uv_attach(&watcher, loop, ctx) == 0);
     pyro_proxy *p = pyro_proxy_new(ctx, uri, NULL);
     loop_start_calls(p, &st);

@@ -15,7 +15,7 @@ int main(int argc, char **argv) {
     char uri[128];
     test_server_uri(&s, "test.echo", uri, sizeof uri);
     QCoreApplication app(argc, argv);
-    pyro_ctx *ctx = pyro_ctx_new(nullptr);
+    pyro_ctx *ctx = test_ctx_new(nullptr);
     static loop_state st;
     int rc;
     {

@@ -241,7 +241,7 @@ int main(void) {
     const char *extra[] = {"--servertype", "thread", NULL};
     if (test_server_start(&server, extra) != 0) return 1;
     test_server_uri(&server, "test.echo", uri, sizeof uri);
-    pyro_ctx *ctx = pyro_ctx_new(NULL);
+    pyro_ctx *ctx = test_ctx_new(NULL);
     RUN(test_oneway(ctx));
     RUN(test_ping_bind_release(ctx));
     RUN(test_attributes_and_metadata(ctx));

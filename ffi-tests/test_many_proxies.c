@@ -46,7 +46,7 @@ int main(void) {
     pyro_ctx_options opts;
     pyro_ctx_options_init(&opts);
     opts.connect_timeout_ms = 60000;
-    pyro_ctx *ctx = pyro_ctx_new(&opts);
+    pyro_ctx *ctx = test_ctx_new(&opts);
     static pyro_proxy *ps[N];
     double t0 = now_s();
     for (int i = 0; i < N; i++) {

@@ -28,7 +28,7 @@ static pyro_ctx *ctx_for(const char *host, int port, const char *bcaddrs) {
     o.ns_port = port;
     o.ns_bcport = bc_port;
     o.broadcast_addrs = bcaddrs; /* loopback only, or "" to disable: never the real network */
-    return pyro_ctx_new(&o);
+    return test_ctx_new(&o);
 }
 
 static void call_echo(pyro_ctx *ctx, pyro_proxy *p, outcome *o, const char *arg) {

@@ -64,7 +64,7 @@ int main(void) {
     CHECK(test_server_start(&s, NULL) == 0);
     char uri[128];
     test_server_uri(&s, "test.echo", uri, sizeof uri);
-    pyro_ctx *ctx = pyro_ctx_new(NULL);
+    pyro_ctx *ctx = test_ctx_new(NULL);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fprintf(stderr, "-- %s\n", cases[i].name);
         pyro_proxy *p = pyro_proxy_new(ctx, uri, NULL);

@@ -64,7 +64,7 @@ int main(void) {
     snprintf(version, sizeof version, "%d.%d.%d", PYRO_ASYNC_VERSION_MAJOR, PYRO_ASYNC_VERSION_MINOR,
              PYRO_ASYNC_VERSION_PATCH);
     CHECK_STR(pyro_version(), version);
-    pyro_ctx *ctx = pyro_ctx_new(NULL);
+    pyro_ctx *ctx = test_ctx_new(NULL);
     CHECK(pyro_ctx_set_log_callback(ctx, PYRO_LOG_DEBUG, on_log, NULL));
     char uri[512];
     test_server v4, v6, ux;

@@ -233,7 +233,7 @@ static void test_tls(pyro_ctx *ctx) {
 }
 
 int main(void) {
-    pyro_ctx *ctx = pyro_ctx_new(NULL);
+    pyro_ctx *ctx = test_ctx_new(NULL);
     RUN(test_hmac(ctx));
     RUN(test_compression(ctx));
     RUN(test_annotations_handshake_metadata(ctx));

@@ -20,6 +20,29 @@
 #error "PYRO_SOURCE_DIR must be defined by the build"
 #endif
 
+#include "pyro_async.h"
+
+static inline int read_in_dispatch(void) {
+    const char *mode = getenv("PYRO_TEST_READ_IN_DISPATCH");
+    return mode && strcmp(mode, "1") == 0;
+}
+
+/* A context for a test. With PYRO_TEST_READ_IN_DISPATCH=1 in the environment (ctest runs
+ * the suites a second time so) replies are read in dispatch. NULL if either step fails. */
+static inline pyro_ctx *test_ctx_new(const pyro_ctx_options *options) {
+    pyro_ctx *ctx = pyro_ctx_new(options);
+    if (ctx && read_in_dispatch()) {
+        pyro_error *e = NULL;
+        if (!pyro_ctx_read_replies_in_dispatch(ctx, &e)) {
+            fprintf(stderr, "cannot read replies in dispatch: %s\n", pyro_error_message(e));
+            pyro_error_free(e);
+            pyro_ctx_free(ctx);
+            return NULL;
+        }
+    }
+    return ctx;
+}
+
 typedef struct test_server {
     pid_t pid;
     int port;

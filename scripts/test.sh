@@ -22,6 +22,15 @@ if ! cargo test --release >build/cargo-test.log 2>&1; then
     exit 1
 fi
 grep -E "^test result" build/cargo-test.log | awk '{n += $4} END {print n " Rust tests passed"}'
+# The runtime suites once more with replies read in dispatch (Context::read_replies_in_dispatch).
+if ! PYRO_TEST_READ_IN_DISPATCH=1 cargo test --release --test async_runtime --test faults \
+        --test direct_lane --test chaos --test timers >build/cargo-test-dispatch.log 2>&1; then
+    grep -E "^test .*FAILED|panicked|^failures:" -A12 build/cargo-test-dispatch.log | head -80
+    echo "cargo test (replies read in dispatch) failed (full log: build/cargo-test-dispatch.log)"
+    exit 1
+fi
+grep -E "^test result" build/cargo-test-dispatch.log |
+    awk '{n += $4} END {print n " Rust runtime tests passed again with replies read in dispatch"}'
 
 echo "== ctest"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -43,4 +52,13 @@ for t in build/test_*; do
     fi
     echo "valgrind: $(basename "$t") clean ($(grep -Eo '[0-9]+ checks, [0-9]+ failed' build/valgrind-$(basename "$t").log))"
 done
+# The async suite once more under memcheck with replies read in dispatch.
+if ! PYRO_TEST_READ_IN_DISPATCH=1 valgrind -q --error-exitcode=99 --leak-check=full \
+        --show-leak-kinds=definite,indirect --suppressions=ffi-tests/valgrind.supp \
+        --errors-for-leak-kinds=definite,indirect build/test_async >build/valgrind-test_async-dispatch.log 2>&1; then
+    tail -60 build/valgrind-test_async-dispatch.log
+    echo "valgrind: test_async (replies read in dispatch) failed"
+    exit 1
+fi
+echo "valgrind: test_async with replies read in dispatch clean ($(grep -Eo '[0-9]+ checks, [0-9]+ failed' build/valgrind-test_async-dispatch.log))"
 echo "== all tests passed"

@@ -294,3 +294,32 @@ fn many_threads_submit_while_two_threads_dispatch() {
     got.sort_unstable();
     assert_eq!(got, (0..(4 * per_thread) as i64).collect::<Vec<_>>());
 }
+
+/// The server closes an idle connection while the host is not dispatching: the I/O
+/// thread still sees the FIN at once (it watches for it), so the next call connects
+/// afresh instead of being written to the dead connection and failing.
+#[test]
+fn a_connection_closed_while_idle_is_replaced_before_the_next_call() {
+    let peer = FakePeer::start(vec![Fault::CloseWhenIdle(1), Fault::Echo]);
+    let ctx = ctx();
+    let p = ctx.proxy(&peer.uri()).unwrap();
+    let done: Done = Default::default();
+    echo(&p, &done, 1);
+    common::run_until(&ctx, &done, 1, 15);
+    // No dispatch while the peer closes.
+    let t0 = Instant::now();
+    while peer.connections() < 1 || p.direct_lane_open() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "FIN not noticed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    echo(&p, &done, 2);
+    common::run_until(&ctx, &done, 2, 15);
+    let done = done.lock().unwrap();
+    assert_eq!(
+        done[1].as_ref().unwrap().value,
+        Value::Int(2),
+        "{:?}",
+        done[1]
+    );
+    assert_eq!(peer.connections(), 2);
+}

@@ -629,12 +629,11 @@ impl Reactor {
         let attached = conn.inbox.lock().unwrap().is_attached();
         let token = Token(proxy as usize);
         if !retries && !attached {
-            // This thread stops watching for replies first: from here on only a socket
-            // error makes it read (under the same inbox lock).
-            let moved = self
-                .poll
-                .registry()
-                .reregister(conn.stream.source(), token, Interest::WRITABLE)
+            // This thread stops watching for replies first, but keeps watching for the
+            // peer's FIN and for write space: a server that closed while the host was
+            // idle is noticed here at once, as without this mode, and the next call
+            // connects afresh instead of failing on the dead connection.
+            let moved = watch_close_and_space(&self.poll, fd, token)
                 .and_then(|()| reads.attach(proxy, &conn.inbox, fd));
             if let Err(e) = moved {
                 self.connection_failed(
@@ -847,6 +846,12 @@ impl Reactor {
             return;
         };
         let Some(conn) = st.conn.as_mut() else { return };
+        let (mut readable, mut closing) = (readable, closing);
+        if !closing && conn.inbox.lock().unwrap().is_attached() {
+            // The host reads this socket; this thread only looks for the end of it.
+            closing = conn.plain_fd().is_some_and(peer_closed);
+            readable = closing;
+        }
         let mut events = std::mem::take(&mut self.events_scratch);
         let result = conn.on_ready(readable, writable, closing, &mut events);
         let mut connected = false;
@@ -1120,6 +1125,37 @@ fn tcp_stream(config: &ProxyConfig, addr: SocketAddr, host: &str) -> io::Result<
 }
 
 /// Name the endpoint in connection errors, so a log line says which server failed.
+/// Watch a socket whose replies the host reads for write space and the peer's FIN only
+/// (edge-triggered, as mio registers; no EPOLLIN, so arriving replies wake nobody here).
+fn watch_close_and_space(poll: &Poll, fd: std::os::fd::RawFd, token: Token) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut ev = libc::epoll_event {
+        events: (libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+        u64: token.0 as u64,
+    };
+    // SAFETY: mio's epoll fd and a socket registered with it; mio keeps no state of its
+    // own per registration on Linux, so a later reregister or deregister still works.
+    if unsafe { libc::epoll_ctl(poll.as_raw_fd(), libc::EPOLL_CTL_MOD, fd, &mut ev) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether the peer has closed its end (a zero-byte peek); unread replies are left alone.
+fn peer_closed(fd: std::os::fd::RawFd) -> bool {
+    let mut b = 0u8;
+    // SAFETY: one byte into a valid local; non-blocking peek.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            &mut b as *mut u8 as *mut libc::c_void,
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n == 0 || (n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock)
+}
+
 fn with_context(mut err: Error, label: &str) -> Error {
     if matches!(err.kind, ErrorKind::Communication | ErrorKind::Protocol)
         && !err.message.ends_with(')')

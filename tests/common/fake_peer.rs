@@ -45,6 +45,8 @@ pub enum Fault {
     /// Answer this many calls normally, then wait for two more requests and behave as
     /// the inner fault (so a fault hits a connection in use, with two calls on the wire).
     AfterEchoes(usize, Box<Fault>),
+    /// Answer this many calls, then close the connection cleanly while it is idle.
+    CloseWhenIdle(usize),
 }
 
 pub struct FakePeer {
@@ -99,6 +101,7 @@ fn serve(mut s: TcpStream, fault: Fault) {
     s.set_nodelay(true).ok();
     let (mut echoes_first, later, mut gather) = match fault {
         Fault::AfterEchoes(n, f) => (n, *f, true),
+        Fault::CloseWhenIdle(n) => (n, Fault::CloseWhenIdle(0), false),
         f => (0, f, false),
     };
     let mut held: Option<Message> = None;
@@ -143,6 +146,11 @@ fn serve(mut s: TcpStream, fault: Fault) {
         return;
     }
     loop {
+        if matches!(later, Fault::CloseWhenIdle(_)) && echoes_first == 0 {
+            let _ = s.write_all(&pending);
+            std::thread::sleep(Duration::from_millis(20));
+            return; // FIN with no call outstanding
+        }
         let m = match held.take() {
             Some(m) => m,
             None => match read_message(&mut r, 1 << 20) {
@@ -269,7 +277,7 @@ fn serve(mut s: TcpStream, fault: Fault) {
                 b
             }
             Fault::ReplyToOneway => good,
-            Fault::ConnectFail | Fault::AfterEchoes(..) => unreachable!(),
+            Fault::ConnectFail | Fault::AfterEchoes(..) | Fault::CloseWhenIdle(_) => unreachable!(),
         };
         if s.write_all(&bytes).is_err() {
             return;
