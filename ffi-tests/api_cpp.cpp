@@ -103,6 +103,22 @@ int main() {
         }
         CHECK(threw);
         ctx.set_busy_poll(std::chrono::microseconds(0));
+        // reading replies in dispatch is chosen before the fd is handed out
+        {
+            pyro::Context early;
+            early.read_replies_in_dispatch();
+            early.read_replies_in_dispatch(); // already on: fine
+            CHECK(early.fd() >= 0);
+            pyro::Context late;
+            CHECK(late.fd() >= 0);
+            threw = false;
+            try {
+                late.read_replies_in_dispatch();
+            } catch (const pyro::Error &e) {
+                threw = e.kind() == PYRO_ERR_INVALID_ARGUMENT;
+            }
+            CHECK(threw);
+        }
         // bad URI throws
         threw = false;
         try {

@@ -484,6 +484,44 @@ static void test_busy_poll_and_chained_calls(void) {
     pyro_ctx_free(ctx);
 }
 
+/* The mode switch: refused with a clear error for NULL and once the fd is out; the fd is
+ * then an epoll set (and stays what it is after a refusal). */
+static void test_read_in_dispatch_switch(void) {
+    pyro_error *e = NULL;
+    CHECK(!pyro_ctx_read_replies_in_dispatch(NULL, &e));
+    CHECK(e != NULL && pyro_error_get_kind(e) == PYRO_ERR_INVALID_ARGUMENT);
+    pyro_error_free(e);
+    CHECK(!pyro_ctx_read_replies_in_dispatch(NULL, NULL));
+
+    pyro_ctx *plain = pyro_ctx_new(NULL);
+    int fd = pyro_ctx_fd(plain);
+    e = NULL;
+    CHECK(!pyro_ctx_read_replies_in_dispatch(plain, &e));
+    CHECK(e != NULL && pyro_error_get_kind(e) == PYRO_ERR_INVALID_ARGUMENT);
+    CHECK(e && strstr(pyro_error_message(e), "before the fd") != NULL);
+    pyro_error_free(e);
+    CHECK(pyro_ctx_fd(plain) == fd);
+    pyro_ctx_free(plain);
+
+    pyro_ctx *here = pyro_ctx_new(NULL);
+    CHECK(pyro_ctx_read_replies_in_dispatch(here, NULL));
+    CHECK(pyro_ctx_read_replies_in_dispatch(here, NULL)); /* already on */
+    char path[64], link[64] = {0};
+    snprintf(path, sizeof path, "/proc/self/fd/%d", pyro_ctx_fd(here));
+    CHECK(readlink(path, link, sizeof link - 1) > 0);
+    CHECK_STR(link, "anon_inode:[eventpoll]");
+    /* a call works through it, on the dispatching thread */
+    pyro_proxy *p = pyro_proxy_new(here, echo_uri, NULL);
+    outcome o = {0};
+    done_calls = 0;
+    CHECK(pyro_call_async(p, "echo", args1("('here',)"), NULL, count_result, count_error, &o) != 0);
+    CHECK(run_until(here, &done_calls, 1, 10) == 0);
+    CHECK_STR(o.repr, "'here'");
+    outcome_clear(&o);
+    pyro_proxy_free(p);
+    pyro_ctx_free(here);
+}
+
 int main(void) {
     main_thread = pthread_self();
     const char *extra[] = {"--servertype", "thread", "--threadpool", "64", NULL};
@@ -509,6 +547,7 @@ int main(void) {
     RUN(test_free_ctx_in_callback_refused());
     RUN(test_free_with_calls_in_flight());
     RUN(test_busy_poll_and_chained_calls());
+    RUN(test_read_in_dispatch_switch());
     CHECK(wrong_thread_callbacks == 0);
     test_server_stop(&server);
     return check_report();

@@ -31,3 +31,5 @@ check tests/model/completion_fd.pml "" ok
 check tests/model/completion_fd.pml BROKEN_BEGIN error
 check tests/model/deadline_wake.pml "" ok
 check tests/model/deadline_wake.pml BROKEN_NO_RECHECK error
+check tests/model/completion_fd.pml DISPATCH_READS ok
+check tests/model/completion_fd.pml "DISPATCH_READS -DBROKEN_NO_REARM" error
