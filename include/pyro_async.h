@@ -333,7 +333,8 @@ bool pyro_ctx_set_busy_poll(struct pyro_ctx *ctx, uint32_t microseconds);
 //   dispatch may therefore run no callback when only part of a reply was in; the fd is
 //   then not readable again until more arrives.
 // - Replies wait in the kernel until the host dispatches, as completions wait in the
-//   queue; `pyro_ctx_pending` counts only completions already read.
+//   queue; `pyro_ctx_pending` counts only completions already read. They are decoded
+//   on the dispatching thread too (a huge reply costs that thread its decoding time).
 //
 // Unchanged: callbacks run only inside `pyro_ctx_dispatch`, every call completes
 // exactly once, call order, timeouts, cancellation and teardown. TLS connections and

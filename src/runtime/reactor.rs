@@ -1124,9 +1124,9 @@ fn tcp_stream(config: &ProxyConfig, addr: SocketAddr, host: &str) -> io::Result<
     }
 }
 
-/// Name the endpoint in connection errors, so a log line says which server failed.
 /// Watch a socket whose replies the host reads for write space and the peer's FIN only
 /// (edge-triggered, as mio registers; no EPOLLIN, so arriving replies wake nobody here).
+#[cfg(target_os = "linux")]
 fn watch_close_and_space(poll: &Poll, fd: std::os::fd::RawFd, token: Token) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let mut ev = libc::epoll_event {
@@ -1139,6 +1139,12 @@ fn watch_close_and_space(poll: &Poll, fd: std::os::fd::RawFd, token: Token) -> i
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Reading in dispatch is refused before it gets here on other systems.
+#[cfg(not(target_os = "linux"))]
+fn watch_close_and_space(_poll: &Poll, _fd: std::os::fd::RawFd, _token: Token) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
 }
 
 /// Whether the peer has closed its end (a zero-byte peek); unread replies are left alone.
@@ -1156,6 +1162,7 @@ fn peer_closed(fd: std::os::fd::RawFd) -> bool {
     n == 0 || (n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock)
 }
 
+/// Name the endpoint in connection errors, so a log line says which server failed.
 fn with_context(mut err: Error, label: &str) -> Error {
     if matches!(err.kind, ErrorKind::Communication | ErrorKind::Protocol)
         && !err.message.ends_with(')')
