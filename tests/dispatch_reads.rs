@@ -29,6 +29,15 @@ fn echo(p: &Proxy, done: &Done, v: i64) {
     .unwrap();
 }
 
+/// The results so far, in completion order (every call must have succeeded).
+fn values(done: &Done) -> Vec<Value> {
+    done.lock()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_ref().unwrap().value.clone())
+        .collect()
+}
+
 fn readable(fd: i32, ms: i32) -> bool {
     let mut p = libc::pollfd {
         fd,
@@ -160,11 +169,10 @@ fn edge_triggered_host_sees_every_round_that_stops_at_max() {
         ctx.dispatch(1);
     }
     unsafe { libc::close(ep) };
-    let got: Vec<Value> = done.lock().unwrap()[1..]
-        .iter()
-        .map(|o| o.as_ref().unwrap().value.clone())
-        .collect();
-    assert_eq!(got, (1..=10).map(Value::Int).collect::<Vec<_>>());
+    assert_eq!(
+        values(&done)[1..],
+        (1..=10).map(Value::Int).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -192,13 +200,7 @@ fn a_proxy_that_retries_is_read_by_the_io_thread() {
     reply_waiting(&ctx);
     p.set_max_retries(1);
     common::run_until(&ctx, &done, 4, 15);
-    let got: Vec<Value> = done
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|o| o.as_ref().unwrap().value.clone())
-        .collect();
-    assert_eq!(got, (1..=4).map(Value::Int).collect::<Vec<_>>());
+    assert_eq!(values(&done), (1..=4).map(Value::Int).collect::<Vec<_>>());
 }
 
 #[test]
