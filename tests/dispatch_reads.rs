@@ -325,3 +325,31 @@ fn a_connection_closed_while_idle_is_replaced_before_the_next_call() {
     );
     assert_eq!(peer.connections(), 2);
 }
+
+/// A host thread asking for the fd while another switches the mode is never handed the
+/// eventfd of a context that then reads in dispatch (or the reverse).
+#[test]
+fn the_fd_handed_out_is_the_one_the_context_keeps() {
+    for i in 0..400u32 {
+        let ctx = Arc::new(Context::new(ContextOptions::default()).unwrap());
+        let start = Arc::new(std::sync::Barrier::new(2));
+        let asker = {
+            let (ctx, start) = (ctx.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                // Sweep the moment of asking across the switch.
+                for _ in 0..(i * 37) % 4000 {
+                    std::hint::spin_loop();
+                }
+                ctx.fd()
+            })
+        };
+        start.wait();
+        let switched = ctx.read_replies_in_dispatch().is_ok();
+        let handed_out = asker.join().unwrap();
+        assert_eq!(handed_out, ctx.fd(), "switched: {switched}");
+        let link = std::fs::read_link(format!("/proc/self/fd/{handed_out}")).unwrap();
+        let is_epoll = link.to_string_lossy() == "anon_inode:[eventpoll]";
+        assert_eq!(is_epoll, switched, "{link:?}");
+    }
+}

@@ -196,6 +196,9 @@ pub(crate) struct Shared {
     dispatch_reads: OnceLock<DispatchReads>,
     /// `fd()` has been called: what the host polls can no longer change.
     fd_taken: AtomicBool,
+    /// Held while `fd()` hands out its first answer or the reply mode changes, so a host
+    /// can never be given the eventfd of a context that then reads in dispatch.
+    fd_choice: Mutex<()>,
     pub(crate) reactor: ReactorHandle,
     pub(crate) options: ContextOptions,
 }
@@ -446,6 +449,7 @@ impl Context {
             closed: AtomicBool::new(false),
             dispatch_reads: OnceLock::new(),
             fd_taken: AtomicBool::new(false),
+            fd_choice: Mutex::new(()),
             reactor,
             options,
         });
@@ -462,11 +466,19 @@ impl Context {
     /// The fd that is readable while completions are pending (and, when replies are
     /// read in dispatch, also while reply bytes wait on a connection).
     pub fn fd(&self) -> std::os::fd::RawFd {
-        self.shared.fd_taken.store(true, Ordering::SeqCst);
-        match self.shared.dispatch_reads() {
-            Some(r) => r.fd(),
-            None => self.shared.queue.fd().raw(),
+        // Hosts call this in their loops: the answer is settled after the first call.
+        if let Some(r) = self.shared.dispatch_reads() {
+            return r.fd();
         }
+        if !self.shared.fd_taken.load(Ordering::Acquire) {
+            // Settle it against a concurrent `read_replies_in_dispatch`.
+            let _settle = self.shared.fd_choice.lock().unwrap();
+            self.shared.fd_taken.store(true, Ordering::Release);
+            if let Some(r) = self.shared.dispatch_reads() {
+                return r.fd();
+            }
+        }
+        self.shared.queue.fd().raw()
     }
 
     /// Read replies on the dispatching thread instead of the I/O thread (Linux only;
@@ -478,19 +490,19 @@ impl Context {
     /// retry calls keep being read by the I/O thread. Must be called before `fd()`;
     /// once on, it stays on.
     pub fn read_replies_in_dispatch(&self) -> Result<()> {
+        let _settle = self.shared.fd_choice.lock().unwrap();
         if self.shared.dispatch_reads().is_some() {
             return Ok(());
         }
-        if self.shared.fd_taken.load(Ordering::SeqCst) {
+        if self.shared.fd_taken.load(Ordering::Acquire) {
             return Err(Error::invalid(
                 "replies can be moved to dispatch only before the fd is handed out",
             ));
         }
         let reads = DispatchReads::new(self.shared.queue.fd().raw())
             .map_err(|e| Error::invalid(format!("cannot read replies in dispatch: {e}")))?;
-        // A racing caller may have won; either set is as good.
-        let _ = self.shared.dispatch_reads.set(reads);
-        // Connections already open move over when they next connect.
+        let _ = self.shared.dispatch_reads.set(reads); // empty: checked under the lock
+                                                       // Connections already open move over when they next connect.
         Ok(())
     }
 
