@@ -2,7 +2,8 @@
 //! steady stream of cancels (every 10th call) and timeouts (every 50th call goes to a
 //! peer that answers too late); every call has a deadline. Prints resident memory and
 //! open fds every 100,000 calls.
-//!   cargo run --release --example soak [CALLS]
+//!   cargo run --release --example soak [CALLS]   (READ_IN_DISPATCH=1: replies read in
+//!   dispatch, `Context::read_replies_in_dispatch`)
 #[path = "../tests/common/fake_peer.rs"]
 mod fake_peer;
 
@@ -37,6 +38,10 @@ fn main() {
     let fast = FakePeer::start(vec![Fault::Echo]);
     let slow = FakePeer::start(vec![Fault::Delay(Duration::from_millis(30))]);
     let ctx = Context::new(ContextOptions::default()).unwrap();
+    if std::env::var("READ_IN_DISPATCH").is_ok_and(|v| v == "1") {
+        ctx.read_replies_in_dispatch().unwrap();
+        println!("replies read in dispatch");
+    }
     let proxies: Vec<_> = (0..8).map(|_| ctx.proxy(&fast.uri()).unwrap()).collect();
     // A generous deadline on every call, as PYRO_COMMTIMEOUT gives: the timers of calls
     // that completed long before must not pile up.
