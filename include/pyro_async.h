@@ -13,6 +13,9 @@
  * - pyro_ctx_fd is readable exactly while completions are pending. If pyro_ctx_dispatch
  *   stops at its maximum, the fd stays readable (a fresh wake-up is written), so
  *   level-triggered loops (poll, GLib, libuv) and epoll with EPOLLET both work.
+ *   (Opt-in exception: after pyro_ctx_read_replies_in_dispatch the fd is an epoll set
+ *   that is also readable when reply bytes have arrived, which dispatch then reads; a
+ *   round may run no callback if a reply is still incomplete.)
  * - Every accepted call completes exactly once. pyro_call_cancel, pyro_proxy_free (for
  *   that proxy's calls) and pyro_ctx_free (for all) complete pending calls with
  *   PYRO_ERR_CANCELLED; pyro_ctx_free runs those callbacks before it returns and none
@@ -310,7 +313,10 @@ void pyro_ctx_options_init(struct pyro_ctx_options *options);
 struct pyro_ctx *pyro_ctx_new(const struct pyro_ctx_options *options);
 
 // The fd to watch for readability (borrowed: owned by the context, do not close it).
-// It is readable while completions are pending; call `pyro_ctx_dispatch` then.
+// It is readable while completions are pending; call `pyro_ctx_dispatch` then. It is
+// the same fd for the context's whole life: an eventfd on Linux (a pipe elsewhere), or
+// an epoll fd once `pyro_ctx_read_replies_in_dispatch` was called before the first
+// `pyro_ctx_fd` (also readable when reply bytes have arrived).
 // Returns -1 for a NULL context.
 int pyro_ctx_fd(const struct pyro_ctx *ctx);
 

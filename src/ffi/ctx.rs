@@ -197,7 +197,10 @@ pub extern "C" fn pyro_ctx_new(options: *const pyro_ctx_options) -> *mut pyro_ct
 }
 
 /// The fd to watch for readability (borrowed: owned by the context, do not close it).
-/// It is readable while completions are pending; call `pyro_ctx_dispatch` then.
+/// It is readable while completions are pending; call `pyro_ctx_dispatch` then. It is
+/// the same fd for the context's whole life: an eventfd on Linux (a pipe elsewhere), or
+/// an epoll fd once `pyro_ctx_read_replies_in_dispatch` was called before the first
+/// `pyro_ctx_fd` (also readable when reply bytes have arrived).
 /// Returns -1 for a NULL context.
 #[no_mangle]
 pub extern "C" fn pyro_ctx_fd(ctx: *const pyro_ctx) -> c_int {
