@@ -41,12 +41,8 @@ impl Inbox {
         }
     }
 
-    pub fn buf(&mut self) -> &mut [u8] {
-        &mut self.buf
-    }
-
-    /// Take bytes read into `buf()[..n]`.
-    pub fn take_read(&mut self, n: usize) {
+    /// Take bytes read into `buf[..n]`.
+    fn take_read(&mut self, n: usize) {
         self.reader.push(&self.buf[..n]);
     }
 
@@ -235,5 +231,140 @@ impl Inbox {
             on_message(self, msg)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use crate::client::outbox::Expect;
+    use crate::protocol::{MSG_INVOKE, MSG_RESULT};
+    use crate::serial::serpent;
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    fn request() -> Vec<u8> {
+        Message::new(MSG_INVOKE, 0, 0, 1, b"x".to_vec())
+            .encode()
+            .unwrap()
+    }
+
+    fn result(seq: u16, v: i64) -> Vec<u8> {
+        Message::new(
+            MSG_RESULT,
+            0,
+            seq,
+            1,
+            serpent::encode(&Value::Int(v)).unwrap(),
+        )
+        .encode()
+        .unwrap()
+    }
+
+    /// An inbox whose outbox awaits replies for calls 10, 11, 12 (seq 1, 2, 3), read on
+    /// this thread from the far end of a socket pair.
+    fn attached() -> (Inbox, Arc<Mutex<Outbox>>, UnixStream, UnixStream) {
+        let (server, client) = UnixStream::pair().unwrap();
+        client.set_nonblocking(true).unwrap();
+        let outbox = Arc::new(Mutex::new(Outbox::new(Some(client.as_raw_fd()))));
+        for call in 10..13 {
+            outbox
+                .lock()
+                .unwrap()
+                .submit(call, request(), Expect::Result);
+        }
+        let mut inbox = Inbox::new(outbox.clone(), WireOptions::default(), 1 << 20);
+        let set = Arc::new(ReadySet::new().unwrap());
+        inbox.attach(set, client.as_raw_fd(), 5).unwrap();
+        (inbox, outbox, server, client)
+    }
+
+    fn read(inbox: &mut Inbox) -> (Vec<(CallId, Value)>, Result<()>) {
+        let mut got = Vec::new();
+        let r = inbox.read_here(&mut |call, outcome| got.push((call, outcome.unwrap().0)));
+        (got, r)
+    }
+
+    #[test]
+    fn replies_are_matched_in_order_across_partial_reads() {
+        let (mut inbox, _outbox, mut server, _client) = attached();
+        let mut bytes = result(1, 100);
+        bytes.extend(result(2, 200));
+        let third = result(3, 300);
+        bytes.extend_from_slice(&third[..7]);
+        server.write_all(&bytes).unwrap();
+        let (got, r) = read(&mut inbox);
+        r.unwrap();
+        assert_eq!(got, vec![(10, Value::Int(100)), (11, Value::Int(200))]);
+        // Nothing more yet: a read finds nothing and completes nothing.
+        let (got, r) = read(&mut inbox);
+        assert!(got.is_empty() && r.is_ok());
+        server.write_all(&third[7..]).unwrap();
+        let (got, r) = read(&mut inbox);
+        r.unwrap();
+        assert_eq!(got, vec![(12, Value::Int(300))]);
+        assert!(inbox.is_attached());
+    }
+
+    #[test]
+    fn end_of_stream_detaches_and_leaves_the_error_for_the_io_thread() {
+        let (mut inbox, outbox, mut server, _client) = attached();
+        server.write_all(&result(1, 1)).unwrap();
+        drop(server);
+        let (got, r) = read(&mut inbox);
+        assert_eq!(
+            got,
+            vec![(10, Value::Int(1))],
+            "what came before the end counts"
+        );
+        // A short read stops there; the end, still readable, is seen by the next round.
+        r.unwrap();
+        let (got, r) = read(&mut inbox);
+        assert!(got.is_empty());
+        assert_eq!(r.unwrap_err().kind, ErrorKind::Communication);
+        assert!(!inbox.is_attached());
+        let mut ob = outbox.lock().unwrap();
+        assert!(!ob.is_direct(), "the lane closes with the connection");
+        assert_eq!(ob.take_failure().unwrap().kind, ErrorKind::Communication);
+        drop(ob);
+        // Detached: nothing more is read from the socket.
+        assert!(read(&mut inbox).1.is_ok());
+    }
+
+    #[test]
+    fn a_reply_out_of_sequence_fails_its_call_and_the_connection() {
+        let (mut inbox, outbox, mut server, _client) = attached();
+        server.write_all(&result(2, 1)).unwrap();
+        let mut got = Vec::new();
+        let r = inbox.read_here(&mut |call, outcome| got.push((call, outcome)));
+        assert_eq!(r.unwrap_err().kind, ErrorKind::Protocol);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, 10);
+        assert!(got[0]
+            .1
+            .as_ref()
+            .unwrap_err()
+            .message
+            .contains("sequence number 2"));
+        assert_eq!(
+            outbox.lock().unwrap().take_failure().unwrap().kind,
+            ErrorKind::Protocol
+        );
+    }
+
+    #[test]
+    fn a_message_with_no_call_outstanding_is_a_protocol_error() {
+        let (server, client) = UnixStream::pair().unwrap();
+        client.set_nonblocking(true).unwrap();
+        let outbox = Arc::new(Mutex::new(Outbox::new(None)));
+        let mut inbox = Inbox::new(outbox, WireOptions::default(), 1 << 20);
+        inbox
+            .attach(Arc::new(ReadySet::new().unwrap()), client.as_raw_fd(), 1)
+            .unwrap();
+        (&server).write_all(&result(1, 1)).unwrap();
+        let (got, r) = read(&mut inbox);
+        assert!(got.is_empty());
+        assert!(r.unwrap_err().message.contains("no call outstanding"));
     }
 }
