@@ -353,3 +353,37 @@ fn the_fd_handed_out_is_the_one_the_context_keeps() {
         assert_eq!(is_epoll, switched, "{link:?}");
     }
 }
+
+/// A reply far larger than one read arrives over many rounds: the rounds in between run
+/// nothing and the fd is quiet between arrivals; the value is whole at the end.
+#[test]
+fn a_huge_reply_is_assembled_across_dispatch_rounds() {
+    let server = TestServer::start(&[]);
+    let ctx = ctx();
+    let p = ctx.proxy(&server.uri("test.echo")).unwrap();
+    let done: Done = Default::default();
+    echo(&p, &done, 0);
+    common::run_until(&ctx, &done, 1, 15);
+    let big = "x".repeat(8 << 20);
+    let d = done.clone();
+    p.call(
+        CallRequest::new("echo", vec![Value::str(&big)], vec![]),
+        Box::new(move |o| d.lock().unwrap().push(o)),
+    )
+    .unwrap();
+    let (mut rounds, mut idle) = (0, 0);
+    let t0 = Instant::now();
+    while done.lock().unwrap().len() < 2 {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no reply");
+        if readable(ctx.fd(), 1000) {
+            rounds += 1;
+            idle += (ctx.dispatch(0) == 0) as usize;
+        }
+    }
+    assert!(idle >= 1, "8 MiB came in one round? ({rounds} rounds)");
+    assert_eq!(
+        done.lock().unwrap()[1].as_ref().unwrap().value,
+        Value::str(&big)
+    );
+    assert!(!readable(ctx.fd(), 0));
+}
