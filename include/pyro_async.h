@@ -359,7 +359,8 @@ bool pyro_ctx_read_replies_in_dispatch(struct pyro_ctx *ctx, struct pyro_error *
 // how many ran. If it stops at `max`, the fd stays readable. 0 for a NULL context.
 uintptr_t pyro_ctx_dispatch(struct pyro_ctx *ctx, uintptr_t max);
 
-// Number of completions waiting for `pyro_ctx_dispatch` (0 for NULL).
+// Number of completions waiting for `pyro_ctx_dispatch` (0 for NULL). With replies read
+// in dispatch, replies still in the sockets are not counted until a dispatch reads them.
 uintptr_t pyro_ctx_pending(const struct pyro_ctx *ctx);
 
 // Free the context. Stops the internal threads, closes every connection, then runs,

@@ -282,7 +282,8 @@ pub extern "C" fn pyro_ctx_dispatch(ctx: *mut pyro_ctx, max: usize) -> usize {
     })
 }
 
-/// Number of completions waiting for `pyro_ctx_dispatch` (0 for NULL).
+/// Number of completions waiting for `pyro_ctx_dispatch` (0 for NULL). With replies read
+/// in dispatch, replies still in the sockets are not counted until a dispatch reads them.
 #[no_mangle]
 pub extern "C" fn pyro_ctx_pending(ctx: *const pyro_ctx) -> usize {
     guard(0, || {
