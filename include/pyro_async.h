@@ -343,9 +343,9 @@ bool pyro_ctx_set_busy_poll(struct pyro_ctx *ctx, uint32_t microseconds);
 //   on the dispatching thread too (a huge reply costs that thread its decoding time).
 //
 // Unchanged: callbacks run only inside `pyro_ctx_dispatch`, every call completes
-// exactly once, call order, timeouts, cancellation and teardown. TLS connections and
-// proxies with retries (`max_retries` > 0) keep being read by the I/O thread, and the
-// I/O thread's busy polling does not apply to sockets read in dispatch.
+// exactly once, call order, timeouts, retries, cancellation and teardown. TLS
+// connections keep being read by the I/O thread, and the I/O thread's busy polling does
+// not apply to sockets read in dispatch.
 //
 // Call it before the first `pyro_ctx_fd` (before attaching a loop adapter); it cannot
 // be turned off. Connections opened before it move over when they next connect.

@@ -242,9 +242,9 @@ pub extern "C" fn pyro_ctx_set_busy_poll(ctx: *mut pyro_ctx, microseconds: u32) 
 ///   on the dispatching thread too (a huge reply costs that thread its decoding time).
 ///
 /// Unchanged: callbacks run only inside `pyro_ctx_dispatch`, every call completes
-/// exactly once, call order, timeouts, cancellation and teardown. TLS connections and
-/// proxies with retries (`max_retries` > 0) keep being read by the I/O thread, and the
-/// I/O thread's busy polling does not apply to sockets read in dispatch.
+/// exactly once, call order, timeouts, retries, cancellation and teardown. TLS
+/// connections keep being read by the I/O thread, and the I/O thread's busy polling does
+/// not apply to sockets read in dispatch.
 ///
 /// Call it before the first `pyro_ctx_fd` (before attaching a loop adapter); it cannot
 /// be turned off. Connections opened before it move over when they next connect.

@@ -188,6 +188,8 @@ pub(crate) struct Shared {
     deadlines: Mutex<Vec<(Instant, ProxyId, CallId)>>,
     /// Timers the I/O thread holds (diagnostics).
     timers: AtomicUsize,
+    /// Retry records of the proxy the I/O thread last placed a call for (diagnostics).
+    retry_records: AtomicUsize,
     /// When the I/O thread wakes next for a timer (ns since `epoch`; u64::MAX: never).
     next_timer: AtomicU64,
     epoch: Instant,
@@ -289,6 +291,10 @@ impl Shared {
 
     pub(crate) fn note_timers(&self, n: usize) {
         self.timers.store(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn note_retry_records(&self, n: usize) {
+        self.retry_records.store(n, Ordering::Relaxed);
     }
 
     /// Run `f` with a test for "this call is still waiting" (one lock for many tests).
@@ -445,6 +451,7 @@ impl Context {
             deadlines: Mutex::new(Vec::new()),
             next_timer: AtomicU64::new(u64::MAX),
             timers: AtomicUsize::new(0),
+            retry_records: AtomicUsize::new(0),
             epoch: Instant::now(),
             closed: AtomicBool::new(false),
             dispatch_reads: OnceLock::new(),
@@ -486,9 +493,8 @@ impl Context {
     /// becomes an epoll set of the completion fd and the connections' sockets, readable
     /// while completions are pending or reply bytes have arrived, so a dispatch may run
     /// no callback when only part of a reply is in. Replies wait in the socket until
-    /// dispatch runs, as completions wait in the queue. TLS connections and proxies that
-    /// retry calls keep being read by the I/O thread. Must be called before `fd()`;
-    /// once on, it stays on.
+    /// dispatch runs, as completions wait in the queue. TLS connections keep being read
+    /// by the I/O thread. Must be called before `fd()`; once on, it stays on.
     pub fn read_replies_in_dispatch(&self) -> Result<()> {
         let _settle = self.shared.fd_choice.lock().unwrap();
         if self.shared.dispatch_reads().is_some() {
@@ -514,6 +520,12 @@ impl Context {
     /// as of its last round. Diagnostics.
     pub fn timer_count(&self) -> usize {
         self.shared.timers.load(Ordering::Relaxed)
+    }
+
+    /// Retry records (calls that may be sent again) of the proxy the I/O thread last
+    /// placed a retrying call for. Diagnostics.
+    pub fn retry_record_count(&self) -> usize {
+        self.shared.retry_records.load(Ordering::Relaxed)
     }
 
     /// Number of completions waiting for dispatch.

@@ -5,7 +5,7 @@
 //! joins a level-triggered epoll set that also holds the completion fd, and that set's
 //! fd is what the host polls. A reply then wakes only the host, and dispatch reads it
 //! there: one wake-up and three fewer syscalls per call. Connecting, handshakes, TLS,
-//! proxies that may retry, timers and failures stay with the I/O thread.
+//! timers, retries and failures stay with the I/O thread.
 
 use super::context::{ProxyId, Reply, Shared};
 use super::id_map::IdMap;

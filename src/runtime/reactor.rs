@@ -35,6 +35,9 @@ use std::time::{Duration, Instant};
 
 const WAKER: Token = Token(usize::MAX);
 
+/// Below this many retry records a proxy's are never pruned.
+const MIN_RETRY_PRUNE: usize = 256;
+
 /// Below this many timers the heap is never swept.
 const MIN_TIMER_SWEEP: usize = 4096;
 
@@ -227,6 +230,8 @@ struct ProxyState {
     meta: Option<ConnectInfo>,
     /// Calls sent before a connection failed, with their info, for retries.
     infos: HashMap<CallId, CallInfo>,
+    /// Record count (retries + infos) at which completed calls' records are dropped.
+    prune_retries_at: usize,
 }
 
 impl ProxyState {
@@ -409,6 +414,7 @@ impl Reactor {
                         state: None,
                         meta: None,
                         infos: HashMap::new(),
+                        prune_retries_at: MIN_RETRY_PRUNE,
                     },
                 );
             }
@@ -440,7 +446,6 @@ impl Reactor {
                             if let Some(c) = st.conn.as_mut() {
                                 c.set_keep_for_retry(n > 0);
                             }
-                            self.set_reader(proxy);
                         }
                         ConfigChange::Timeout(t) => st.config.timeout = t,
                         ConfigChange::StateCallback(cb) => st.config.state_cb = cb,
@@ -505,6 +510,7 @@ impl Reactor {
         let st = self.proxies.get_mut(&proxy).unwrap();
         if st.config.max_retries > 0 {
             st.retries.insert(call, st.config.max_retries);
+            prune_retry_records(st, &self.shared);
         }
         if let Some(t) = st.config.timeout {
             self.add_timer(Instant::now() + t, proxy, TimerKind::Deadline { call });
@@ -611,9 +617,8 @@ impl Reactor {
         }
     }
 
-    /// Decide who reads the proxy's ready connection: the host thread in dispatch when
-    /// the context asked for that and the connection needs none of this thread's
-    /// bookkeeping (a plain socket, no retries), else this thread.
+    /// Hand the proxy's ready plain connection to the host thread's reads in dispatch,
+    /// when the context asked for that (TLS stays here: rustls keeps its state here).
     fn set_reader(&mut self, proxy: ProxyId) {
         let Some(reads) = self.shared.dispatch_reads() else {
             return;
@@ -621,39 +626,24 @@ impl Reactor {
         let Some(st) = self.proxies.get_mut(&proxy) else {
             return;
         };
-        let retries = st.config.max_retries > 0;
         let Some(conn) = st.conn.as_mut().filter(|c| c.is_ready()) else {
             return;
         };
         let Some(fd) = conn.plain_fd() else { return };
-        let attached = conn.inbox.lock().unwrap().is_attached();
-        let token = Token(proxy as usize);
-        if !retries && !attached {
-            // This thread stops watching for replies first, but keeps watching for the
-            // peer's FIN and for write space: a server that closed while the host was
-            // idle is noticed here at once, as without this mode, and the next call
-            // connects afresh instead of failing on the dead connection.
-            let moved = watch_close_and_space(&self.poll, fd, token)
-                .and_then(|()| reads.attach(proxy, &conn.inbox, fd));
-            if let Err(e) = moved {
-                self.connection_failed(
-                    proxy,
-                    Error::communication(format!("cannot watch the socket: {e}")),
-                );
-            }
-        } else if retries && attached {
-            conn.inbox.lock().unwrap().detach();
-            // Re-registering reports bytes that are already waiting.
-            if let Err(e) = self.poll.registry().reregister(
-                conn.stream.source(),
-                token,
-                Interest::READABLE | Interest::WRITABLE,
-            ) {
-                self.connection_failed(
-                    proxy,
-                    Error::communication(format!("cannot watch the socket: {e}")),
-                );
-            }
+        if conn.inbox.lock().unwrap().is_attached() {
+            return;
+        }
+        // This thread stops watching for replies first, but keeps watching for the
+        // peer's FIN and for write space: a server that closed while the host was idle
+        // is noticed here at once, as without this mode, and the next call connects
+        // afresh instead of failing on the dead connection.
+        let moved = watch_close_and_space(&self.poll, fd, Token(proxy as usize))
+            .and_then(|()| reads.attach(proxy, &conn.inbox, fd));
+        if let Err(e) = moved {
+            self.connection_failed(
+                proxy,
+                Error::communication(format!("cannot watch the socket: {e}")),
+            );
         }
     }
 
@@ -1001,6 +991,16 @@ impl Reactor {
         }
         keep.extend(queued);
         st.queued = keep;
+        // Calls completed by reads in dispatch left their records behind: only queued
+        // calls (kept for the next connection) still need theirs.
+        st.infos.clear();
+        if st.retries.len() > st.queued.len() {
+            let queued: std::collections::HashSet<CallId> =
+                st.queued.iter().map(|q| q.call).collect();
+            st.retries.retain(|c, _| queued.contains(c));
+        }
+        self.shared
+            .note_retry_records(st.retries.len() + st.infos.len());
         // The object may have moved: a named proxy looks its name up again.
         if !matches!(st.uri, Uri::Direct(_)) {
             st.resolved = None;
@@ -1122,6 +1122,22 @@ fn tcp_stream(config: &ProxyConfig, addr: SocketAddr, host: &str) -> io::Result<
             .map(|t| Stream::Tls(Box::new(t)))
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.message)),
     }
+}
+
+/// Retry records of calls that completed without this thread seeing it (their replies
+/// were read in dispatch) are dropped once the records have doubled since the last look,
+/// so a long-lived connection's bookkeeping stays as large as its calls in flight.
+fn prune_retry_records(st: &mut ProxyState, shared: &Shared) {
+    let n = st.retries.len() + st.infos.len();
+    if n >= st.prune_retries_at {
+        shared.with_pending(|pending| {
+            st.retries.retain(|c, _| pending(*c));
+            st.infos.retain(|c, _| pending(*c));
+        });
+        let left = st.retries.len() + st.infos.len();
+        st.prune_retries_at = (2 * left).max(MIN_RETRY_PRUNE);
+    }
+    shared.note_retry_records(st.retries.len() + st.infos.len());
 }
 
 /// Watch a socket whose replies the host reads for write space and the peer's FIN only
