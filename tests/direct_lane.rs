@@ -193,3 +193,39 @@ fn a_callback_can_wait_in_a_nested_dispatch_for_a_call_it_started() {
     // A request left corked would cost a whole 5 s poll timeout.
     assert!(waited < Duration::from_secs(4), "waited {waited:?}");
 }
+
+/// A proxy that may retry writes its calls on the lane too; when the connection is reset
+/// under two of them, both are sent again on a fresh connection and succeed.
+#[test]
+fn retrying_proxy_calls_take_the_lane_and_are_retried() {
+    use common::fake_peer::{FakePeer, Fault};
+    let peer = FakePeer::start(vec![
+        Fault::AfterEchoes(1, Box::new(Fault::Reset)),
+        Fault::Echo,
+    ]);
+    let ctx = common::new_context(ContextOptions {
+        max_retries: 1,
+        ..ContextOptions::default()
+    });
+    let p = ctx.proxy(&peer.uri()).unwrap();
+    let done: Done = Default::default();
+    call(&p, &done, "echo", 1, 0);
+    common::run_until(&ctx, &done, 1, 15);
+    assert!(p.direct_lane_open(), "a retrying proxy's lane opens");
+    let before = p.direct_calls();
+    call(&p, &done, "echo", 2, 0);
+    call(&p, &done, "echo", 3, 0);
+    assert_eq!(p.direct_calls() - before, 2, "both written on the lane");
+    common::run_until(&ctx, &done, 3, 15);
+    let got: Vec<(i64, Value)> = done
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(n, o)| (*n, o.as_ref().expect("retried").value.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(1, Value::Int(1)), (2, Value::Int(2)), (3, Value::Int(3))]
+    );
+    assert_eq!(peer.connections(), 2, "sent again on a second connection");
+}

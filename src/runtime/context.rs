@@ -186,6 +186,8 @@ pub(crate) struct Shared {
     busy_poll_us: AtomicU64,
     /// Deadlines of calls written on direct lanes, for the I/O thread's timer heap.
     deadlines: Mutex<Vec<(Instant, ProxyId, CallId)>>,
+    /// Calls of retrying proxies written on direct lanes, for the I/O thread's records.
+    direct_retries: Mutex<Vec<DirectRetry>>,
     /// Timers the I/O thread holds (diagnostics).
     timers: AtomicUsize,
     /// Retry records of the proxy the I/O thread last placed a call for (diagnostics).
@@ -260,6 +262,15 @@ impl Shared {
         if self.nanos(at) < self.next_timer.load(Ordering::SeqCst) {
             self.reactor.send(Command::Wake);
         }
+    }
+
+    /// The I/O thread takes the retry records of direct calls.
+    pub(crate) fn take_direct_retries(&self) -> Vec<DirectRetry> {
+        let mut list = self.direct_retries.lock().unwrap();
+        if list.is_empty() {
+            return Vec::new();
+        }
+        std::mem::take(&mut *list)
     }
 
     /// The I/O thread takes the direct calls' deadlines into its timer heap.
@@ -363,9 +374,10 @@ pub(crate) struct ProxyLink {
 /// connection and writes it to the socket itself, instead of handing it to the I/O
 /// thread (which costs a wake-up and a context switch per call). The I/O thread opens
 /// the lane when a connection is ready with nothing queued ahead; calls that need its
-/// bookkeeping (retries, batches, pings, daemon calls of streams, a named proxy not
-/// resolved yet) keep going through it, and a direct call never overtakes one
-/// of those still on its way.
+/// bookkeeping (sending a call again, batches, pings, daemon calls of streams, a named
+/// proxy not resolved yet) keep going through it, and a direct call never overtakes one
+/// of those still on its way. A retrying proxy's direct call leaves the I/O thread a
+/// record, so that it can send the call again if the connection dies.
 #[derive(Default)]
 pub(crate) struct Lane {
     /// The ready connection's outbox (it refuses direct writes once the connection is gone).
@@ -376,10 +388,19 @@ pub(crate) struct Lane {
     pub via_reactor: usize,
     /// The proxy's per-call deadline (direct calls hand theirs to the I/O thread's timers).
     pub timeout: Option<Duration>,
-    /// The proxy's calls may be retried: they need the I/O thread's bookkeeping.
-    pub retries: bool,
+    /// Retries of the proxy's calls (0: none); direct calls leave a record for them.
+    pub retries: u32,
     /// The proxy was freed.
     pub closed: bool,
+}
+
+/// A call of a retrying proxy written on the direct lane: what the I/O thread needs to
+/// send it again if its connection dies.
+pub(crate) struct DirectRetry {
+    pub proxy: ProxyId,
+    pub call: CallId,
+    pub left: u32,
+    pub info: CallInfo,
 }
 
 /// Requests started inside a callback stay in their outbox until the dispatch round ends,
@@ -449,6 +470,7 @@ impl Context {
             next_proxy: AtomicU64::new(1),
             busy_poll_us: AtomicU64::new(0),
             deadlines: Mutex::new(Vec::new()),
+            direct_retries: Mutex::new(Vec::new()),
             next_timer: AtomicU64::new(u64::MAX),
             timers: AtomicUsize::new(0),
             retry_records: AtomicUsize::new(0),
@@ -552,7 +574,7 @@ impl Context {
         {
             let mut lane = link.lane.lock().unwrap();
             lane.timeout = o.call_timeout;
-            lane.retries = o.max_retries > 0;
+            lane.retries = o.max_retries;
         }
         let config = ProxyConfig {
             link: link.clone(),
@@ -922,7 +944,7 @@ impl Proxy {
     ) -> std::result::Result<(), Vec<u8>> {
         let plain =
             info.kind == CallKind::Invoke && !info.daemon && info.flags & !FLAGS_ONEWAY == 0;
-        if !plain || lane.closed || lane.retries || lane.via_reactor > 0 {
+        if !plain || lane.closed || lane.via_reactor > 0 {
             return Err(message);
         }
         // Bytes made for a named proxy's object fit only a connection to that object.
@@ -958,11 +980,30 @@ impl Proxy {
             lane.object = None;
             return Err(message);
         }
+        // Retries just turned on, and the I/O thread has not told the connection to keep
+        // request copies yet: this one goes its way.
+        if lane.retries > 0 && !ob.keep_for_retry {
+            return Err(message);
+        }
         // With replies outstanding this call is likely one of a burst: let the I/O
         // thread write the burst at once (one wake-up, one write) rather than pay a
         // syscall per call here. An idle connection is written now (lowest latency).
         let burst = ob.awaiting_replies();
         ob.submit(id, message, expect);
+        if lane.retries > 0 {
+            // Under the outbox lock: if the connection dies, the I/O thread takes this
+            // record before it looks at the calls left on it.
+            self.shared
+                .direct_retries
+                .lock()
+                .unwrap()
+                .push(DirectRetry {
+                    proxy: self.id,
+                    call: id,
+                    left: lane.retries,
+                    info: info.clone(),
+                });
+        }
         self.link.direct_calls.fetch_add(1, Ordering::Relaxed);
         if let Some(t) = lane.timeout {
             self.shared.add_deadline(Instant::now() + t, self.id, id);
@@ -997,11 +1038,10 @@ impl Proxy {
     }
 
     /// Whether calls are being written by their submitting threads right now (the proxy
-    /// has a ready plain connection and needs no I/O-thread bookkeeping). Diagnostics.
+    /// has a ready plain connection). Diagnostics.
     pub fn direct_lane_open(&self) -> bool {
         let lane = self.link.lane.lock().unwrap();
-        let usable = !lane.closed && !lane.retries;
-        usable
+        !lane.closed
             && lane
                 .outbox
                 .as_ref()
@@ -1088,7 +1128,7 @@ impl Proxy {
 
     /// Retry calls that failed on a dead connection this many times.
     pub fn set_max_retries(&self, n: u32) {
-        self.link.lane.lock().unwrap().retries = n > 0;
+        self.link.lane.lock().unwrap().retries = n;
         self.shared.reactor.send(Command::Configure {
             proxy: self.id,
             change: ConfigChange::MaxRetries(n),

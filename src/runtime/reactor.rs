@@ -53,6 +53,7 @@ pub(crate) enum Payload {
 }
 
 /// What the I/O thread needs to know about a call besides its bytes.
+#[derive(Clone)]
 pub(crate) struct CallInfo {
     pub method: String,
     pub flags: u16,
@@ -284,6 +285,7 @@ impl Reactor {
                 for (at, proxy, call) in self.shared.take_deadlines() {
                     self.add_timer(at, proxy, TimerKind::Deadline { call });
                 }
+                self.absorb_direct_retries(None);
                 self.compact_timers();
                 self.shared.note_timers(self.timers.len());
                 if !self
@@ -969,6 +971,9 @@ impl Reactor {
             let _ = self.poll.registry().deregister(c.stream.source());
             c.take_unfinished()
         });
+        // Direct calls record themselves under the outbox lock that `take_unfinished`
+        // closed the lane with: every call taken off it has its retry record by now.
+        self.absorb_direct_retries(Some((proxy, &mut st)));
         for u in unfinished.into_iter().flatten() {
             let retry = st.retries.get(&u.call).copied().unwrap_or(0);
             let info = st.infos.remove(&u.call);
@@ -1121,6 +1126,29 @@ fn tcp_stream(config: &ProxyConfig, addr: SocketAddr, host: &str) -> io::Result<
         Some(cfg) => crate::client::tls::TlsStream::new(cfg, host, sock)
             .map(|t| Stream::Tls(Box::new(t)))
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.message)),
+    }
+}
+
+impl Reactor {
+    /// Take the retry records of calls that submitting threads wrote on direct lanes.
+    /// `taken`: a proxy whose state is out of the map just now.
+    fn absorb_direct_retries(&mut self, mut taken: Option<(ProxyId, &mut ProxyState)>) {
+        let records = self.shared.take_direct_retries();
+        if records.is_empty() {
+            return;
+        }
+        for r in records {
+            let st = match &mut taken {
+                Some((id, st)) if *id == r.proxy => &mut **st,
+                _ => match self.proxies.get_mut(&r.proxy) {
+                    Some(st) => st,
+                    None => continue,
+                },
+            };
+            st.retries.insert(r.call, r.left);
+            st.infos.insert(r.call, r.info);
+            prune_retry_records(st, &self.shared);
+        }
     }
 }
 
