@@ -104,10 +104,14 @@ fn ten_thousand_calls_while_servers_die_and_restart() {
                     format!("PYRO:test.echo@127.0.0.1:{}", ports[i % 2])
                 };
                 let p = ctx.proxy(&uri).unwrap();
-                // Half the proxies have deadlines (their calls go through the I/O thread),
-                // half none (theirs are written by this thread on the direct lane).
+                // Half the proxies have deadlines (the I/O thread keeps their timers), and
+                // every third may retry a call once on a fresh connection (it keeps a
+                // record of each call the lane writes, and sends it again).
                 if i % 2 == 1 {
                     p.set_timeout(Some(Duration::from_secs(5)));
+                }
+                if i % 3 == 0 {
+                    p.set_max_retries(1);
                 }
                 p
             })
