@@ -273,11 +273,18 @@ fn server_gone_while_the_host_is_idle_fails_calls_once_and_reconnects() {
     assert!(done.lock().unwrap()[2].is_ok());
 }
 
+/// Two proxies: rounds read their sockets directly; four: rounds ask the set first.
 #[test]
 fn many_threads_submit_while_two_threads_dispatch() {
+    for proxies in [2, 4] {
+        threads_submit_and_dispatch(proxies);
+    }
+}
+
+fn threads_submit_and_dispatch(nproxies: usize) {
     let server = TestServer::start(&[]);
     let ctx = Arc::new(ctx());
-    let proxies: Vec<Proxy> = (0..4)
+    let proxies: Vec<Proxy> = (0..nproxies)
         .map(|_| ctx.proxy(&server.uri("test.echo")).unwrap())
         .collect();
     let done: Done = Default::default();
@@ -310,7 +317,7 @@ fn many_threads_submit_while_two_threads_dispatch() {
         s.join().unwrap();
     }
     let t0 = Instant::now();
-    while done.lock().unwrap().len() < 4 * per_thread {
+    while done.lock().unwrap().len() < nproxies * per_thread {
         assert!(t0.elapsed() < Duration::from_secs(60), "calls lost");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -328,7 +335,7 @@ fn many_threads_submit_while_two_threads_dispatch() {
         })
         .collect();
     got.sort_unstable();
-    assert_eq!(got, (0..(4 * per_thread) as i64).collect::<Vec<_>>());
+    assert_eq!(got, (0..(nproxies * per_thread) as i64).collect::<Vec<_>>());
 }
 
 /// The server closes an idle connection while the host is not dispatching: the I/O

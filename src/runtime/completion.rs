@@ -67,6 +67,10 @@ impl<T> CompletionQueue<T> {
         }
     }
 
+    pub fn is_signaled(&self) -> bool {
+        self.signaled.load(Ordering::SeqCst)
+    }
+
     pub fn len(&self) -> usize {
         self.rx.len()
     }

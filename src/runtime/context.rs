@@ -213,6 +213,11 @@ impl Shared {
         self.queue.push(Done::Finished { id, outcome });
     }
 
+    /// Whether the completion fd has been (or is about to be) raised since the last reset.
+    pub(crate) fn queue_signaled(&self) -> bool {
+        self.queue.is_signaled()
+    }
+
     /// A reply read by the dispatching thread itself, before its round pops.
     pub(crate) fn finish_here(&self, id: CallId, outcome: Outcome) {
         self.queue.push_quiet(Done::Finished { id, outcome });
@@ -1178,5 +1183,37 @@ impl Proxy {
             });
         }
         shared.reactor.send(Command::CloseProxy(self.id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn readable(fd: std::os::fd::RawFd) -> bool {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        unsafe { libc::poll(&mut p, 1, 0) == 1 }
+    }
+
+    /// A push that raced a round can leave the completion fd raised with `signaled`
+    /// clear. A round that reads sockets directly (trusting `signaled`) finds nothing
+    /// then, and must ask the set and reset the fd, or a level-triggered host would spin.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_raised_fd_with_signaled_clear_is_reset_by_the_next_round() {
+        let ctx = Context::new(ContextOptions::default()).unwrap();
+        ctx.read_replies_in_dispatch().unwrap();
+        ctx.shared.queue.fd().raise();
+        assert!(!ctx.shared.queue_signaled());
+        assert!(readable(ctx.fd()));
+        assert_eq!(ctx.dispatch(0), 0);
+        assert!(
+            !readable(ctx.fd()),
+            "the round left the fd raised: a host would spin"
+        );
     }
 }

@@ -9,9 +9,10 @@
  * lost wake-up, which shows the model can fail.
  * -DDISPATCH_READS models replies read in dispatch (src/runtime/dispatch_reads.rs): a
  * server also sends N replies into a socket; the host polls the epoll set (readable while
- * the fd is or the socket holds bytes); a round takes the set's report of the fd, reads
- * the socket into the queue without raising anything, and resets the fd only if the
- * report said it was readable. -DBROKEN_NO_REARM (with DISPATCH_READS) leaves out the
+ * the fd is or the socket holds bytes). A round with `signaled` clear first reads the
+ * socket directly; if that found nothing (or `signaled` was set) it takes the set's
+ * report of the fd, reads the socket into the queue without raising anything, and
+ * resets the fd only if the report said it was readable. -DBROKEN_NO_REARM (with DISPATCH_READS) leaves out the
  * re-raise at the end of a round that stopped at MAX: spin must find the lost wake-up. */
 #define N 3
 #define MAX 2
@@ -48,15 +49,26 @@ proctype producer() {
 proctype host() {
     byte ran;
     bool seen;
+    byte took;
     do
     :: dispatched == TOTAL -> break
     :: else ->
 #ifdef DISPATCH_READS
         (fd || sock > 0);   /* poll() on the epoll set */
-        seen = fd;          /* epoll_wait(0): is the eventfd among the ready members? */
-        atomic { queued = queued + sock; sock = 0 }  /* read the socket, push quietly */
+        /* Not signalled: read the socket without asking the set (it may hold nothing). */
+        took = 0;
         if
-        :: seen -> fd = false; signaled = false
+        :: !signaled -> atomic { took = sock; queued = queued + sock; sock = 0 }
+        :: else -> skip
+        fi;
+        if
+        :: took == 0 ->
+            seen = fd;      /* epoll_wait(0): is the eventfd among the ready members? */
+            atomic { queued = queued + sock; sock = 0 }  /* read the socket, push quietly */
+            if
+            :: seen -> fd = false; signaled = false
+            :: else -> skip
+            fi
         :: else -> skip
         fi;
 #else
