@@ -7,7 +7,7 @@
 
 use crate::client::inbox::{Inbox, ReplyOutcome};
 use crate::client::outbox::{self, io_error as io_err, Outbox};
-pub use crate::client::outbox::{Expect, Unfinished};
+pub use crate::client::outbox::{Expect, Resend, Unfinished};
 use crate::client::wire::{self, ConnectInfo, WireOptions};
 use crate::error::{Error, Result};
 use crate::serial::SerializerId;
@@ -159,10 +159,6 @@ impl Connection {
         self.outbox.lock().unwrap()
     }
 
-    pub fn set_keep_for_retry(&self, keep: bool) {
-        self.outbox().keep_for_retry = keep;
-    }
-
     /// Take every call that has no outcome yet (the connection is being dropped).
     pub fn take_unfinished(&mut self) -> Vec<Unfinished> {
         self.outbox().take_unfinished()
@@ -175,9 +171,15 @@ impl Connection {
 
     /// Queue an encoded request (built with seq 0) on a ready connection. It goes out with
     /// the next `flush`, so a burst of calls is coalesced into one write.
-    pub fn submit(&mut self, call: CallId, message: Vec<u8>, expect: Expect) {
+    pub fn submit(
+        &mut self,
+        call: CallId,
+        message: Vec<u8>,
+        expect: Expect,
+        resend: Option<Resend>,
+    ) {
         debug_assert!(self.is_ready());
-        self.outbox().submit(call, message, expect);
+        self.outbox().submit(call, message, expect, resend);
     }
 
     pub fn has_unwritten(&self) -> bool {

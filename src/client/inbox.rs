@@ -272,7 +272,7 @@ mod tests {
             outbox
                 .lock()
                 .unwrap()
-                .submit(call, request(), Expect::Result);
+                .submit(call, request(), Expect::Result, None);
         }
         let mut inbox = Inbox::new(outbox.clone(), WireOptions::default(), 1 << 20);
         let set = Arc::new(ReadySet::new().unwrap());

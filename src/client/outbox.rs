@@ -19,6 +19,33 @@ pub type CallId = u64;
 /// Write-buffer capacity kept once everything is written.
 const KEEP_CAPACITY: usize = 256 * 1024;
 
+/// What travels for a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    Invoke,
+    /// A daemon PING (the call completes with None when the PING comes back).
+    Ping,
+}
+
+/// What the I/O thread needs to know about a call besides its bytes.
+#[derive(Clone)]
+pub struct CallInfo {
+    pub method: String,
+    pub flags: u16,
+    pub kind: CallKind,
+    /// Addressed to the daemon object ("Pyro.Daemon"), not the proxy's object.
+    pub daemon: bool,
+}
+
+/// What a call of a proxy that retries needs to be sent again on a fresh connection. It
+/// stays with the call's in-flight record, whichever thread wrote the call or reads its
+/// reply, and goes when the call does.
+pub struct Resend {
+    /// Times it may still be sent again.
+    pub left: u32,
+    pub info: CallInfo,
+}
+
 /// What a written request expects back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
@@ -37,14 +64,14 @@ pub(crate) struct InFlight {
     /// The request's serializer: the reply must use the same one.
     pub serializer: SerializerId,
     /// A copy of the request, kept only when the proxy may retry it on a new connection.
-    pub retry: Option<Vec<u8>>,
+    pub retry: Option<(Vec<u8>, Resend)>,
 }
 
 /// A call taken off a failed connection.
 pub struct Unfinished {
     pub call: CallId,
-    /// The request, if it can be sent again (kept for retry).
-    pub message: Option<Vec<u8>>,
+    /// The request and what sending it again takes, if it may be (kept for retry).
+    pub resend: Option<(Vec<u8>, Resend)>,
 }
 
 pub struct Outbox {
@@ -59,8 +86,6 @@ pub struct Outbox {
     /// Oneway calls queued: (end offset in the byte stream, call).
     oneway: Vec<(u64, CallId)>,
     next_seq: u16,
-    /// Keep request copies so calls can be retried on a fresh connection (MAX_RETRIES).
-    pub keep_for_retry: bool,
     /// The plain socket, while other threads may write to it directly (None for TLS,
     /// and from the moment the connection is dropped: the fd may be reused after that).
     direct_fd: Option<RawFd>,
@@ -80,7 +105,6 @@ impl Outbox {
             inflight: VecDeque::new(),
             oneway: Vec::new(),
             next_seq: 0,
-            keep_for_retry: false,
             direct_fd,
             failed: None,
             flush_requested: false,
@@ -101,7 +125,15 @@ impl Outbox {
 
     /// Queue an encoded request (built with seq 0): it gets the next sequence number and
     /// goes out with the next `flush`, so a burst of calls is coalesced into one write.
-    pub fn submit(&mut self, call: CallId, mut message: Vec<u8>, expect: Expect) {
+    /// With `resend`, a copy is kept so that the call can be sent again if the
+    /// connection dies before its reply.
+    pub fn submit(
+        &mut self,
+        call: CallId,
+        mut message: Vec<u8>,
+        expect: Expect,
+        resend: Option<Resend>,
+    ) {
         let seq = self.take_seq();
         protocol::patch_seq(&mut message, seq);
         self.push_bytes(&message);
@@ -112,7 +144,7 @@ impl Outbox {
                 let serializer =
                     SerializerId::from_u16(u16::from_be_bytes([message[16], message[17]]))
                         .unwrap_or(SerializerId::Serpent);
-                let retry = self.keep_for_retry.then_some(message);
+                let retry = resend.map(|r| (message, r));
                 self.inflight.push_back(InFlight {
                     seq,
                     call,
@@ -226,6 +258,11 @@ impl Outbox {
         self.inflight.pop_front()
     }
 
+    /// Request copies kept for sending calls again (diagnostics).
+    pub fn resend_copies(&self) -> usize {
+        self.inflight.iter().filter(|f| f.retry.is_some()).count()
+    }
+
     /// Whether the call has been written (or queued for writing) and awaits its reply.
     pub fn is_on_wire(&self, call: CallId) -> bool {
         self.inflight.iter().any(|f| f.call == call) || self.oneway.iter().any(|(_, c)| *c == call)
@@ -240,13 +277,14 @@ impl Outbox {
             .drain(..)
             .map(|f| Unfinished {
                 call: f.call,
-                message: f.retry,
+                resend: f.retry,
             })
             .collect();
-        out.extend(self.oneway.drain(..).map(|(_, call)| Unfinished {
-            call,
-            message: None,
-        }));
+        out.extend(
+            self.oneway
+                .drain(..)
+                .map(|(_, call)| Unfinished { call, resend: None }),
+        );
         out
     }
 }
@@ -331,7 +369,7 @@ mod tests {
     fn sequence_numbers_follow_submission_order() {
         let mut ob = Outbox::new(None);
         for call in 1..=3 {
-            ob.submit(call, request(1), Expect::Result);
+            ob.submit(call, request(1), Expect::Result, None);
         }
         let seqs: Vec<(u16, CallId)> = std::iter::from_fn(|| ob.pop_inflight())
             .map(|f| (f.seq, f.call))
@@ -343,7 +381,7 @@ mod tests {
     fn oneway_completes_only_when_its_last_byte_is_written() {
         let mut ob = Outbox::new(None);
         let len = request(1).len();
-        ob.submit(7, request(1), Expect::Nothing);
+        ob.submit(7, request(1), Expect::Nothing, None);
         let mut w = Trickle {
             out: Vec::new(),
             budget: len - 1,
@@ -353,7 +391,7 @@ mod tests {
         ob.take_written_oneway(&mut done);
         assert!(done.is_empty(), "one byte is still unwritten");
         // A later request appended behind a partial write keeps offsets absolute.
-        ob.submit(8, request(1), Expect::Result);
+        ob.submit(8, request(1), Expect::Result, None);
         w.budget = 1;
         ob.flush(&mut w).unwrap();
         ob.take_written_oneway(&mut done);
@@ -371,7 +409,7 @@ mod tests {
         let big = protocol::Message::new(protocol::MSG_INVOKE, 0, 0, 1, vec![7; 4 << 20])
             .encode()
             .unwrap();
-        ob.submit(1, big, Expect::Result);
+        ob.submit(1, big, Expect::Result, None);
         let mut w = Trickle {
             out: Vec::new(),
             budget: usize::MAX,
@@ -384,8 +422,8 @@ mod tests {
     #[test]
     fn reply_serializer_is_taken_from_each_request() {
         let mut ob = Outbox::new(None);
-        ob.submit(1, request(2), Expect::Result);
-        ob.submit(2, request(4), Expect::Pong);
+        ob.submit(1, request(2), Expect::Result, None);
+        ob.submit(2, request(4), Expect::Pong, None);
         let a = ob.pop_inflight().unwrap();
         let b = ob.pop_inflight().unwrap();
         assert_eq!(a.serializer, SerializerId::Json);
@@ -396,7 +434,7 @@ mod tests {
     fn closed_lane_refuses_direct_writes() {
         let mut ob = Outbox::new(Some(-1));
         ob.close_direct();
-        ob.submit(1, request(1), Expect::Result);
+        ob.submit(1, request(1), Expect::Result, None);
         assert!(!ob.flush_direct());
         assert!(ob.has_unwritten());
         assert_eq!(ob.take_unfinished().len(), 1);
@@ -406,7 +444,7 @@ mod tests {
     fn failed_direct_write_closes_the_lane_and_reports() {
         // fd -1: send fails with EBADF.
         let mut ob = Outbox::new(Some(-1));
-        ob.submit(1, request(1), Expect::Result);
+        ob.submit(1, request(1), Expect::Result, None);
         assert!(ob.flush_direct());
         assert!(!ob.is_direct());
         let e = ob.take_failure().expect("failure recorded");

@@ -10,7 +10,8 @@ use super::completion::CompletionQueue;
 use super::dispatch_reads::DispatchReads;
 use super::id_map::IdMap;
 use super::reactor::{self, CallInfo, Command, ConfigChange, Payload, ReactorHandle};
-use crate::client::outbox::{Expect, Outbox};
+pub use crate::client::outbox::CallKind;
+use crate::client::outbox::{Expect, Outbox, Resend};
 use crate::client::target::Uri;
 use crate::client::wire::{self, ConnectInfo, WireOptions};
 use crate::error::{Error, ErrorKind, Result};
@@ -186,12 +187,8 @@ pub(crate) struct Shared {
     busy_poll_us: AtomicU64,
     /// Deadlines of calls written on direct lanes, for the I/O thread's timer heap.
     deadlines: Mutex<Vec<(Instant, ProxyId, CallId)>>,
-    /// Calls of retrying proxies written on direct lanes, for the I/O thread's records.
-    direct_retries: Mutex<Vec<DirectRetry>>,
     /// Timers the I/O thread holds (diagnostics).
     timers: AtomicUsize,
-    /// Retry records of the proxy the I/O thread last placed a call for (diagnostics).
-    retry_records: AtomicUsize,
     /// When the I/O thread wakes next for a timer (ns since `epoch`; u64::MAX: never).
     next_timer: AtomicU64,
     epoch: Instant,
@@ -269,15 +266,6 @@ impl Shared {
         }
     }
 
-    /// The I/O thread takes the retry records of direct calls.
-    pub(crate) fn take_direct_retries(&self) -> Vec<DirectRetry> {
-        let mut list = self.direct_retries.lock().unwrap();
-        if list.is_empty() {
-            return Vec::new();
-        }
-        std::mem::take(&mut *list)
-    }
-
     /// The I/O thread takes the direct calls' deadlines into its timer heap.
     pub(crate) fn take_deadlines(&self) -> Vec<(Instant, ProxyId, CallId)> {
         std::mem::take(&mut *self.deadlines.lock().unwrap())
@@ -307,10 +295,6 @@ impl Shared {
 
     pub(crate) fn note_timers(&self, n: usize) {
         self.timers.store(n, Ordering::Relaxed);
-    }
-
-    pub(crate) fn note_retry_records(&self, n: usize) {
-        self.retry_records.store(n, Ordering::Relaxed);
     }
 
     /// Run `f` with a test for "this call is still waiting" (one lock for many tests).
@@ -381,8 +365,8 @@ pub(crate) struct ProxyLink {
 /// the lane when a connection is ready with nothing queued ahead; calls that need its
 /// bookkeeping (sending a call again, batches, pings, daemon calls of streams, a named
 /// proxy not resolved yet) keep going through it, and a direct call never overtakes one
-/// of those still on its way. A retrying proxy's direct call leaves the I/O thread a
-/// record, so that it can send the call again if the connection dies.
+/// of those still on its way. A retrying proxy's direct call keeps what sending it again
+/// takes with its in-flight record, as the I/O thread's calls do.
 #[derive(Default)]
 pub(crate) struct Lane {
     /// The ready connection's outbox (it refuses direct writes once the connection is gone).
@@ -393,19 +377,10 @@ pub(crate) struct Lane {
     pub via_reactor: usize,
     /// The proxy's per-call deadline (direct calls hand theirs to the I/O thread's timers).
     pub timeout: Option<Duration>,
-    /// Retries of the proxy's calls (0: none); direct calls leave a record for them.
+    /// Retries of the proxy's calls (0: none).
     pub retries: u32,
     /// The proxy was freed.
     pub closed: bool,
-}
-
-/// A call of a retrying proxy written on the direct lane: what the I/O thread needs to
-/// send it again if its connection dies.
-pub(crate) struct DirectRetry {
-    pub proxy: ProxyId,
-    pub call: CallId,
-    pub left: u32,
-    pub info: CallInfo,
 }
 
 /// Requests started inside a callback stay in their outbox until the dispatch round ends,
@@ -475,10 +450,8 @@ impl Context {
             next_proxy: AtomicU64::new(1),
             busy_poll_us: AtomicU64::new(0),
             deadlines: Mutex::new(Vec::new()),
-            direct_retries: Mutex::new(Vec::new()),
             next_timer: AtomicU64::new(u64::MAX),
             timers: AtomicUsize::new(0),
-            retry_records: AtomicUsize::new(0),
             epoch: Instant::now(),
             closed: AtomicBool::new(false),
             dispatch_reads: OnceLock::new(),
@@ -547,12 +520,6 @@ impl Context {
     /// as of its last round. Diagnostics.
     pub fn timer_count(&self) -> usize {
         self.shared.timers.load(Ordering::Relaxed)
-    }
-
-    /// Retry records (calls that may be sent again) of the proxy the I/O thread last
-    /// placed a retrying call for. Diagnostics.
-    pub fn retry_record_count(&self) -> usize {
-        self.shared.retry_records.load(Ordering::Relaxed)
     }
 
     /// Number of completions waiting for dispatch.
@@ -800,14 +767,6 @@ pub struct CallRequest {
     pub kind: CallKind,
 }
 
-/// What travels for a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallKind {
-    Invoke,
-    /// A daemon PING (the call completes with None when the PING comes back).
-    Ping,
-}
-
 impl CallRequest {
     pub fn new(
         method: impl Into<String>,
@@ -985,30 +944,17 @@ impl Proxy {
             lane.object = None;
             return Err(message);
         }
-        // Retries just turned on, and the I/O thread has not told the connection to keep
-        // request copies yet: this one goes its way.
-        if lane.retries > 0 && !ob.keep_for_retry {
-            return Err(message);
-        }
         // With replies outstanding this call is likely one of a burst: let the I/O
         // thread write the burst at once (one wake-up, one write) rather than pay a
         // syscall per call here. An idle connection is written now (lowest latency).
         let burst = ob.awaiting_replies();
-        ob.submit(id, message, expect);
-        if lane.retries > 0 {
-            // Under the outbox lock: if the connection dies, the I/O thread takes this
-            // record before it looks at the calls left on it.
-            self.shared
-                .direct_retries
-                .lock()
-                .unwrap()
-                .push(DirectRetry {
-                    proxy: self.id,
-                    call: id,
-                    left: lane.retries,
-                    info: info.clone(),
-                });
-        }
+        // A retrying proxy's call keeps what sending it again takes in its own in-flight
+        // record, which the I/O thread finds there if the connection dies.
+        let resend = (lane.retries > 0).then(|| Resend {
+            left: lane.retries,
+            info: info.clone(),
+        });
+        ob.submit(id, message, expect, resend);
         self.link.direct_calls.fetch_add(1, Ordering::Relaxed);
         if let Some(t) = lane.timeout {
             self.shared.add_deadline(Instant::now() + t, self.id, id);
@@ -1040,6 +986,15 @@ impl Proxy {
             write_direct(&outbox, &self.shared, self.id);
         }
         Ok(())
+    }
+
+    /// Request copies its connection keeps to send calls again if it dies: one per call
+    /// of a retrying proxy awaiting its reply. Diagnostics.
+    pub fn resend_copies(&self) -> usize {
+        let lane = self.link.lane.lock().unwrap();
+        lane.outbox
+            .as_ref()
+            .map_or(0, |o| o.lock().unwrap().resend_copies())
     }
 
     /// Whether calls are being written by their submitting threads right now (the proxy

@@ -13,7 +13,8 @@ use super::context::{
 };
 use super::id_map::IdMap;
 use super::workers::Workers;
-use crate::client::connection::{Connection, Event, Expect, Stream, Unfinished};
+use crate::client::connection::{Connection, Event, Expect, Resend, Stream, Unfinished};
+pub(crate) use crate::client::outbox::CallInfo;
 use crate::client::target::{Location, Target, Uri};
 use crate::client::wire;
 use crate::client::wire::ConnectInfo;
@@ -25,7 +26,7 @@ use crate::value::Value;
 use crossbeam_channel::{Receiver, Sender};
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,9 +35,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const WAKER: Token = Token(usize::MAX);
-
-/// Below this many retry records a proxy's are never pruned.
-const MIN_RETRY_PRUNE: usize = 256;
 
 /// Below this many timers the heap is never swept.
 const MIN_TIMER_SWEEP: usize = 4096;
@@ -50,16 +48,6 @@ const IO_THREAD_STACK: usize = 8 << 20;
 pub(crate) enum Payload {
     Encoded(Vec<u8>),
     Request(CallRequest),
-}
-
-/// What the I/O thread needs to know about a call besides its bytes.
-#[derive(Clone)]
-pub(crate) struct CallInfo {
-    pub method: String,
-    pub flags: u16,
-    pub kind: CallKind,
-    /// Addressed to the daemon object ("Pyro.Daemon"), not the proxy's object.
-    pub daemon: bool,
 }
 
 pub(crate) enum ConfigChange {
@@ -209,6 +197,8 @@ struct Queued {
     call: CallId,
     payload: Payload,
     info: CallInfo,
+    /// Times it may still be sent again if its connection dies (max_retries).
+    left: u32,
 }
 
 struct ProxyState {
@@ -224,15 +214,9 @@ struct ProxyState {
     queued: VecDeque<Queued>,
     /// Attempts in a row that failed before any connection worked (patience).
     tries: u32,
-    /// Retries left per call (only with max_retries > 0).
-    retries: HashMap<CallId, u32>,
     state: Option<ConnState>,
     /// What the server said at the last handshake (methods, oneway, attrs).
     meta: Option<ConnectInfo>,
-    /// Calls sent before a connection failed, with their info, for retries.
-    infos: HashMap<CallId, CallInfo>,
-    /// Record count (retries + infos) at which completed calls' records are dropped.
-    prune_retries_at: usize,
 }
 
 impl ProxyState {
@@ -285,7 +269,6 @@ impl Reactor {
                 for (at, proxy, call) in self.shared.take_deadlines() {
                     self.add_timer(at, proxy, TimerKind::Deadline { call });
                 }
-                self.absorb_direct_retries(None);
                 self.compact_timers();
                 self.shared.note_timers(self.timers.len());
                 if !self
@@ -412,11 +395,8 @@ impl Reactor {
                         busy: false,
                         queued: VecDeque::new(),
                         tries: 0,
-                        retries: HashMap::new(),
                         state: None,
                         meta: None,
-                        infos: HashMap::new(),
-                        prune_retries_at: MIN_RETRY_PRUNE,
                     },
                 );
             }
@@ -445,9 +425,6 @@ impl Reactor {
                         ConfigChange::Serializer(s) => st.config.serializer = s,
                         ConfigChange::MaxRetries(n) => {
                             st.config.max_retries = n;
-                            if let Some(c) = st.conn.as_mut() {
-                                c.set_keep_for_retry(n > 0);
-                            }
                         }
                         ConfigChange::Timeout(t) => st.config.timeout = t,
                         ConfigChange::StateCallback(cb) => st.config.state_cb = cb,
@@ -510,18 +487,16 @@ impl Reactor {
             return; // cancelled before it reached the wire
         }
         let st = self.proxies.get_mut(&proxy).unwrap();
-        if st.config.max_retries > 0 {
-            st.retries.insert(call, st.config.max_retries);
-            prune_retry_records(st, &self.shared);
-        }
         if let Some(t) = st.config.timeout {
             self.add_timer(Instant::now() + t, proxy, TimerKind::Deadline { call });
         }
         let st = self.proxies.get_mut(&proxy).unwrap();
+        let left = st.config.max_retries;
         st.queued.push_back(Queued {
             call,
             payload,
             info,
+            left,
         });
         if st.conn.is_some() {
             self.drain_queue_into_conn(proxy);
@@ -588,13 +563,13 @@ impl Reactor {
                 }
                 CallKind::Invoke => Expect::Result,
             };
-            conn.submit(q.call, message, expect);
-            if st.config.max_retries > 0 {
-                st.infos.insert(q.call, q.info);
-            }
+            let resend = (q.left > 0).then_some(Resend {
+                left: q.left,
+                info: q.info,
+            });
+            conn.submit(q.call, message, expect, resend);
         }
         for (call, e) in refused {
-            st.retries.remove(&call);
             self.shared.finish(call, Err(e));
         }
         self.dirty.push(proxy);
@@ -657,10 +632,6 @@ impl Reactor {
         let mut done = Vec::new();
         conn.take_written_oneway(&mut done);
         for call in done {
-            if let Some(st) = self.proxies.get_mut(&proxy) {
-                st.infos.remove(&call);
-                st.retries.remove(&call);
-            }
             self.shared.finish(call, Ok(Reply::value(Value::None)));
         }
     }
@@ -802,7 +773,6 @@ impl Reactor {
             st.config.link.wire.lock().unwrap().clone(),
             max,
         );
-        conn.set_keep_for_retry(st.config.max_retries > 0);
         st.conn = Some(conn);
         let attempt = st.attempt;
         if !self.connect_timeout.is_zero() {
@@ -855,8 +825,6 @@ impl Reactor {
                     connected = true;
                 }
                 Event::Reply { call, outcome } => {
-                    st.retries.remove(&call);
-                    st.infos.remove(&call);
                     let outcome = outcome.map(|(value, annotations)| Reply { value, annotations });
                     self.shared.finish(call, outcome);
                 }
@@ -918,7 +886,6 @@ impl Reactor {
         let Some(st) = self.proxies.get_mut(&proxy) else {
             return;
         };
-        st.retries.remove(&call);
         let timeout = Error::timeout(format!("call timed out ({})", st.label()));
         if let Some(pos) = st.queued.iter().position(|q| q.call == call) {
             st.queued.remove(pos);
@@ -944,7 +911,6 @@ impl Reactor {
         if let Some(mut c) = st.conn.take() {
             let _ = self.poll.registry().deregister(c.stream.source());
             out.extend(c.take_unfinished().into_iter().map(|u| (u.call, Some(u))));
-            st.infos.clear();
         }
         out.extend(st.queued.drain(..).map(|q| (q.call, None)));
         out
@@ -971,41 +937,21 @@ impl Reactor {
             let _ = self.poll.registry().deregister(c.stream.source());
             c.take_unfinished()
         });
-        // Direct calls record themselves under the outbox lock that `take_unfinished`
-        // closed the lane with: every call taken off it has its retry record by now.
-        self.absorb_direct_retries(Some((proxy, &mut st)));
         for u in unfinished.into_iter().flatten() {
-            let retry = st.retries.get(&u.call).copied().unwrap_or(0);
-            let info = st.infos.remove(&u.call);
-            match (u.message, info) {
-                (Some(m), Some(info))
-                    if retry > 0 && err.kind == ErrorKind::Communication && had_connected =>
-                {
-                    st.retries.insert(u.call, retry - 1);
+            match u.resend {
+                Some((m, r)) if err.kind == ErrorKind::Communication && had_connected => {
                     keep.push_back(Queued {
                         call: u.call,
                         payload: Payload::Encoded(m),
-                        info,
+                        info: r.info,
+                        left: r.left - 1,
                     });
                 }
-                _ => {
-                    st.retries.remove(&u.call);
-                    self.shared.finish(u.call, Err(err.clone()));
-                }
+                _ => self.shared.finish(u.call, Err(err.clone())),
             }
         }
         keep.extend(queued);
         st.queued = keep;
-        // Calls completed by reads in dispatch left their records behind: only queued
-        // calls (kept for the next connection) still need theirs.
-        st.infos.clear();
-        if st.retries.len() > st.queued.len() {
-            let queued: std::collections::HashSet<CallId> =
-                st.queued.iter().map(|q| q.call).collect();
-            st.retries.retain(|c, _| queued.contains(c));
-        }
-        self.shared
-            .note_retry_records(st.retries.len() + st.infos.len());
         // The object may have moved: a named proxy looks its name up again.
         if !matches!(st.uri, Uri::Direct(_)) {
             st.resolved = None;
@@ -1038,7 +984,6 @@ impl Reactor {
         if let Some(mut c) = st.conn.take() {
             let _ = self.poll.registry().deregister(c.stream.source());
             for u in c.take_unfinished() {
-                st.infos.remove(&u.call);
                 self.shared.finish(u.call, Err(err.clone()));
             }
         }
@@ -1070,7 +1015,6 @@ impl Reactor {
         let err = with_context(err, &label);
         let calls: Vec<CallId> = st.queued.drain(..).map(|q| q.call).collect();
         for call in calls {
-            st.retries.remove(&call);
             self.shared.finish(call, Err(err.clone()));
         }
         self.set_state(proxy, ConnState::Disconnected);
@@ -1127,45 +1071,6 @@ fn tcp_stream(config: &ProxyConfig, addr: SocketAddr, host: &str) -> io::Result<
             .map(|t| Stream::Tls(Box::new(t)))
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.message)),
     }
-}
-
-impl Reactor {
-    /// Take the retry records of calls that submitting threads wrote on direct lanes.
-    /// `taken`: a proxy whose state is out of the map just now.
-    fn absorb_direct_retries(&mut self, mut taken: Option<(ProxyId, &mut ProxyState)>) {
-        let records = self.shared.take_direct_retries();
-        if records.is_empty() {
-            return;
-        }
-        for r in records {
-            let st = match &mut taken {
-                Some((id, st)) if *id == r.proxy => &mut **st,
-                _ => match self.proxies.get_mut(&r.proxy) {
-                    Some(st) => st,
-                    None => continue,
-                },
-            };
-            st.retries.insert(r.call, r.left);
-            st.infos.insert(r.call, r.info);
-            prune_retry_records(st, &self.shared);
-        }
-    }
-}
-
-/// Retry records of calls that completed without this thread seeing it (their replies
-/// were read in dispatch) are dropped once the records have doubled since the last look,
-/// so a long-lived connection's bookkeeping stays as large as its calls in flight.
-fn prune_retry_records(st: &mut ProxyState, shared: &Shared) {
-    let n = st.retries.len() + st.infos.len();
-    if n >= st.prune_retries_at {
-        shared.with_pending(|pending| {
-            st.retries.retain(|c, _| pending(*c));
-            st.infos.retain(|c, _| pending(*c));
-        });
-        let left = st.retries.len() + st.infos.len();
-        st.prune_retries_at = (2 * left).max(MIN_RETRY_PRUNE);
-    }
-    shared.note_retry_records(st.retries.len() + st.infos.len());
 }
 
 /// Watch a socket whose replies the host reads for write space and the peer's FIN only
