@@ -20,13 +20,29 @@ fn ctx() -> Context {
     ctx
 }
 
-fn echo(p: &Proxy, done: &Done, v: i64) {
+/// Call `method(*args)`; its outcome lands in `done`.
+fn call(p: &Proxy, done: &Done, method: &str, args: Vec<Value>) {
     let d = done.clone();
     p.call(
-        CallRequest::new("echo", vec![Value::Int(v)], vec![]),
+        CallRequest::new(method, args, vec![]),
         Box::new(move |o| d.lock().unwrap().push(o)),
     )
     .unwrap();
+}
+
+fn echo(p: &Proxy, done: &Done, v: i64) {
+    call(p, done, "echo", vec![Value::Int(v)]);
+}
+
+/// A context reading in dispatch and a proxy for `uri` whose connection is up (the
+/// handshake is the I/O thread's): `echo(1)` has completed, as the first outcome.
+fn connected(uri: &str) -> (Context, Proxy, Done) {
+    let ctx = ctx();
+    let p = ctx.proxy(uri).unwrap();
+    let done: Done = Default::default();
+    echo(&p, &done, 1);
+    common::run_until(&ctx, &done, 1, 15);
+    (ctx, p, done)
 }
 
 /// The results so far, in completion order (every call must have succeeded).
@@ -56,11 +72,7 @@ fn reply_waiting(ctx: &Context) {
 #[test]
 fn replies_wait_in_the_socket_until_dispatch_reads_them() {
     let server = TestServer::start(&[]);
-    let ctx = ctx();
-    let p = ctx.proxy(&server.uri("test.echo")).unwrap();
-    let done: Done = Default::default();
-    echo(&p, &done, 1); // connects: the handshake is the I/O thread's
-    common::run_until(&ctx, &done, 1, 15);
+    let (ctx, p, done) = connected(&server.uri("test.echo"));
     assert!(!readable(ctx.fd(), 0), "idle: fd not readable");
     for round in 0..20 {
         echo(&p, &done, round);
@@ -136,11 +148,7 @@ fn a_partial_reply_runs_nothing_and_leaves_the_fd_quiet() {
 #[test]
 fn edge_triggered_host_sees_every_round_that_stops_at_max() {
     let server = TestServer::start(&[]);
-    let ctx = ctx();
-    let p = ctx.proxy(&server.uri("test.echo")).unwrap();
-    let done: Done = Default::default();
-    echo(&p, &done, 0);
-    common::run_until(&ctx, &done, 1, 15);
+    let (ctx, p, done) = connected(&server.uri("test.echo"));
     let ep = unsafe { libc::epoll_create1(0) };
     let mut ev = libc::epoll_event {
         events: (libc::EPOLLIN | libc::EPOLLET) as u32,
@@ -183,12 +191,8 @@ fn a_retrying_proxy_is_read_in_dispatch_and_still_retries() {
         Fault::AfterEchoes(1, Box::new(Fault::Reset)),
         Fault::Echo,
     ]);
-    let ctx = ctx();
-    let p = ctx.proxy(&peer.uri()).unwrap();
+    let (ctx, p, done) = connected(&peer.uri());
     p.set_max_retries(1);
-    let done: Done = Default::default();
-    echo(&p, &done, 1);
-    common::run_until(&ctx, &done, 1, 15);
     // The next two reach the peer, which resets the connection under them.
     echo(&p, &done, 2);
     echo(&p, &done, 3);
@@ -242,17 +246,8 @@ fn retry_copies_of_completed_calls_are_dropped() {
 #[test]
 fn server_gone_while_the_host_is_idle_fails_calls_once_and_reconnects() {
     let mut server = TestServer::start(&[]);
-    let ctx = ctx();
-    let p = ctx.proxy(&server.uri("test.echo")).unwrap();
-    let done: Done = Default::default();
-    echo(&p, &done, 1);
-    common::run_until(&ctx, &done, 1, 15);
-    let d = done.clone();
-    p.call(
-        CallRequest::new("slow", vec![Value::Float(30.0)], vec![]),
-        Box::new(move |o| d.lock().unwrap().push(o)),
-    )
-    .unwrap();
+    let (ctx, p, done) = connected(&server.uri("test.echo"));
+    call(&p, &done, "slow", vec![Value::Float(30.0)]);
     std::thread::sleep(Duration::from_millis(200));
     server.kill();
     // The FIN makes the fd readable; dispatch reads it and the I/O thread fails the call.
@@ -346,11 +341,7 @@ fn threads_submit_and_dispatch(nproxies: usize) {
 #[test]
 fn a_connection_closed_while_idle_is_replaced_before_the_next_call() {
     let peer = FakePeer::start(vec![Fault::CloseWhenIdle(1), Fault::Echo]);
-    let ctx = ctx();
-    let p = ctx.proxy(&peer.uri()).unwrap();
-    let done: Done = Default::default();
-    echo(&p, &done, 1);
-    common::run_until(&ctx, &done, 1, 15);
+    let (ctx, p, done) = connected(&peer.uri());
     // No dispatch while the peer closes.
     let t0 = Instant::now();
     while peer.connections() < 1 || p.direct_lane_open() {
@@ -402,18 +393,9 @@ fn the_fd_handed_out_is_the_one_the_context_keeps() {
 #[test]
 fn a_huge_reply_is_assembled_across_dispatch_rounds() {
     let server = TestServer::start(&[]);
-    let ctx = ctx();
-    let p = ctx.proxy(&server.uri("test.echo")).unwrap();
-    let done: Done = Default::default();
-    echo(&p, &done, 0);
-    common::run_until(&ctx, &done, 1, 15);
+    let (ctx, p, done) = connected(&server.uri("test.echo"));
     let big = "x".repeat(8 << 20);
-    let d = done.clone();
-    p.call(
-        CallRequest::new("echo", vec![Value::str(&big)], vec![]),
-        Box::new(move |o| d.lock().unwrap().push(o)),
-    )
-    .unwrap();
+    call(&p, &done, "echo", vec![Value::str(&big)]);
     let (mut rounds, mut idle) = (0, 0);
     let t0 = Instant::now();
     while done.lock().unwrap().len() < 2 {
