@@ -116,13 +116,6 @@ impl Inbox {
         Ok(())
     }
 
-    fn drain(&mut self, out: &mut impl FnMut(CallId, ReplyOutcome)) -> Result<()> {
-        while let Some(msg) = self.next_message()? {
-            self.reply(msg, out)?;
-        }
-        Ok(())
-    }
-
     /// From now on the host thread reads this (plain, ready) socket in dispatch.
     pub fn attach(&mut self, set: Arc<ReadySet>, fd: RawFd, token: u64) -> io::Result<()> {
         set.add(fd, token)?;
@@ -157,41 +150,10 @@ impl Inbox {
     }
 
     fn read_socket(&mut self, fd: RawFd, out: &mut impl FnMut(CallId, ReplyOutcome)) -> Result<()> {
-        loop {
-            // SAFETY: buf is valid for its length; fd is open while `host` is set (the
-            // connection detaches under this lock before its socket closes).
-            let n = unsafe {
-                libc::recv(
-                    fd,
-                    self.buf.as_mut_ptr() as *mut libc::c_void,
-                    self.buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            match n {
-                0 => {
-                    self.drain(out)?;
-                    return Err(Error::communication("connection closed by the server"));
-                }
-                n if n > 0 => {
-                    let n = n as usize;
-                    self.take_read(n);
-                    self.drain(out)?;
-                    // Level-triggered: anything left makes the set readable again.
-                    if n < self.buf.len() {
-                        return Ok(());
-                    }
-                }
-                _ => {
-                    let e = io::Error::last_os_error();
-                    match e.kind() {
-                        io::ErrorKind::WouldBlock => return Ok(()),
-                        io::ErrorKind::Interrupted => continue,
-                        _ => return Err(io_error(e)),
-                    }
-                }
-            }
-        }
+        // Level-triggered: after a short read, anything left makes the set readable again.
+        self.read_stream(&mut SocketReader(fd), true, &mut |ib, msg| {
+            ib.reply(msg, out)
+        })
     }
 
     /// Read from the I/O thread's stream (plain or TLS) until it would block, or after
@@ -231,6 +193,29 @@ impl Inbox {
             on_message(self, msg)?;
         }
         Ok(())
+    }
+}
+
+/// Reads a plain socket with `recv(MSG_DONTWAIT)`, from whichever thread holds the inbox.
+struct SocketReader(RawFd);
+
+impl io::Read for SocketReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: buf is valid for its length; the fd is open while the inbox is attached
+        // (the connection detaches under the inbox lock before its socket closes).
+        let n = unsafe {
+            libc::recv(
+                self.0,
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
     }
 }
 
