@@ -115,21 +115,25 @@ impl ReadySet {
     }
 }
 
+/// Whether `fd` is readable right now (for tests of the fds the host polls).
+#[cfg(test)]
+pub(crate) fn readable_now(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
+    use super::readable_now as readable;
     use super::*;
     use std::io::Write;
     use std::os::fd::AsRawFd;
     use std::os::unix::net::UnixStream;
-
-    fn readable(fd: RawFd) -> bool {
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
-    }
 
     #[test]
     fn set_is_readable_exactly_while_a_member_is() {

@@ -507,8 +507,9 @@ impl Context {
         }
         let reads = DispatchReads::new(self.shared.queue.fd().raw())
             .map_err(|e| Error::invalid(format!("cannot read replies in dispatch: {e}")))?;
-        let _ = self.shared.dispatch_reads.set(reads); // empty: checked under the lock
-                                                       // Connections already open move over when they next connect.
+        // Empty: checked under the lock. Connections already open move over when they
+        // next connect.
+        let _ = self.shared.dispatch_reads.set(reads);
         Ok(())
     }
 
@@ -1144,15 +1145,7 @@ impl Proxy {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn readable(fd: std::os::fd::RawFd) -> bool {
-        let mut p = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        unsafe { libc::poll(&mut p, 1, 0) == 1 }
-    }
+    use crate::client::ready_set::readable_now as readable;
 
     /// A push that raced a round can leave the completion fd raised with `signaled`
     /// clear. A round that reads sockets directly (trusting `signaled`) finds nothing

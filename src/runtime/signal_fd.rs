@@ -82,12 +82,6 @@ impl SignalFd {
     /// Whether the fd is readable right now (for tests and assertions).
     #[cfg(test)]
     pub fn is_readable(&self) -> bool {
-        let mut pfd = libc::pollfd {
-            fd: self.read.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd, zero timeout.
-        unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+        crate::client::ready_set::readable_now(self.read.as_raw_fd())
     }
 }
