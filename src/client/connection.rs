@@ -11,7 +11,6 @@ pub use crate::client::outbox::{Expect, Resend, Unfinished};
 use crate::client::wire::{self, ConnectInfo, WireOptions};
 use crate::error::{Error, Result};
 use crate::serial::SerializerId;
-use crate::value::Value;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -116,7 +115,6 @@ pub struct Connection {
     pub inbox: Arc<Mutex<Inbox>>,
     serializer: SerializerId,
     object: String,
-    handshake: Value,
 }
 
 impl Connection {
@@ -130,7 +128,6 @@ impl Connection {
         // TLS keeps its record state in the stream: only the I/O thread may write there.
         let direct_fd = raw_fd(&stream);
         let outbox = Arc::new(Mutex::new(Outbox::new(direct_fd)));
-        let handshake = wire.handshake.clone();
         Connection {
             stream,
             phase: Phase::Connecting,
@@ -142,7 +139,6 @@ impl Connection {
             outbox,
             serializer,
             object: object.to_string(),
-            handshake,
         }
     }
 
@@ -219,9 +215,14 @@ impl Connection {
                 Stream::Unix(_) => {}
             }
             let seq = self.outbox().take_seq();
-            let mut msg =
-                wire::connect_message(seq, self.serializer, &self.object, &self.handshake)?;
-            self.inbox.lock().unwrap().wire.finish_request(&mut msg);
+            let msg = {
+                let inbox = self.inbox.lock().unwrap();
+                let opts = &inbox.wire;
+                let mut m =
+                    wire::connect_message(seq, self.serializer, &self.object, &opts.handshake)?;
+                opts.finish_request(&mut m);
+                m
+            };
             self.outbox().push_bytes(&msg.encode()?);
             self.phase = Phase::Handshaking { seq };
             self.flush()?;
