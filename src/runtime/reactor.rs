@@ -809,7 +809,8 @@ impl Reactor {
         };
         let Some(conn) = st.conn.as_mut() else { return };
         let (mut readable, mut closing) = (readable, closing);
-        if !closing && conn.inbox.lock().unwrap().is_attached() {
+        let host_reads = self.shared.dispatch_reads().is_some();
+        if host_reads && !closing && conn.inbox.lock().unwrap().is_attached() {
             // The host reads this socket; this thread only looks for the end of it.
             closing = conn.plain_fd().is_some_and(peer_closed);
             readable = closing;
