@@ -33,8 +33,9 @@ use num_bigint::{BigInt, Sign};
 use num_traits::{ToPrimitive, Zero};
 
 use crate::error::{Error, Result};
-use crate::serial::json::{finish_dict, py_type_name, DictBuilder, SetBuilder};
+use crate::serial::json::{finish_dict, py_type_name};
 use crate::serial::MAX_DEPTH;
+use crate::value::keyed::{DictBuilder, SetBuilder};
 use crate::value::Value;
 
 fn err(msg: impl std::fmt::Display) -> Error {

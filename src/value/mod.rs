@@ -1,5 +1,6 @@
 //! The Python-like value model shared by every serializer and the C API.
 
+pub(crate) mod keyed;
 mod printable;
 mod repr;
 pub(crate) mod scan;
