@@ -3,6 +3,7 @@
 //! Each format module offers `encode(&Value) -> Result<Vec<u8>>` and
 //! `decode(&[u8]) -> Result<Value>`; failures are `ErrorKind::Serialization`.
 
+pub mod budget;
 pub mod json;
 pub mod marshal;
 pub mod pickle;

@@ -1,0 +1,122 @@
+//! The one memory rule every decoder keeps: what a message decodes into is bounded by a
+//! small multiple of the message's own size.
+//!
+//! Formats without shared references (serpent, json, msgpack) keep it by construction:
+//! every value needs at least one input byte. Formats with them (pickle's memo, marshal's
+//! references) let a short message ask for many copies of one value, because the value
+//! model is a tree where Python shares one object; those copies are charged here, before
+//! they are made, and a message that would exceed the budget is a Serialization error.
+
+use crate::error::{Error, Result};
+use crate::value::Value;
+
+/// Estimated cost of one value node (`size_of::<Value>()`), for budgets.
+pub const NODE_COST: usize = std::mem::size_of::<Value>();
+/// A decoded value may cost up to this many times its message's size...
+pub const EXPANSION_FACTOR: usize = 32;
+/// ...or this much, whichever is larger (tiny messages may still copy a little).
+pub const EXPANSION_FLOOR: usize = 1 << 20;
+
+/// What copies a decoder may still make for one message.
+#[derive(Debug)]
+pub struct ExpansionBudget {
+    left: usize,
+    total: usize,
+}
+
+impl ExpansionBudget {
+    /// The budget for a message of `input_len` bytes.
+    pub fn for_input(input_len: usize) -> Self {
+        let total = input_len
+            .saturating_mul(EXPANSION_FACTOR)
+            .max(EXPANSION_FLOOR);
+        ExpansionBudget { left: total, total }
+    }
+
+    /// Charge `cost` bytes, or fail (nothing is charged then) with a Serialization error
+    /// naming `format`.
+    pub fn charge(&mut self, cost: usize, format: &str) -> Result<()> {
+        if cost > self.left {
+            return Err(Error::serialization(format!(
+                "{format}: shared references expand beyond {} bytes ({EXPANSION_FACTOR}x the \
+                 message size, at least {EXPANSION_FLOOR})",
+                self.total
+            )));
+        }
+        self.left -= cost;
+        Ok(())
+    }
+
+    /// Charge what a copy of `v` costs; the walk stops as soon as the budget is exceeded,
+    /// so measuring is never more work than the copy it allows.
+    pub fn charge_copy(&mut self, v: &Value, format: &str) -> Result<()> {
+        let cost = value_cost(v, self.left);
+        self.charge(cost, format)
+    }
+
+    /// What is left, for tests and diagnostics.
+    pub fn remaining(&self) -> usize {
+        self.left
+    }
+}
+
+/// Estimated heap cost of `v` (nodes * NODE_COST + string and bytes lengths), counted
+/// iteratively; counting stops once past `limit` (the result is then > `limit`).
+pub fn value_cost(v: &Value, limit: usize) -> usize {
+    let mut cost = 0usize;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        cost += NODE_COST;
+        match v {
+            Value::Str(s) => cost += s.len(),
+            Value::Bytes(b) => cost += b.len(),
+            Value::BigInt(b) => cost += (b.bits() / 8) as usize,
+            Value::List(items) | Value::Tuple(items) | Value::Set(items) => {
+                stack.extend(items.iter())
+            }
+            Value::Dict(items) => {
+                for (k, val) in items {
+                    stack.push(k);
+                    stack.push(val);
+                }
+            }
+            Value::Object(o) => {
+                cost += o.class.len();
+                stack.push(&o.state)
+            }
+            _ => {}
+        }
+        if cost > limit {
+            break;
+        }
+    }
+    cost
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charges_until_exhausted_then_refuses_without_charging() {
+        let mut b = ExpansionBudget::for_input(0);
+        assert_eq!(b.remaining(), EXPANSION_FLOOR);
+        let big = Value::Bytes(vec![0; 300_000]);
+        for _ in 0..3 {
+            b.charge_copy(&big, "test").unwrap();
+        }
+        let left = b.remaining();
+        let e = b.charge_copy(&big, "test").unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::Serialization);
+        assert!(e.message.contains("expand beyond"), "{}", e.message);
+        assert_eq!(b.remaining(), left);
+    }
+
+    #[test]
+    fn cost_walk_stops_past_the_limit() {
+        let list = Value::List(vec![Value::Int(1); 1_000_000]);
+        let c = value_cost(&list, 1000);
+        assert!(c > 1000 && c < 1000 + 2 * NODE_COST, "{c}");
+        assert_eq!(value_cost(&list, usize::MAX), 1_000_001 * NODE_COST);
+    }
+}
