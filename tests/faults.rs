@@ -185,14 +185,32 @@ fn annotations_longer_than_message_is_protocol() {
     );
 }
 
+/// Compressed garbage spoils a payload, not the framing (decompression happens where
+/// the reply is decoded, off the I/O thread for big replies): each call fails with
+/// PROTOCOL, the connection stays, and another proxy is unaffected.
 #[test]
-fn compressed_garbage_is_protocol() {
-    check(
-        Fault::CompressedGarbage,
-        ErrorKind::Protocol,
-        None,
-        "compressed",
+fn compressed_garbage_fails_only_its_call() {
+    let ctx = common::new_context(ContextOptions::default());
+    let peer = FakePeer::start(vec![Fault::CompressedGarbage]);
+    let healthy = FakePeer::start(vec![Fault::Echo]);
+    let p = ctx.proxy(&peer.uri()).unwrap();
+    let h = ctx.proxy(&healthy.uri()).unwrap();
+    let (results, other): (Results, Results) = Default::default();
+    call(&p, &results, 1, false);
+    call(&p, &results, 2, false);
+    call(&h, &other, 3, false);
+    run_until(&ctx, &results, 2, 15);
+    run_until(&ctx, &other, 1, 15);
+    for o in results.lock().unwrap().iter() {
+        let e = o.as_ref().expect_err("garbage must not decode");
+        assert_eq!(e.kind, ErrorKind::Protocol, "{}", e.message);
+        assert!(e.message.contains("compressed"), "{}", e.message);
+    }
+    assert_eq!(
+        other.lock().unwrap()[0].as_ref().unwrap().value,
+        Value::Int(3)
     );
+    assert_eq!(peer.connections(), 1, "the framing is intact: no reconnect");
 }
 
 #[test]

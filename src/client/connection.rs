@@ -220,10 +220,9 @@ impl Connection {
                 let opts = &inbox.wire;
                 let mut m =
                     wire::connect_message(seq, self.serializer, &self.object, &opts.handshake)?;
-                opts.finish_request(&mut m);
-                m
+                opts.seal_request(&mut m, inbox.max_len())?
             };
-            self.outbox().push_bytes(&msg.encode()?);
+            self.outbox().push_bytes(&msg);
             self.phase = Phase::Handshaking { seq };
             self.flush()?;
         } else if writable {
@@ -262,7 +261,7 @@ impl Connection {
                             msg.seq
                         )));
                     }
-                    let info = wire::parse_connect_reply(&msg, serializer)?;
+                    let info = open_handshake_reply(msg, ib.max_len(), serializer)?;
                     *phase = Phase::Ready;
                     events.push(Event::Connected(info));
                     Ok(())
@@ -273,6 +272,27 @@ impl Connection {
             },
         )
     }
+}
+
+/// The largest handshake reply read (and decoded on the I/O thread): real metadata
+/// (an object's method and attribute names) is a few KiB, and this bounds the stall a
+/// hostile server can cause before the connection is even ready.
+pub const MAX_HANDSHAKE_REPLY: usize = 1 << 20;
+
+fn open_handshake_reply(
+    mut msg: crate::protocol::Message,
+    max_len: usize,
+    serializer: SerializerId,
+) -> Result<ConnectInfo> {
+    let limit = max_len.min(MAX_HANDSHAKE_REPLY);
+    if msg.data.len() > limit {
+        return Err(Error::protocol(format!(
+            "handshake reply of {} bytes exceeds {limit} bytes",
+            msg.data.len()
+        )));
+    }
+    crate::protocol::security::decompress(&mut msg, limit)?;
+    wire::parse_connect_reply(&msg, serializer)
 }
 
 fn raw_fd(stream: &Stream) -> Option<RawFd> {

@@ -14,7 +14,55 @@ use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex};
 
 /// One call's reply: its value and response annotations, or its error.
-pub type ReplyOutcome = Result<(Value, Annotations)>;
+pub type Decoded = Result<(Value, Annotations)>;
+
+/// A reply as it came off the wire. Whatever grows with the payload (decompression,
+/// decoding) is left to [`ReplyOutcome::decode`], so the owner chooses the thread.
+#[derive(Debug)]
+pub enum ReplyOutcome {
+    /// Settled without touching the payload (pings, stream markers, refused replies).
+    Ready(Decoded),
+    /// A RESULT for the right call whose payload is still to be opened and decoded.
+    Undecoded(RawReply),
+}
+
+impl ReplyOutcome {
+    /// Payload bytes still to be decoded (0 when settled).
+    pub fn payload_len(&self) -> usize {
+        match self {
+            ReplyOutcome::Ready(_) => 0,
+            ReplyOutcome::Undecoded(r) => r.msg.data.len(),
+        }
+    }
+
+    /// Whether decoding may take work beyond what its size says (compressed payloads
+    /// expand up to `max_message_size`).
+    pub fn is_compressed(&self) -> bool {
+        matches!(self, ReplyOutcome::Undecoded(r) if r.msg.flags & protocol::FLAGS_COMPRESSED != 0)
+    }
+
+    pub fn decode(self) -> Decoded {
+        match self {
+            ReplyOutcome::Ready(d) => d,
+            ReplyOutcome::Undecoded(r) => r.decode(),
+        }
+    }
+}
+
+/// A RESULT whose header has been checked against its call.
+#[derive(Debug)]
+pub struct RawReply {
+    msg: Message,
+    max_len: usize,
+}
+
+impl RawReply {
+    fn decode(mut self) -> Decoded {
+        crate::protocol::security::decompress(&mut self.msg, self.max_len)?;
+        let value = wire::result_value(&self.msg)?;
+        Ok((value, self.msg.annotations))
+    }
+}
 
 const READ_BUF: usize = 64 * 1024;
 
@@ -46,16 +94,22 @@ impl Inbox {
         self.reader.push(&self.buf[..n]);
     }
 
-    /// The next complete message, with its HMAC checked and compression undone.
+    /// The next complete message, with its HMAC checked; compression is undone by
+    /// whoever decodes it (`ReplyOutcome::decode`, the handshake).
     pub fn next_message(&mut self) -> Result<Option<Message>> {
         match self.reader.next_message()? {
-            Some(mut msg) => {
-                // A bad HMAC or undecodable compression poisons the connection.
-                self.wire.open_reply(&mut msg, self.max_len)?;
+            Some(msg) => {
+                // A bad HMAC poisons the connection.
+                self.wire.verify_reply(&msg)?;
                 Ok(Some(msg))
             }
             None => Ok(None),
         }
+    }
+
+    /// The largest message this connection accepts.
+    pub fn max_len(&self) -> usize {
+        self.max_len
     }
 
     /// Match a reply to the oldest call awaiting one and hand over its outcome.
@@ -77,24 +131,24 @@ impl Inbox {
                 "reply has sequence number {}, expected {}",
                 msg.seq, front.seq
             ));
-            out(front.call, Err(e.clone()));
+            out(front.call, ReplyOutcome::Ready(Err(e.clone())));
             return Err(e);
         }
         let outcome = if front.ping {
-            if msg.msg_type == protocol::MSG_PING {
+            ReplyOutcome::Ready(if msg.msg_type == protocol::MSG_PING {
                 Ok((Value::None, msg.annotations))
             } else {
                 Err(Error::protocol(format!(
                     "expected a PING reply, got type {}",
                     msg.msg_type
                 )))
-            }
+            })
         } else if msg.flags & protocol::FLAGS_ITEMSTREAMRESULT != 0
             && msg.msg_type == protocol::MSG_RESULT
         {
             // The method returned an iterator: the server holds it as a stream whose
             // items are fetched with get_next_stream_item(streamId).
-            match msg.annotation(b"STRM") {
+            ReplyOutcome::Ready(match msg.annotation(b"STRM") {
                 Some(id) => Ok((
                     wire::stream_marker(&String::from_utf8_lossy(id)),
                     msg.annotations.clone(),
@@ -102,13 +156,20 @@ impl Inbox {
                 None => Err(Error::protocol(
                     "item stream result without a STRM annotation",
                 )),
-            }
+            })
         } else {
-            wire::parse_result(&msg, front.seq, front.serializer).map(|v| (v, msg.annotations))
+            match wire::check_result(&msg, front.seq, front.serializer) {
+                Ok(()) => ReplyOutcome::Undecoded(RawReply {
+                    msg,
+                    max_len: self.max_len,
+                }),
+                Err(e) => ReplyOutcome::Ready(Err(e)),
+            }
         };
-        // A reply that is not a RESULT at all poisons the stream; a decoded remote
-        // exception or undecodable payload concerns this call only.
-        let fatal = matches!(&outcome, Err(e) if e.kind == ErrorKind::Protocol);
+        // A reply that is not a RESULT for this call poisons the stream; a remote
+        // exception or an undecodable payload concerns this call only.
+        let fatal =
+            matches!(&outcome, ReplyOutcome::Ready(Err(e)) if e.kind == ErrorKind::Protocol);
         out(front.call, outcome);
         if fatal {
             return Err(Error::protocol("connection closed after a protocol error"));
@@ -267,7 +328,7 @@ mod tests {
 
     fn read(inbox: &mut Inbox) -> (Vec<(CallId, Value)>, Result<()>) {
         let mut got = Vec::new();
-        let r = inbox.read_here(&mut |call, outcome| got.push((call, outcome.unwrap().0)));
+        let r = inbox.read_here(&mut |call, outcome| got.push((call, outcome.decode().unwrap().0)));
         (got, r)
     }
 
@@ -322,7 +383,7 @@ mod tests {
         let (mut inbox, outbox, mut server, _client) = attached();
         server.write_all(&result(2, 1)).unwrap();
         let mut got = Vec::new();
-        let r = inbox.read_here(&mut |call, outcome| got.push((call, outcome)));
+        let r = inbox.read_here(&mut |call, outcome| got.push((call, outcome.decode())));
         assert_eq!(r.unwrap_err().kind, ErrorKind::Protocol);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].0, 10);

@@ -163,6 +163,13 @@ pub fn invoke_message(
 /// Interpret a RESULT: the value, or the remote exception as a REMOTE error.
 /// A message of the wrong type, sequence or serializer is a PROTOCOL error.
 pub fn parse_result(msg: &Message, expected_seq: u16, serializer: SerializerId) -> Result<Value> {
+    check_result(msg, expected_seq, serializer)?;
+    result_value(msg)
+}
+
+/// Whether `msg` is the RESULT of the call sent with `expected_seq` (the header only:
+/// costs nothing that grows with the payload).
+pub fn check_result(msg: &Message, expected_seq: u16, serializer: SerializerId) -> Result<()> {
     if msg.msg_type != MSG_RESULT {
         return Err(Error::protocol(format!(
             "expected a RESULT message, got type {}",
@@ -181,6 +188,11 @@ pub fn parse_result(msg: &Message, expected_seq: u16, serializer: SerializerId) 
             msg.serializer_id, serializer as u16
         )));
     }
+    Ok(())
+}
+
+/// The value of a checked, decompressed RESULT, or its remote exception.
+pub fn result_value(msg: &Message) -> Result<Value> {
     if msg.flags & FLAGS_COMPRESSED != 0 {
         return Err(Error::protocol("compressed reply was not decompressed"));
     }
@@ -260,7 +272,29 @@ impl WireOptions {
 
     /// Verify the HMAC, then undo compression (bounded by `max_len`).
     pub fn open_reply(&self, msg: &mut Message, max_len: usize) -> Result<()> {
-        crate::protocol::security::verify(msg, self.hmac_key.as_deref())?;
+        self.verify_reply(msg)?;
         crate::protocol::security::decompress(msg, max_len)
+    }
+
+    /// Verify the HMAC (Pyro4 signs the data as sent, so before decompression).
+    pub fn verify_reply(&self, msg: &Message) -> Result<()> {
+        crate::protocol::security::verify(msg, self.hmac_key.as_deref())
+    }
+
+    /// The request's final bytes: options applied, then refused if it is larger than
+    /// the peer-facing `max_len` (as Pyro4 refuses to send it), before anything is sent.
+    pub fn seal_request(&self, msg: &mut Message, max_len: usize) -> Result<Vec<u8>> {
+        self.finish_request(msg);
+        let size = msg.data.len() + msg.annotations_len();
+        if size > max_len {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "request of {size} bytes exceeds max_message_size ({max_len} bytes); \
+                     nothing was sent"
+                ),
+            ));
+        }
+        msg.encode()
     }
 }

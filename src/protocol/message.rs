@@ -149,7 +149,7 @@ impl Message {
             .map(|(_, v)| v.as_slice())
     }
 
-    fn annotations_len(&self) -> usize {
+    pub fn annotations_len(&self) -> usize {
         self.annotations.iter().map(|(_, v)| 6 + v.len()).sum()
     }
 

@@ -200,6 +200,8 @@ pub(crate) struct Shared {
     /// Held while `fd()` hands out its first answer or the reply mode changes, so a host
     /// can never be given the eventfd of a context that then reads in dispatch.
     fd_choice: Mutex<()>,
+    /// Replies too big to decode where they were read.
+    pub(crate) decodes: super::decode::DecodePool,
     pub(crate) reactor: ReactorHandle,
     pub(crate) options: ContextOptions,
 }
@@ -306,6 +308,10 @@ impl Shared {
     /// Whether the call is still waiting for its outcome (not cancelled).
     pub(crate) fn is_pending(&self, id: CallId) -> bool {
         self.calls.lock().unwrap().contains_key(&id)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 }
 
@@ -457,6 +463,7 @@ impl Context {
             dispatch_reads: OnceLock::new(),
             fd_taken: AtomicBool::new(false),
             fd_choice: Mutex::new(()),
+            decodes: super::decode::DecodePool::new(),
             reactor,
             options,
         });
@@ -521,6 +528,12 @@ impl Context {
     /// as of its last round. Diagnostics.
     pub fn timer_count(&self) -> usize {
         self.shared.timers.load(Ordering::Relaxed)
+    }
+
+    /// Proxies with a reply on the decode pool (replies too big to decode where they
+    /// were read). Diagnostics.
+    pub fn decodes_in_progress(&self) -> usize {
+        self.shared.decodes.busy_lanes()
     }
 
     /// Number of completions waiting for dispatch.
@@ -672,6 +685,7 @@ impl Context {
         if self.shared.closed.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
+        self.shared.decodes.close();
         self.shared.reactor.send(Command::Shutdown);
         if let Some(t) = self.io_thread.lock().unwrap().take() {
             let _ = t.join();
@@ -708,7 +722,7 @@ fn run_callback(cb: Callback, outcome: Outcome) {
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || cb(outcome)));
 }
 
-fn dispatch_queue(shared: &Shared, max: usize) -> usize {
+fn dispatch_queue(shared: &Arc<Shared>, max: usize) -> usize {
     let mut ran = 0;
     match shared.dispatch_reads() {
         // The set said whether the completion fd is readable: reset it only then (a push
@@ -893,8 +907,13 @@ impl Proxy {
             )?,
             _ => return Ok(None),
         };
-        self.link.wire.lock().unwrap().finish_request(&mut m);
-        m.encode().map(Some)
+        let max_len = self.shared.options.max_message_size;
+        self.link
+            .wire
+            .lock()
+            .unwrap()
+            .seal_request(&mut m, max_len)
+            .map(Some)
     }
 
     /// Put the call on the direct lane if it is open and the call needs nothing from the

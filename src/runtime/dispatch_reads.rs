@@ -12,7 +12,7 @@
 //! syscall less per reply); a round that finds nothing that way asks the set, so a
 //! completion fd left raised by a racing push is still reset.
 
-use super::context::{ProxyId, Reply, Shared};
+use super::context::{ProxyId, Shared};
 use super::id_map::IdMap;
 use super::reactor::Command;
 use crate::client::inbox::Inbox;
@@ -62,7 +62,7 @@ impl DispatchReads {
     /// Start of a dispatch round: read every member socket that has bytes, queueing
     /// the replies it completes (popped by this round). Returns whether the completion
     /// fd itself was readable (the round must reset it then).
-    pub(crate) fn read_ready(&self, shared: &Shared) -> bool {
+    pub(crate) fn read_ready(&self, shared: &Arc<Shared>) -> bool {
         if !shared.queue_signaled() && self.read_few_directly(shared) {
             return false;
         }
@@ -86,7 +86,7 @@ impl DispatchReads {
     /// read them without asking the set which are ready (saves a syscall per round).
     /// True if that completed a reply or failed a connection; false when it found
     /// nothing, and the round must ask the set (the wake-up was for something else).
-    fn read_few_directly(&self, shared: &Shared) -> bool {
+    fn read_few_directly(&self, shared: &Arc<Shared>) -> bool {
         let mut few: [Option<(ProxyId, Arc<Mutex<Inbox>>)>; FEW_LANES] = Default::default();
         {
             let lanes = self.lanes.lock().unwrap();
@@ -110,7 +110,7 @@ const FEW_LANES: usize = 2;
 
 /// Read one lane's socket and queue what it completes. Returns how many calls that
 /// completed, counting a failed connection as one (the round made progress).
-fn read_lane(shared: &Shared, proxy: ProxyId, inbox: &Mutex<Inbox>) -> usize {
+fn read_lane(shared: &Arc<Shared>, proxy: ProxyId, inbox: &Mutex<Inbox>) -> usize {
     let mut n = 0;
     // Queued while the inbox is locked: replies of one connection keep their order even
     // if the I/O thread reads this socket too (it does on socket errors).
@@ -118,8 +118,7 @@ fn read_lane(shared: &Shared, proxy: ProxyId, inbox: &Mutex<Inbox>) -> usize {
         .lock()
         .unwrap()
         .read_here(&mut |call, outcome| {
-            let outcome = outcome.map(|(value, annotations)| Reply { value, annotations });
-            shared.finish_here(call, outcome);
+            super::decode::deliver(shared, proxy, call, outcome, true);
             n += 1;
         })
         .is_err();

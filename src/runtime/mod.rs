@@ -2,6 +2,7 @@
 
 mod completion;
 mod context;
+mod decode;
 mod dispatch_reads;
 mod id_map;
 mod reactor;

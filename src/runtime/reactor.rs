@@ -518,6 +518,7 @@ impl Reactor {
             return;
         };
         let serializer = st.config.serializer;
+        let max_len = self.max_message_size;
         let mut refused = Vec::new();
         let conn = st.conn.as_mut().expect("checked");
         while let Some(q) = st.queued.pop_front() {
@@ -543,10 +544,8 @@ impl Reactor {
                     match wire::invoke_message(
                         0, serializer, object, &r.method, &r.args, &r.kwargs, r.flags,
                     )
-                    .and_then(|mut m| {
-                        link.wire.lock().unwrap().finish_request(&mut m);
-                        m.encode()
-                    }) {
+                    .and_then(|mut m| link.wire.lock().unwrap().seal_request(&mut m, max_len))
+                    {
                         Ok(m) => m,
                         Err(e) => {
                             refused.push((q.call, e));
@@ -826,8 +825,7 @@ impl Reactor {
                     connected = true;
                 }
                 Event::Reply { call, outcome } => {
-                    let outcome = outcome.map(|(value, annotations)| Reply { value, annotations });
-                    self.shared.finish(call, outcome);
+                    super::decode::deliver(&self.shared, proxy, call, outcome, false);
                 }
             }
         }
@@ -892,17 +890,19 @@ impl Reactor {
             st.queued.remove(pos);
             return self.shared.finish(call, Err(timeout));
         }
-        if let Some(conn) = st.conn.as_mut() {
-            if conn.is_on_wire(call) {
-                // Pyro4 semantics: the connection is closed so a late reply can never be
-                // taken for another call's.
-                self.shared.finish(call, Err(timeout));
-                self.connection_failed(
-                    proxy,
-                    Error::communication("connection closed after a call timed out"),
-                );
-            }
+        if st.conn.as_ref().is_some_and(|c| c.is_on_wire(call)) {
+            // Pyro4 semantics: the connection is closed so a late reply can never be
+            // taken for another call's.
+            self.shared.finish(call, Err(timeout));
+            return self.connection_failed(
+                proxy,
+                Error::communication("connection closed after a call timed out"),
+            );
         }
+        // Its reply is in (being decoded on the decode pool, or queued for dispatch):
+        // the deadline still holds; whichever outcome is queued first is delivered, and
+        // a decode that finishes later is dropped.
+        self.shared.finish(call, Err(timeout));
     }
 
     /// Take every call of the proxy off its connection and queue (the connection, if

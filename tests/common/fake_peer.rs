@@ -3,11 +3,12 @@
 //! repeats). It speaks serpent and echoes the first argument of each call.
 #![allow(dead_code)]
 
+use pyro_async::client::wire;
 use pyro_async::protocol::{
     read_message, Header, Message, FLAGS_COMPRESSED, FLAGS_META_ON_CONNECT, FLAGS_ONEWAY,
     HEADER_SIZE, MSG_CONNECT, MSG_CONNECTFAIL, MSG_CONNECTOK, MSG_INVOKE, MSG_RESULT,
 };
-use pyro_async::serial::serpent;
+use pyro_async::serial::{serpent, SerializerId};
 use pyro_async::Value;
 use std::io::{BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -47,6 +48,27 @@ pub enum Fault {
     AfterEchoes(usize, Box<Fault>),
     /// Answer this many calls, then close the connection cleanly while it is idle.
     CloseWhenIdle(usize),
+    /// Speak the client's serializer and answer every call with one chosen reply (and,
+    /// if given, the handshake with chosen CONNECTOK data): hostile or huge payloads.
+    Canned(Arc<Canned>),
+}
+
+/// One chosen reply. `data` is sent as is, with `flags`, under the client's serializer id.
+#[derive(Debug, Default)]
+pub struct Canned {
+    pub flags: u16,
+    pub data: Vec<u8>,
+    /// CONNECTOK data; None: the usual metadata, encoded in the client's serializer.
+    pub connect_ok: Option<Vec<u8>>,
+}
+
+impl Fault {
+    pub fn canned(data: Vec<u8>) -> Fault {
+        Fault::Canned(Arc::new(Canned {
+            data,
+            ..Canned::default()
+        }))
+    }
 }
 
 pub struct FakePeer {
@@ -114,7 +136,7 @@ fn serve(mut s: TcpStream, fault: Fault) {
         return;
     };
     let mut pending: Vec<u8> = Vec::new();
-    let Ok(connect) = read_message(&mut r, 1 << 20) else {
+    let Ok(connect) = read_message(&mut r, 1 << 30) else {
         return;
     };
     if connect.msg_type != MSG_CONNECT {
@@ -135,13 +157,29 @@ fn serve(mut s: TcpStream, fault: Fault) {
         return;
     }
     let meta = serpent::parse_literal("{'handshake': 'hello', 'meta': {'methods': ['echo', 'slow'], 'oneway': ['fire'], 'attrs': []}}").unwrap();
-    let ok = Message::new(
-        MSG_CONNECTOK,
-        FLAGS_META_ON_CONNECT,
-        connect.seq,
-        1,
-        serpent::encode(&meta).unwrap(),
-    );
+    let ok = match &later {
+        Fault::Canned(c) => {
+            let ser = SerializerId::from_u16(connect.serializer_id).unwrap();
+            let data = match &c.connect_ok {
+                Some(d) => d.clone(),
+                None => wire::encode_value(ser, &meta).unwrap(),
+            };
+            Message::new(
+                MSG_CONNECTOK,
+                FLAGS_META_ON_CONNECT,
+                connect.seq,
+                connect.serializer_id,
+                data,
+            )
+        }
+        _ => Message::new(
+            MSG_CONNECTOK,
+            FLAGS_META_ON_CONNECT,
+            connect.seq,
+            1,
+            serpent::encode(&meta).unwrap(),
+        ),
+    };
     if s.write_all(&ok.encode().unwrap()).is_err() {
         return;
     }
@@ -153,7 +191,7 @@ fn serve(mut s: TcpStream, fault: Fault) {
         }
         let m = match held.take() {
             Some(m) => m,
-            None => match read_message(&mut r, 1 << 20) {
+            None => match read_message(&mut r, 1 << 30) {
                 Ok(m) => m,
                 Err(_) => return,
             },
@@ -277,6 +315,11 @@ fn serve(mut s: TcpStream, fault: Fault) {
                 b
             }
             Fault::ReplyToOneway => good,
+            Fault::Canned(c) => {
+                Message::new(MSG_RESULT, c.flags, m.seq, m.serializer_id, c.data.clone())
+                    .encode()
+                    .unwrap()
+            }
             Fault::ConnectFail | Fault::AfterEchoes(..) | Fault::CloseWhenIdle(_) => unreachable!(),
         };
         if s.write_all(&bytes).is_err() {
