@@ -8,7 +8,7 @@ secs=${1:-180}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 export RUSTC_BOOTSTRAP=1
 cargo fuzz build -O
-run() { cargo fuzz run -O "$1" -- -max_total_time="$secs" -rss_limit_mb=1024 -max_len=65536 2>&1 | grep -E "^(#[0-9]+ *DONE|Done|==|SUMMARY|.*panicked)" | tail -3 | sed "s/^/$1: /"; }
+run() { cargo fuzz run -O "$1" -- -max_total_time="$secs" -rss_limit_mb=1024 -malloc_limit_mb=512 -timeout=5 -max_len=65536 2>&1 | grep -E "^(#[0-9]+ *DONE|Done|==|SUMMARY|.*panicked)" | tail -3 | sed "s/^/$1: /"; }
 targets=(serpent json marshal pickle message_reader)
 for ((i = 0; i < ${#targets[@]}; i += 2)); do
     run "${targets[$i]}" &

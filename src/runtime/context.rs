@@ -71,7 +71,8 @@ pub(crate) enum Done {
 pub struct ContextOptions {
     /// Serializer for new proxies (default serpent, or `PYRO_SERIALIZER`).
     pub serializer: SerializerId,
-    /// Largest message accepted from a peer (default 64 MiB).
+    /// Largest message in either direction, compressed or not (default 64 MiB); see
+    /// `pyro_ctx_options.max_message_size` for all it bounds.
     pub max_message_size: usize,
     /// Connect timeout (default 10 s; 0 = none).
     pub connect_timeout: Duration,

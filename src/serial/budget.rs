@@ -17,6 +17,17 @@ pub const EXPANSION_FACTOR: usize = 32;
 /// ...or this much, whichever is larger (tiny messages may still copy a little).
 pub const EXPANSION_FLOOR: usize = 1 << 20;
 
+/// The most any decoder's output may cost (as [`value_cost`] counts it) for a message of
+/// `input_len` bytes: every value node needs at least one input byte (at most
+/// `NODE_COST` = 32 bytes of output per input byte), plus the copies a format's shared
+/// references may ask for, charged to an [`ExpansionBudget`]. Fuzz targets and tests
+/// hold every decoder to it.
+pub fn decoded_cost_bound(input_len: usize) -> usize {
+    input_len
+        .saturating_mul(NODE_COST.max(EXPANSION_FACTOR))
+        .saturating_add(ExpansionBudget::for_input(input_len).total)
+}
+
 /// What copies a decoder may still make for one message.
 #[derive(Debug)]
 pub struct ExpansionBudget {
