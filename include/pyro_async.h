@@ -183,7 +183,16 @@ typedef struct pyro_ctx_options {
   // Serializer for new proxies (a `pyro_serializer` value). Default: serpent, or
   // `PYRO_SERIALIZER` from the environment.
   int serializer;
-  // Largest message accepted from a server, in bytes (at least 1024). Default 64 MiB.
+  // Largest message, in bytes (at least 1024). Default 64 MiB. It bounds, in both
+  // directions: a reply's data + annotations as its header announces them (checked
+  // before anything is allocated; the connection fails with PYRO_ERR_PROTOCOL); a
+  // compressed reply once decompressed (PYRO_ERR_PROTOCOL for that call); a request,
+  // refused with PYRO_ERR_INVALID_ARGUMENT before anything is sent (as Pyro4 does).
+  // What a reply decodes into is bounded by the reply's size: at most 32 bytes of
+  // values per byte, plus what pickle's memo and marshal's references copy (charged:
+  // at most 32x the message, at least 1 MiB; beyond, PYRO_ERR_SERIALIZATION), so about
+  // 64x in the worst case. Replies over 64 KiB (and compressed ones) are decoded on
+  // internal decode threads, never on the I/O thread or the host's.
   uint64_t max_message_size;
   // Connect (TCP + handshake) timeout in milliseconds; 0 = none. Default 10000.
   uint32_t connect_timeout_ms;
