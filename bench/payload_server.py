@@ -2,6 +2,9 @@
 per payload, on a free loopback port.
 
     payload_server.py            -> prints `READY PYRO:bench.payloads@127.0.0.1:PORT`
+    payload_server.py --write DIR   (no server) writes each reply's serialized data, as
+                                    the server sends it, to DIR/PAYLOAD.SERIALIZER for
+                                    bench/codec_micro.rs; files already there are kept
 
 Payloads are built once and kept, and so is each reply's serialized form per
 serializer (`prepare(name, serializer)` builds both before a row is timed), so a
@@ -9,6 +12,8 @@ timed call costs the server a lookup and a send: what the clients' times measure
 transfer plus the client's decode. Calls with anything but a prepared payload object
 are serialized as usual. Accepts serpent, json, marshal and pickle. Stop it by pid.
 """
+import hashlib
+import os
 import sys
 
 import Pyro4
@@ -99,7 +104,43 @@ class Payloads(object):
         return payload("str_10m")
 
 
+NAMES = ["dict_10k", "dict_100k", "dict_1m", "list_1m", "records_100k", "bytes_10m", "str_10m"]
+SERIALIZERS = ["serpent", "json", "marshal", "pickle"]
+
+
+def write(directory):
+    """The data part of each RESULT message, one file per payload and serializer. The
+    files are rewritten when this script changed since they were written (a stamp)."""
+    os.makedirs(directory, exist_ok=True)
+    with open(__file__, "rb") as f:
+        stamp = hashlib.sha1(f.read() + Pyro4.__version__.encode()).hexdigest()
+    stamp_path = os.path.join(directory, "STAMP")
+    if not os.path.exists(stamp_path) or open(stamp_path).read() != stamp:
+        for name in os.listdir(directory):
+            if name.split(".")[0] in NAMES:
+                os.remove(os.path.join(directory, name))
+        with open(stamp_path, "w") as f:
+            f.write(stamp)
+    for name in NAMES:
+        for s in SERIALIZERS:
+            path = os.path.join(directory, "%s.%s" % (name, s))
+            if os.path.exists(path):
+                continue
+            try:
+                data, _ = _serialize(Pyro4.util.get_serializer(s), payload(name), False)
+            except Exception as e:
+                print("%s.%s: not written (%s)" % (name, s, type(e).__name__))
+                continue
+            with open(path + ".tmp", "wb") as f:
+                f.write(data)
+            os.rename(path + ".tmp", path)
+        PAYLOADS.pop(name, None)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--write":
+        write(sys.argv[2])
+        return
     daemon = Pyro4.Daemon(host="127.0.0.1", port=0)
     uri = daemon.register(Payloads(), "bench.payloads")
     print("READY %s" % uri, flush=True)
