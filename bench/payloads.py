@@ -124,7 +124,7 @@ def fmt_scale(cur, prev, cap):
     if prev is None or prev.median is None or cur.error:
         return "-"
     if cur.timed_out:
-        return "> %.0fx" % (cap / prev.median)
+        return "> %.1fx" % (cap / prev.median)
     if cur.median is None:
         return "-"
     s = cur.median / prev.median
@@ -136,7 +136,7 @@ def main():
     ap.add_argument("--lib", required=True, help="the bench_payloads binary")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--budget", type=float, default=6.0, help="seconds per client and row before stopping early")
-    ap.add_argument("--cap", type=float, default=60.0, help="seconds per client and row before killing it")
+    ap.add_argument("--cap", type=float, default=30.0, help="seconds per client and row before killing it")
     ap.add_argument("--serializers", default=",".join(SERIALIZERS))
     ap.add_argument("--payloads", default=",".join(p for p, _ in PAYLOADS))
     a = ap.parse_args()
@@ -198,7 +198,7 @@ def main():
             if lib.median is not None and py.median is not None:
                 ratio = "%.2f" % (lib.median / py.median)
             elif lib.timed_out and py.median is not None:
-                ratio = "> %.0f" % (a.cap / py.median)
+                ratio = "> %.1f" % (a.cap / py.median)
             elif py.timed_out and lib.median is not None:
                 ratio = "< %.2f" % (lib.median / a.cap)
             else:
@@ -218,6 +218,10 @@ def main():
                     (label, s) + lib.result + py.result))
     print()
     print("whole run %.0f s" % elapsed)
+    print("note: serpent carries bytes as a dict {'data': base64 str, 'encoding': 'base64'}; both clients")
+    print("      return that dict (reply MB is the base64 text); json turns the int keys into str keys;")
+    print("      json cannot carry bytes in Pyro4 (n/a). Every reply is below the library's default")
+    print("      max_message_size (64 MiB) unless a note below says it was raised.")
     for n in notes:
         print("note: " + n)
 
