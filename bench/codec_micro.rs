@@ -5,6 +5,15 @@
 //! With CASE/OP (e.g. `str64/encode`) only that loop runs: for instruction counts, run it
 //! under `valgrind --tool=callgrind` with two ITERS values and take the difference.
 //! Each line ends with a hash of the bytes/values produced, to check output stays identical.
+//!
+//! Decode throughput on large replies (the payload shapes of bench/payloads.py):
+//!   cargo run --release --example codec_micro payloads [DIR] [CAP_S]
+//! decodes DIR/PAYLOAD.SERIALIZER, the data of each RESULT exactly as the Pyro4 4.82
+//! server sends it (written once by `bench/payload_server.py --write DIR`; default DIR
+//! /tmp/pyro_async_payloads), with the decoder a call uses (`wire::decode_value`; no
+//! framing, no I/O), and prints MB/s of input per serializer. Each case runs in a child
+//! process, repeated until about a second was spent (the median is shown), and is killed
+//! after CAP_S seconds (default 10), printing '> CAP_S s'.
 
 use pyro_async::client::wire::{self, WireOptions};
 use pyro_async::protocol::{Message, MessageReader, DEFAULT_MAX_MESSAGE_SIZE, MSG_RESULT};
@@ -145,7 +154,134 @@ fn run(op: &str, v: &Value, iters: u64) -> Run {
     }
 }
 
+const PAYLOAD_NAMES: [&str; 7] = [
+    "dict_10k",
+    "dict_100k",
+    "dict_1m",
+    "list_1m",
+    "records_100k",
+    "bytes_10m",
+    "str_10m",
+];
+const SERIALIZERS: [SerializerId; 4] = [
+    SerializerId::Serpent,
+    SerializerId::Json,
+    SerializerId::Marshal,
+    SerializerId::Pickle,
+];
+
+/// Child process: decode one file until about a second was spent (at least 3 times, or
+/// once if that already took a second); print `ms_median allocs_per_op hash`.
+fn payload_case(path: &str, ser: SerializerId) {
+    let data = std::fs::read(path).unwrap();
+    let (mut times, mut allocs) = (Vec::new(), 0);
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    let t0 = Instant::now();
+    while times.len() < 3 || t0.elapsed().as_secs_f64() < 1.0 {
+        let (a, t) = (ALLOCS.load(Relaxed), Instant::now());
+        let v = wire::decode_value(ser as u16, black_box(&data)).unwrap();
+        times.push(t.elapsed().as_secs_f64());
+        allocs += ALLOCS.load(Relaxed) - a;
+        if times.len() == 1 {
+            fnv(&mut hash, v.repr().as_bytes());
+            if times[0] >= 1.0 {
+                break;
+            }
+        }
+        drop(black_box(v));
+    }
+    let n = times.len();
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{:.3} {} {hash:016x}",
+        times[n / 2] * 1e3,
+        allocs / n as u64
+    );
+}
+
+/// Parent: one child per file, killed after `cap` seconds.
+fn large_payloads(dir: &str, cap: f64) {
+    let exe = std::env::current_exe().unwrap();
+    println!(
+        "decode only (wire::decode_value) of Pyro4 4.82's replies in {dir}, input in cache; \
+         median of the runs in ~1 s; '> {cap} s': killed"
+    );
+    println!(
+        "{:<14} {:<8} {:>9} {:>10} {:>9} {:>11}  output hash",
+        "payload", "format", "MB", "ms/op", "MB/s", "allocs/op"
+    );
+    for name in PAYLOAD_NAMES {
+        for ser in SERIALIZERS {
+            let path = format!("{dir}/{name}.{}", ser.name());
+            let Ok(meta) = std::fs::metadata(&path) else {
+                println!("{name:<14} {:<8} {:>9}", ser.name(), "n/a");
+                continue;
+            };
+            let mb = meta.len() as f64 / 1e6;
+            let mut child = std::process::Command::new(&exe)
+                .args(["payload-case", &path, ser.name()])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let t = Instant::now();
+            let status = loop {
+                if let Some(s) = child.try_wait().unwrap() {
+                    break Some(s);
+                }
+                if t.elapsed().as_secs_f64() > cap {
+                    child.kill().unwrap();
+                    child.wait().unwrap();
+                    break None;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            };
+            let mut out = String::new();
+            std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+            let f: Vec<&str> = out.split_whitespace().collect();
+            match status {
+                None => println!(
+                    "{name:<14} {:<8} {mb:>9.2} {:>10} {:>9}",
+                    ser.name(),
+                    format!("> {cap} s"),
+                    format!("< {:.2}", mb / cap)
+                ),
+                Some(s) if !s.success() || f.len() != 3 => {
+                    println!("{name:<14} {:<8} {mb:>9.2} {:>10}", ser.name(), "error")
+                }
+                Some(_) => {
+                    let ms: f64 = f[0].parse().unwrap();
+                    println!(
+                        "{name:<14} {:<8} {mb:>9.2} {ms:>10.1} {:>9.1} {:>11}  {}",
+                        ser.name(),
+                        mb / (ms / 1e3),
+                        f[1],
+                        f[2]
+                    );
+                }
+            }
+        }
+    }
+}
+
 fn main() {
+    match std::env::args().nth(1).as_deref() {
+        Some("payloads") => {
+            let dir = std::env::args()
+                .nth(2)
+                .unwrap_or_else(|| "/tmp/pyro_async_payloads".into());
+            let cap = std::env::args()
+                .nth(3)
+                .map(|s| s.parse().unwrap())
+                .unwrap_or(10.0);
+            return large_payloads(&dir, cap);
+        }
+        Some("payload-case") => {
+            let path = std::env::args().nth(2).unwrap();
+            let ser = SerializerId::from_name(&std::env::args().nth(3).unwrap()).unwrap();
+            return payload_case(&path, ser);
+        }
+        _ => {}
+    }
     let mut argv = std::env::args().skip(1);
     let iters: u64 = argv.next().map(|s| s.parse().unwrap()).unwrap_or(200_000);
     let only = argv.next();

@@ -4,8 +4,30 @@
 # FutureResult async proxy; plus the dispatch micro-benchmark. The clients take turns,
 # ROUNDS times over; one table of medians, then the targets as per-round ratios.
 #   bench/run.sh [CALLS] [ROUNDS]
+# Payload benchmark instead (large replies, 4 serializers; bench/payloads.py): decode
+# MB/s of each reply (codec_micro payloads), then this library next to Pyro4's Python
+# client per payload and serializer. CAP_S: per-row limit (seconds) before a client is
+# killed ('> CAP_S s').
+#   bench/run.sh payloads [REPS] [CAP_S]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = payloads ]; then
+    reps=${2:-5}
+    cap=${3:-30}
+    scripts/setup.sh
+    # Built with cargo and cc directly, so CARGO_TARGET_DIR is honoured.
+    cargo build --release --lib --example codec_micro
+    lib=$(realpath "${CARGO_TARGET_DIR:-target}")/release
+    ln -sf libpyro_async.so "$lib/libpyro_async.so.0"
+    mkdir -p build/bench
+    cc -O2 -Wall -Wextra -Werror -Iinclude bench/bench_payloads.c -o build/bench/bench_payloads \
+        -L"$lib" -lpyro_async -Wl,-rpath,"$lib"
+    files=${TMPDIR:-/tmp}/pyro_async_payloads
+    .venv/bin/python bench/payload_server.py --write "$files"
+    "$lib/examples/codec_micro" payloads "$files"
+    echo
+    exec .venv/bin/python bench/payloads.py --lib build/bench/bench_payloads --reps "$reps" --cap "$cap"
+fi
 calls=${1:-5000}
 rounds=${2:-3}
 scripts/setup.sh
