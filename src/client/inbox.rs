@@ -64,11 +64,8 @@ impl RawReply {
     }
 }
 
-const READ_BUF: usize = 64 * 1024;
-
 pub struct Inbox {
     reader: MessageReader,
-    buf: Box<[u8]>,
     pub wire: WireOptions,
     max_len: usize,
     outbox: Arc<Mutex<Outbox>>,
@@ -81,17 +78,11 @@ impl Inbox {
     pub fn new(outbox: Arc<Mutex<Outbox>>, wire: WireOptions, max_len: usize) -> Inbox {
         Inbox {
             reader: MessageReader::new(max_len),
-            buf: vec![0u8; READ_BUF].into_boxed_slice(),
             wire,
             max_len,
             outbox,
             host: None,
         }
-    }
-
-    /// Take bytes read into `buf[..n]`.
-    fn take_read(&mut self, n: usize) {
-        self.reader.push(&self.buf[..n]);
     }
 
     /// The next complete message, with its HMAC checked; compression is undone by
@@ -227,15 +218,14 @@ impl Inbox {
         on_message: &mut impl FnMut(&mut Inbox, Message) -> Result<()>,
     ) -> Result<()> {
         loop {
-            match stream.read(&mut self.buf) {
-                Ok(0) => {
+            match self.reader.read_from(stream) {
+                Ok((0, _)) => {
                     self.drain_with(on_message)?;
                     return Err(Error::communication("connection closed by the server"));
                 }
-                Ok(n) => {
-                    self.take_read(n);
+                Ok((n, asked)) => {
                     self.drain_with(on_message)?;
-                    if short_read_drains && n < self.buf.len() {
+                    if short_read_drains && n < asked {
                         return Ok(());
                     }
                 }

@@ -187,14 +187,23 @@ impl Message {
     pub fn from_parts(header: &Header, body: &[u8]) -> Result<Message> {
         debug_assert_eq!(body.len(), header.annotations_len + header.data_len);
         let annotations = parse_annotations(&body[..header.annotations_len])?;
-        Ok(Message {
+        Ok(Message::from_header(
+            header,
+            annotations,
+            body[header.annotations_len..].to_vec(),
+        ))
+    }
+
+    /// A message from its header and already separated annotations and data.
+    pub fn from_header(header: &Header, annotations: Annotations, data: Vec<u8>) -> Message {
+        Message {
             msg_type: header.msg_type,
             flags: header.flags,
             seq: header.seq,
             serializer_id: header.serializer_id,
             annotations,
-            data: body[header.annotations_len..].to_vec(),
-        })
+            data,
+        }
     }
 
     /// Decode one complete message from a buffer (for tests and the blocking client).
@@ -215,7 +224,7 @@ impl Message {
     }
 }
 
-fn parse_annotations(mut b: &[u8]) -> Result<Annotations> {
+pub(crate) fn parse_annotations(mut b: &[u8]) -> Result<Annotations> {
     let mut out = Vec::new();
     while !b.is_empty() {
         if b.len() < 6 {

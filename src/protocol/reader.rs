@@ -1,12 +1,27 @@
 //! Incremental decoding: push bytes as they arrive, pop complete messages.
 //! The same code serves the reactor, the blocking client and the fuzzer.
 
-use super::message::{Header, Message};
-use super::HEADER_SIZE;
+use super::message::{parse_annotations, Header, Message};
+use super::{Annotations, HEADER_SIZE};
 use crate::error::{Error, Result};
+use std::io;
 
 /// Buffer capacity kept once everything buffered has been consumed.
 const KEEP_CAPACITY: usize = 256 * 1024;
+/// Bytes asked of the stream per read into the shared buffer.
+const READ_CHUNK: usize = 64 * 1024;
+/// Message data at least this big is assembled in a buffer of its own, sized once from
+/// the header and read into directly: no copy out of the shared buffer, no regrowth.
+const DIRECT_DATA: usize = 256 * 1024;
+
+/// A big message whose data is being read straight into its final buffer.
+struct Direct {
+    header: Header,
+    annotations: Annotations,
+    /// `header.data_len` long from the start (zeroed pages cost nothing until touched).
+    data: Vec<u8>,
+    filled: usize,
+}
 
 pub struct MessageReader {
     max_len: usize,
@@ -14,6 +29,7 @@ pub struct MessageReader {
     /// Consumed prefix of `buf` (compacted lazily to avoid shifting on every message).
     start: usize,
     header: Option<Header>,
+    direct: Option<Direct>,
     failed: Option<Error>,
 }
 
@@ -24,14 +40,31 @@ impl MessageReader {
             buf: Vec::new(),
             start: 0,
             header: None,
+            direct: None,
             failed: None,
         }
     }
 
-    pub fn push(&mut self, bytes: &[u8]) {
-        if self.failed.is_some() {
-            return;
+    /// Read once from `stream` into the reader's own buffers (no staging copy).
+    /// Returns the bytes read and the bytes asked for (a short read drained the socket).
+    pub fn read_from(&mut self, stream: &mut impl io::Read) -> io::Result<(usize, usize)> {
+        if let Some(d) = self.direct.as_mut().filter(|d| d.filled < d.data.len()) {
+            let want = &mut d.data[d.filled..];
+            let asked = want.len();
+            let n = stream.read(want)?;
+            d.filled += n;
+            return Ok((n, asked));
         }
+        self.compact_if_consumed();
+        let len = self.buf.len();
+        self.buf.resize(len + READ_CHUNK, 0);
+        let r = stream.read(&mut self.buf[len..]);
+        let n = *r.as_ref().unwrap_or(&0);
+        self.buf.truncate(len + n);
+        r.map(|n| (n, READ_CHUNK))
+    }
+
+    fn compact_if_consumed(&mut self) {
         if self.start == self.buf.len() {
             // everything consumed
             self.buf.clear();
@@ -41,12 +74,46 @@ impl MessageReader {
                 self.buf.shrink_to(KEEP_CAPACITY);
             }
         }
-        self.buf.extend_from_slice(bytes);
+    }
+
+    pub fn push(&mut self, mut bytes: &[u8]) {
+        if self.failed.is_some() {
+            return;
+        }
+        if let Some(d) = self.direct.as_mut() {
+            let take = (d.data.len() - d.filled).min(bytes.len());
+            d.data[d.filled..d.filled + take].copy_from_slice(&bytes[..take]);
+            d.filled += take;
+            bytes = &bytes[take..];
+        }
+        if !bytes.is_empty() {
+            self.compact_if_consumed();
+            self.buf.extend_from_slice(bytes);
+        }
     }
 
     /// Bytes received but not yet returned as messages.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.start
+        self.buf.len() - self.start + self.direct.as_ref().map_or(0, |d| d.filled)
+    }
+
+    /// Start assembling a big message's data in its own buffer, once its annotations are
+    /// in; takes the data bytes already buffered.
+    fn start_direct(&mut self, header: Header) -> Result<()> {
+        let ann_end = self.start + HEADER_SIZE + header.annotations_len;
+        let annotations = parse_annotations(&self.buf[self.start + HEADER_SIZE..ann_end])?;
+        let mut data = vec![0u8; header.data_len];
+        let have = (self.buf.len() - ann_end).min(header.data_len);
+        data[..have].copy_from_slice(&self.buf[ann_end..ann_end + have]);
+        self.start = ann_end + have;
+        self.header = None;
+        self.direct = Some(Direct {
+            header,
+            annotations,
+            data,
+            filled: have,
+        });
+        Ok(())
     }
 
     /// The next complete message, `None` if more bytes are needed. After an error the
@@ -54,6 +121,13 @@ impl MessageReader {
     pub fn next_message(&mut self) -> Result<Option<Message>> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
+        }
+        if let Some(d) = &self.direct {
+            if d.filled < d.data.len() {
+                return Ok(None);
+            }
+            let d = self.direct.take().expect("checked");
+            return Ok(Some(Message::from_header(&d.header, d.annotations, d.data)));
         }
         let avail = &self.buf[self.start..];
         let header = match self.header {
@@ -77,6 +151,16 @@ impl MessageReader {
         };
         let body_len = header.annotations_len + header.data_len;
         let avail = &self.buf[self.start..];
+        if header.data_len >= DIRECT_DATA {
+            if avail.len() < HEADER_SIZE + header.annotations_len {
+                return Ok(None);
+            }
+            if let Err(e) = self.start_direct(header) {
+                self.failed = Some(e.clone());
+                return Err(e);
+            }
+            return self.next_message();
+        }
         if avail.len() < HEADER_SIZE + body_len {
             return Ok(None);
         }
@@ -157,6 +241,42 @@ mod tests {
         assert_eq!(r.next_message().unwrap().unwrap().seq, 2);
         assert!(r.next_message().unwrap().is_none());
         assert_eq!(r.buffered(), 0);
+    }
+
+    /// Reads of a few sizes over small, big (assembled in its own buffer) and small
+    /// messages: same messages, same order, whatever the read boundaries.
+    #[test]
+    fn read_from_a_stream_across_direct_and_shared_buffers() {
+        let mut big = Message::new(MSG_RESULT, FLAGS_COMPRESSED, 2, 4, vec![]);
+        big.data = (0..DIRECT_DATA * 3 + 7).map(|i| (i % 251) as u8).collect();
+        big.annotations.push((*b"CORR", vec![1; 16]));
+        let msgs = [
+            Message::new(MSG_RESULT, 0, 1, 1, b"a".to_vec()),
+            big,
+            Message::new(MSG_RESULT, 0, 3, 1, b"c".to_vec()),
+        ];
+        let wire: Vec<u8> = msgs.iter().flat_map(|m| m.encode().unwrap()).collect();
+        for chunk in [1usize, 1000, 65_536, 1 << 20] {
+            struct Chunks<'a>(&'a [u8], usize);
+            impl std::io::Read for Chunks<'_> {
+                fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                    let n = self.0.len().min(self.1).min(out.len());
+                    out[..n].copy_from_slice(&self.0[..n]);
+                    self.0 = &self.0[n..];
+                    Ok(n)
+                }
+            }
+            let mut src = Chunks(&wire, chunk);
+            let mut r = MessageReader::new(DEFAULT_MAX_MESSAGE_SIZE);
+            let mut got = Vec::new();
+            while r.read_from(&mut src).unwrap().0 > 0 {
+                while let Some(m) = r.next_message().unwrap() {
+                    got.push(m);
+                }
+            }
+            assert_eq!(got, msgs, "chunk {chunk}");
+            assert_eq!(r.buffered(), 0);
+        }
     }
 
     #[test]
