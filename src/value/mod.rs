@@ -12,10 +12,14 @@ use num_bigint::BigInt;
 
 /// A Python value (None, bool, int, float, complex, str, bytes, list, tuple, set, dict
 /// or object). Opaque in C: build with the pyro_value_* constructors, inspect with the
-/// accessors, free what you own with pyro_value_free.
+/// accessors, free what you own with pyro_value_free. Nesting is limited to
+/// PYRO_VALUE_MAX_DEPTH levels.
 ///
 /// Rust invariants: `BigInt` holds only integers outside the `i64` range (constructors
 /// normalise through [`Value::from_bigint`]); `Dict` keys are unique (use [`Value::dict_set`]).
+/// Dropping, cloning, comparing and `repr` recurse once per level ([`Value::depth`]); the
+/// decoders and the C API stay within `serial::MAX_DEPTH` levels. Free a deeper value
+/// built in Rust with [`Value::free_deep`].
 #[derive(Debug, Clone, Default)]
 pub enum Value {
     #[default]
@@ -111,6 +115,85 @@ impl Value {
     /// Append Python's `repr()` of this value to `out`.
     pub fn repr_into(&self, out: &mut String) {
         repr::write_repr(self, out);
+    }
+
+    /// How deeply containers nest: 0 for a scalar, one more than the deepest item for a
+    /// list, tuple, set or dict. An object counts one level above its state (the state
+    /// sits one step further down in every recursion over values). Iterative, so any
+    /// depth can be measured.
+    pub fn depth(&self) -> usize {
+        self.depth_capped(usize::MAX)
+    }
+
+    /// [`Value::depth`], except that the walk stops as soon as some part is found to be
+    /// deeper than `cap` (the result is then `> cap` but may be less than the depth).
+    /// Costs O(size of `self`) at most, however deep.
+    pub(crate) fn depth_capped(&self, cap: usize) -> usize {
+        if !self.is_container() {
+            return 0;
+        }
+        let mut deepest = 0;
+        // Containers still to visit, with the number of containers around each.
+        let mut todo: Vec<(&Value, usize)> = vec![(self, 0)];
+        while let Some((v, around)) = todo.pop() {
+            let here = around + 1;
+            deepest = deepest.max(here);
+            if deepest > cap {
+                break;
+            }
+            let nested = |child: &&Value| child.is_container();
+            match v {
+                Value::List(items) | Value::Tuple(items) | Value::Set(items) => {
+                    todo.extend(items.iter().filter(nested).map(|c| (c, here)))
+                }
+                Value::Dict(items) => todo.extend(
+                    items
+                        .iter()
+                        .flat_map(|(k, val)| [k, val])
+                        .filter(nested)
+                        .map(|c| (c, here)),
+                ),
+                Value::Object(o) => todo.extend(Some(&o.state).filter(nested).map(|c| (c, here))),
+                _ => {}
+            }
+        }
+        deepest
+    }
+
+    fn is_container(&self) -> bool {
+        matches!(
+            self,
+            Value::List(_) | Value::Tuple(_) | Value::Set(_) | Value::Dict(_) | Value::Object(_)
+        )
+    }
+
+    /// Drop a value of any depth without recursing: each container's nested containers
+    /// are moved onto a heap work-list before the container itself is dropped, so no
+    /// drop ever goes more than one level down. (`Value` cannot simply implement an
+    /// iterative `Drop`: that would forbid moving out of its variants, which the decoders
+    /// and the C API do throughout.)
+    pub fn free_deep(self) {
+        let mut next = Some(self);
+        let mut todo: Vec<Value> = Vec::new();
+        while let Some(mut v) = next.take().or_else(|| todo.pop()) {
+            let mut detach = |child: &mut Value| {
+                if child.is_container() {
+                    todo.push(std::mem::take(child));
+                }
+            };
+            match &mut v {
+                Value::List(items) | Value::Tuple(items) | Value::Set(items) => {
+                    items.iter_mut().for_each(&mut detach)
+                }
+                Value::Dict(items) => items.iter_mut().for_each(|(k, val)| {
+                    detach(k);
+                    detach(val);
+                }),
+                Value::Object(o) => detach(&mut o.state),
+                _ => {}
+            }
+            drop(v);
+        }
     }
 
     /// The value under `key` in a dict (Python equality: `1 == 1.0 == True`).
@@ -221,5 +304,59 @@ fn float_num<'a>(f: f64) -> Num<'a> {
         Num::Int(f as i128)
     } else {
         Num::Float(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(state: Value) -> Value {
+        Value::Object(Box::new(Object {
+            class: "m.C".into(),
+            state,
+        }))
+    }
+
+    /// `n` levels of containers, cycling through every kind, around an int.
+    fn deep(n: usize) -> Value {
+        let mut v = Value::Int(7);
+        for i in 0..n {
+            v = match i % 5 {
+                0 => Value::List(vec![Value::Int(1), v]),
+                1 => Value::Tuple(vec![v]),
+                2 => Value::Dict(vec![(Value::str("k"), v)]),
+                3 => Value::Set(vec![v, Value::None]),
+                _ => object(v),
+            };
+        }
+        v
+    }
+
+    #[test]
+    fn depth_counts_container_levels() {
+        assert_eq!(Value::Int(1).depth(), 0);
+        assert_eq!(Value::List(vec![]).depth(), 1);
+        let nested = Value::List(vec![
+            Value::Int(1),
+            Value::Tuple(vec![Value::List(vec![])]),
+            Value::str("x"),
+        ]);
+        assert_eq!(nested.depth(), 3);
+        let key = Value::Tuple(vec![Value::Tuple(vec![Value::Int(1)])]);
+        assert_eq!(Value::Dict(vec![(key, Value::Int(0))]).depth(), 3);
+        assert_eq!(object(Value::Dict(vec![])).depth(), 2);
+        assert_eq!(object(Value::Int(0)).depth(), 1);
+        assert_eq!(deep(1234).depth(), 1234);
+        assert!(deep(5000).depth_capped(10) > 10);
+        assert_eq!(deep(10).depth_capped(10), 10);
+    }
+
+    #[test]
+    fn free_deep_frees_any_depth_without_recursion() {
+        // The recursive drop overflows the test thread's stack far below this depth.
+        let v = deep(200_000);
+        assert_eq!(v.depth(), 200_000);
+        v.free_deep();
     }
 }
