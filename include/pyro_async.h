@@ -668,11 +668,14 @@ uintptr_t pyro_value_len(const struct pyro_value *v);
 const struct pyro_value *pyro_value_get(const struct pyro_value *seq, uintptr_t i);
 
 // The value for `key` in a dict (Python equality: 1 == 1.0 == True), borrowed; NULL if
-// absent or not a dict.
+// absent or not a dict. Compares `key` with the dict's keys in order, so a lookup costs
+// time proportional to the dict's length (a dict keeps no hash index): to visit every
+// entry, iterate with `pyro_value_dict_item` instead, which costs O(1) per entry.
 const struct pyro_value *pyro_value_dict_get(const struct pyro_value *dict,
                                              const struct pyro_value *key);
 
 // The value for a str key (NUL-terminated UTF-8) in a dict, borrowed; NULL if absent.
+// A scan of the dict's keys, like `pyro_value_dict_get`.
 const struct pyro_value *pyro_value_dict_get_str(const struct pyro_value *dict, const char *key);
 
 // The `i`-th item of a dict in insertion order: `*key` and `*val` get borrowed pointers.

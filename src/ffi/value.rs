@@ -567,7 +567,9 @@ pub extern "C" fn pyro_value_get(seq: *const Value, i: usize) -> *const Value {
 }
 
 /// The value for `key` in a dict (Python equality: 1 == 1.0 == True), borrowed; NULL if
-/// absent or not a dict.
+/// absent or not a dict. Compares `key` with the dict's keys in order, so a lookup costs
+/// time proportional to the dict's length (a dict keeps no hash index): to visit every
+/// entry, iterate with `pyro_value_dict_item` instead, which costs O(1) per entry.
 #[no_mangle]
 pub extern "C" fn pyro_value_dict_get(dict: *const Value, key: *const Value) -> *const Value {
     guard(std::ptr::null(), || match (borrow(dict), borrow(key)) {
@@ -579,6 +581,7 @@ pub extern "C" fn pyro_value_dict_get(dict: *const Value, key: *const Value) -> 
 }
 
 /// The value for a str key (NUL-terminated UTF-8) in a dict, borrowed; NULL if absent.
+/// A scan of the dict's keys, like `pyro_value_dict_get`.
 #[no_mangle]
 pub extern "C" fn pyro_value_dict_get_str(dict: *const Value, key: *const c_char) -> *const Value {
     guard(std::ptr::null(), || {

@@ -197,7 +197,8 @@ impl Value {
         }
     }
 
-    /// The value under `key` in a dict (Python equality: `1 == 1.0 == True`).
+    /// The value under `key` in a dict (Python equality: `1 == 1.0 == True`). A scan:
+    /// the dict keeps no index, so finding many keys this way is quadratic.
     pub fn dict_get(&self, key: &Value) -> Option<&Value> {
         match self {
             Value::Dict(items) => items.iter().find(|(k, _)| k == key).map(|(_, v)| v),
