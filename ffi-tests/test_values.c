@@ -1,5 +1,5 @@
 /* The value C API: constructors, literals, repr (against CPython's own repr), accessors,
- * ownership and NULL handling. Runs under valgrind/ASan in CI: no leaks allowed. */
+ * ownership, NULL handling and the nesting limit. Runs under valgrind/ASan in CI: no leaks allowed. */
 #include "check.h"
 #include "pyro_async.h"
 #include "repr_cases.h"
@@ -167,10 +167,120 @@ static void test_null_and_errors(void) {
     CHECK(pyro_value_from_literal("[[[[", NULL) == NULL); /* error out-param may be NULL */
 }
 
+/* `levels` containers made by `make`, each holding the previous one, around an int: one
+ * append per level, as a host builds a nested value. */
+static pyro_value *nested(size_t levels, pyro_value *(*make)(void)) {
+    pyro_value *v = pyro_value_int(1);
+    for (size_t i = 0; i < levels; i++) {
+        pyro_value *outer = make();
+        if (!pyro_value_append(outer, v)) {
+            pyro_value_free(outer);
+            return NULL;
+        }
+        v = outer;
+    }
+    return v;
+}
+
+static void test_depth_limit_on_append(void) {
+    CHECK(pyro_value_depth(NULL) == 0);
+    CHECK(pyro_value_depth(pyro_value_get(NULL, 0)) == 0);
+    pyro_value *scalar = pyro_value_int(1);
+    CHECK(pyro_value_depth(scalar) == 0);
+    pyro_value_free(scalar);
+
+    /* The reported crash: each new list gets the previous one appended. The limit stops the
+     * chain exactly at PYRO_VALUE_MAX_DEPTH; the refused item is freed (valgrind checks). */
+    pyro_value *chain = pyro_value_list();
+    size_t first_refused = 0;
+    for (size_t i = 1; i <= 2 * PYRO_VALUE_MAX_DEPTH && !first_refused; i++) {
+        pyro_value *outer = pyro_value_list();
+        if (pyro_value_append(outer, chain)) {
+            chain = outer;
+        } else {
+            first_refused = i;
+            CHECK(pyro_value_len(outer) == 0); /* unchanged */
+            pyro_value_free(outer);
+        }
+    }
+    CHECK(first_refused == PYRO_VALUE_MAX_DEPTH);
+
+    /* Exactly at the limit: accepted, and it can be copied, printed and freed. */
+    pyro_value *max = nested(PYRO_VALUE_MAX_DEPTH, pyro_value_list);
+    CHECK(max != NULL);
+    CHECK(pyro_value_depth(max) == PYRO_VALUE_MAX_DEPTH);
+    pyro_value *copy = pyro_value_clone(max);
+    CHECK(pyro_value_depth(copy) == PYRO_VALUE_MAX_DEPTH);
+    char *r = pyro_value_repr(copy);
+    CHECK(r && strlen(r) == 2 * PYRO_VALUE_MAX_DEPTH + 1);
+    CHECK(r && r[0] == '[' && r[PYRO_VALUE_MAX_DEPTH - 1] == '[' && r[PYRO_VALUE_MAX_DEPTH] == '1' &&
+          r[PYRO_VALUE_MAX_DEPTH + 1] == ']');
+    pyro_string_free(r);
+    pyro_value_free(copy);
+    /* One level more: refused, and the item is consumed. */
+    pyro_value *tup = pyro_value_tuple();
+    CHECK(!pyro_value_append(tup, max));
+    CHECK(pyro_value_len(tup) == 0);
+    pyro_value_free(tup);
+
+    /* Sets take hashable items: nested tuples. */
+    pyro_value *set = pyro_value_set();
+    CHECK(pyro_value_append(set, nested(PYRO_VALUE_MAX_DEPTH - 1, pyro_value_tuple)));
+    CHECK(pyro_value_depth(set) == PYRO_VALUE_MAX_DEPTH);
+    CHECK(!pyro_value_append(set, nested(PYRO_VALUE_MAX_DEPTH, pyro_value_tuple)));
+    CHECK(pyro_value_len(set) == 1);
+    pyro_value_free(set);
+}
+
+static void test_depth_limit_on_dict_object_literal(void) {
+    pyro_value *d = pyro_value_dict();
+    CHECK(pyro_value_dict_set(d, nested(PYRO_VALUE_MAX_DEPTH - 1, pyro_value_tuple),
+                              nested(PYRO_VALUE_MAX_DEPTH - 1, pyro_value_list)));
+    CHECK(pyro_value_depth(d) == PYRO_VALUE_MAX_DEPTH);
+    /* too deep a value or key: refused, both consumed, the dict unchanged */
+    CHECK(!pyro_value_dict_set(d, pyro_value_int(2), nested(PYRO_VALUE_MAX_DEPTH, pyro_value_list)));
+    CHECK(!pyro_value_dict_set(d, nested(PYRO_VALUE_MAX_DEPTH, pyro_value_tuple), pyro_value_int(2)));
+    CHECK(pyro_value_len(d) == 1);
+    pyro_value *copy = pyro_value_clone(d);
+    CHECK(pyro_value_depth(copy) == PYRO_VALUE_MAX_DEPTH);
+    pyro_value_free(copy);
+    pyro_value_free(d);
+
+    /* an object is one level above its state */
+    pyro_value *obj = pyro_value_object("m.C", nested(PYRO_VALUE_MAX_DEPTH - 1, pyro_value_list));
+    CHECK(obj != NULL);
+    CHECK(pyro_value_depth(obj) == PYRO_VALUE_MAX_DEPTH);
+    char *r = pyro_value_repr(obj);
+    CHECK(r && strncmp(r, "{'__class__': 'm.C', 'state': [[", 32) == 0);
+    pyro_string_free(r);
+    pyro_value_free(obj);
+    CHECK(pyro_value_object("m.C", nested(PYRO_VALUE_MAX_DEPTH, pyro_value_list)) == NULL);
+
+    /* literal text: the same limit, with an error that names it */
+    size_t n = PYRO_VALUE_MAX_DEPTH + 1;
+    char *text = malloc(2 * n + 1);
+    memset(text, '[', n);
+    memset(text + n, ']', n);
+    text[2 * n] = 0;
+    text[2 * n - 1] = 0; /* one pair of brackets fewer: exactly at the limit */
+    pyro_value *ok = pyro_value_from_literal(text + 1, NULL);
+    CHECK(ok && pyro_value_depth(ok) == PYRO_VALUE_MAX_DEPTH);
+    pyro_value_free(ok);
+    text[2 * n - 1] = ']';
+    pyro_error *err = NULL;
+    CHECK(pyro_value_from_literal(text, &err) == NULL);
+    CHECK(pyro_error_get_kind(err) == PYRO_ERR_SERIALIZATION);
+    CHECK(pyro_error_message(err) && strstr(pyro_error_message(err), "PYRO_VALUE_MAX_DEPTH"));
+    pyro_error_free(err);
+    free(text);
+}
+
 int main(void) {
     RUN(test_literals_match_python_repr());
     RUN(test_constructors());
     RUN(test_accessors());
     RUN(test_null_and_errors());
+    RUN(test_depth_limit_on_append());
+    RUN(test_depth_limit_on_dict_object_literal());
     return check_report();
 }

@@ -63,6 +63,18 @@
 // Default number of tries when patience is enabled (2 s x 43,200 = 24 h).
 #define PYRO_PATIENCE_DEFAULT_TRIES 43200
 
+// The deepest a value may nest: a scalar is 0 deep, a list, tuple, set or dict one level
+// deeper than its deepest item, an object one level deeper than its state (so an object
+// with a dict state of scalars is 2 deep). The functions that put one value inside
+// another refuse an item that would end up deeper (pyro_value_append,
+// pyro_value_dict_set, pyro_value_object), pyro_value_from_literal refuses deeper text,
+// and the decoders refuse deeper replies. Copying, printing and encoding recurse once per
+// level, so the limit keeps the stack they need to a few hundred KiB (optimised build);
+// pyro_value_free and pyro_value_depth do not recurse. A call carries its arguments two
+// levels down (in the call tuple's argument list or keyword dict), so an argument may be
+// at most PYRO_VALUE_MAX_DEPTH - 2 deep; deeper ones fail with PYRO_ERR_SERIALIZATION.
+#define PYRO_VALUE_MAX_DEPTH 1000
+
 // Items requested ahead of delivery.
 #define FETCH_AHEAD 4
 
@@ -141,10 +153,14 @@ typedef enum pyro_serializer {
 
 // A Python value (None, bool, int, float, complex, str, bytes, list, tuple, set, dict
 // or object). Opaque in C: build with the pyro_value_* constructors, inspect with the
-// accessors, free what you own with pyro_value_free.
+// accessors, free what you own with pyro_value_free. Nesting is limited to
+// PYRO_VALUE_MAX_DEPTH levels.
 //
 // Rust invariants: `BigInt` holds only integers outside the `i64` range (constructors
 // normalise through [`Value::from_bigint`]); `Dict` keys are unique (use [`Value::dict_set`]).
+// Dropping, cloning, comparing and `repr` recurse once per level ([`Value::depth`]); the
+// decoders and the C API stay within `serial::MAX_DEPTH` levels. Free a deeper value
+// built in Rust with [`Value::free_deep`].
 typedef struct pyro_value pyro_value;
 
 // Several calls sent as one message (Pyro4's batch). Create with `pyro_batch_new`, add
@@ -527,9 +543,10 @@ pyro_call_id pyro_ns_count(struct pyro_ctx *ctx,
                            void *user_data);
 
 // Parse Python literal syntax, e.g. `"(1, 'a', {'k': 2})"`, `"b'\\x00'"`, `"{1, 2}"`,
-// `"set()"`, `"(1+2j)"`. Returns NULL on bad text and, if `error` is not NULL, stores
-// a PYRO_ERR_SERIALIZATION (or INVALID_ARGUMENT for NULL/non-UTF-8 text) error there
-// (caller owns it; free with `pyro_error_free`). Caller owns the value; free with
+// `"set()"`, `"(1+2j)"`. Returns NULL on bad text (including text nesting deeper than
+// PYRO_VALUE_MAX_DEPTH) and, if `error` is not NULL, stores a PYRO_ERR_SERIALIZATION
+// (or INVALID_ARGUMENT for NULL/non-UTF-8 text) error there (caller owns it; free with
+// `pyro_error_free`). Caller owns the value; free with
 // `pyro_value_free`.
 struct pyro_value *pyro_value_from_literal(const char *text, struct pyro_error **error);
 
@@ -584,21 +601,33 @@ struct pyro_value *pyro_value_set(void);
 // An empty dict. Caller owns the result; free with `pyro_value_free`.
 struct pyro_value *pyro_value_dict(void);
 
+// How deeply containers nest in `v`: 0 for a scalar (and for NULL), 1 + the deepest item
+// for a list, tuple, set or dict, 1 + the state's depth for an object. An item needs a
+// depth below PYRO_VALUE_MAX_DEPTH to go into a container. Costs time proportional to
+// the size of `v`; does not recurse.
+uintptr_t pyro_value_depth(const struct pyro_value *v);
+
 // Append `item` to a list or tuple, or add it to a set (a set ignores an equal
 // element and refuses unhashable ones). `item` is consumed in every case, also when
-// false is returned (NULL or non-container `seq`, NULL item, unhashable set element).
+// false is returned (NULL or non-container `seq`, NULL item, unhashable set element,
+// or an item PYRO_VALUE_MAX_DEPTH or more deep, see `pyro_value_depth`); `seq` is
+// unchanged when false is returned. The depth check walks `item` (time proportional to
+// its size), never `seq`; adding to a set also compares `item` with each element.
 bool pyro_value_append(struct pyro_value *seq, struct pyro_value *item);
 
 // `dict[key] = val` (an existing equal key keeps its position, as in Python). `key` and
 // `val` are consumed in every case, also when false is returned (NULL or non-dict
-// `dict`, NULL key/val, unhashable key: list, dict, set or object).
+// `dict`, NULL key/val, unhashable key: list, dict, set or object, or a key or val
+// PYRO_VALUE_MAX_DEPTH or more deep, see `pyro_value_depth`); `dict` is unchanged when
+// false is returned. The depth check walks `key` and `val`, never `dict`; finding an
+// equal key compares `key` with each key of `dict`.
 bool pyro_value_dict_set(struct pyro_value *dict, struct pyro_value *key, struct pyro_value *val);
 
 // A deep copy. Caller owns the result; free with `pyro_value_free`. NULL for NULL.
 struct pyro_value *pyro_value_clone(const struct pyro_value *v);
 
 // Free a value the caller owns. NULL is ignored. Never free borrowed pointers (callback
-// arguments, `pyro_value_get` results).
+// arguments, `pyro_value_get` results). Does not recurse, whatever the depth.
 void pyro_value_free(struct pyro_value *v);
 
 // The value's kind; PYRO_VALUE_NONE for NULL.
@@ -639,11 +668,14 @@ uintptr_t pyro_value_len(const struct pyro_value *v);
 const struct pyro_value *pyro_value_get(const struct pyro_value *seq, uintptr_t i);
 
 // The value for `key` in a dict (Python equality: 1 == 1.0 == True), borrowed; NULL if
-// absent or not a dict.
+// absent or not a dict. Compares `key` with the dict's keys in order, so a lookup costs
+// time proportional to the dict's length (a dict keeps no hash index): to visit every
+// entry, iterate with `pyro_value_dict_item` instead, which costs O(1) per entry.
 const struct pyro_value *pyro_value_dict_get(const struct pyro_value *dict,
                                              const struct pyro_value *key);
 
 // The value for a str key (NUL-terminated UTF-8) in a dict, borrowed; NULL if absent.
+// A scan of the dict's keys, like `pyro_value_dict_get`.
 const struct pyro_value *pyro_value_dict_get_str(const struct pyro_value *dict, const char *key);
 
 // The `i`-th item of a dict in insertion order: `*key` and `*val` get borrowed pointers.
@@ -663,7 +695,9 @@ const struct pyro_value *pyro_value_object_state(const struct pyro_value *v);
 
 // An object value of class `class_name` with `state` (consumed; NULL means an empty
 // dict). Sent as Pyro4's class dict `{'__class__': class_name, ...state}`. NULL for a
-// NULL/invalid class name. Caller owns the result; free with `pyro_value_free`.
+// NULL/invalid class name or a state PYRO_VALUE_MAX_DEPTH or more deep (see
+// `pyro_value_depth`); `state` is consumed then too. Caller owns the result; free with
+// `pyro_value_free`.
 struct pyro_value *pyro_value_object(const char *class_name, struct pyro_value *state);
 
 // Set the proxy's HMAC key (Pyro4's `_pyroHmacKey`; copied). Every request is signed

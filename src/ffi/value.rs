@@ -9,10 +9,26 @@
 use crate::error::Error;
 use crate::ffi::boundary::guard;
 use crate::ffi::error::{pyro_error, set_out_error};
-use crate::serial::serpent;
+use crate::serial::{serpent, MAX_DEPTH};
 use crate::value::{Object, Value, ValueKind};
 use num_bigint::BigInt;
 use std::ffi::{c_char, CStr, CString};
+
+/// The deepest a value may nest: a scalar is 0 deep, a list, tuple, set or dict one level
+/// deeper than its deepest item, an object one level deeper than its state (so an object
+/// with a dict state of scalars is 2 deep). The functions that put one value inside
+/// another refuse an item that would end up deeper (pyro_value_append,
+/// pyro_value_dict_set, pyro_value_object), pyro_value_from_literal refuses deeper text,
+/// and the decoders refuse deeper replies. Copying, printing and encoding recurse once per
+/// level, so the limit keeps the stack they need to a few hundred KiB (optimised build);
+/// pyro_value_free and pyro_value_depth do not recurse. A call carries its arguments two
+/// levels down (in the call tuple's argument list or keyword dict), so an argument may be
+/// at most PYRO_VALUE_MAX_DEPTH - 2 deep; deeper ones fail with PYRO_ERR_SERIALIZATION.
+pub const PYRO_VALUE_MAX_DEPTH: usize = 1000;
+
+// One limit for what the host builds and what the decoders accept, so every value the
+// host can hold is one the encoders can walk.
+const _: () = assert!(PYRO_VALUE_MAX_DEPTH == MAX_DEPTH);
 
 /// Value kinds.
 #[repr(C)]
@@ -111,9 +127,10 @@ fn borrow<'a>(v: *const Value) -> Option<&'a Value> {
 }
 
 /// Parse Python literal syntax, e.g. `"(1, 'a', {'k': 2})"`, `"b'\\x00'"`, `"{1, 2}"`,
-/// `"set()"`, `"(1+2j)"`. Returns NULL on bad text and, if `error` is not NULL, stores
-/// a PYRO_ERR_SERIALIZATION (or INVALID_ARGUMENT for NULL/non-UTF-8 text) error there
-/// (caller owns it; free with `pyro_error_free`). Caller owns the value; free with
+/// `"set()"`, `"(1+2j)"`. Returns NULL on bad text (including text nesting deeper than
+/// PYRO_VALUE_MAX_DEPTH) and, if `error` is not NULL, stores a PYRO_ERR_SERIALIZATION
+/// (or INVALID_ARGUMENT for NULL/non-UTF-8 text) error there (caller owns it; free with
+/// `pyro_error_free`). Caller owns the value; free with
 /// `pyro_value_free`.
 #[no_mangle]
 pub extern "C" fn pyro_value_from_literal(
@@ -130,6 +147,14 @@ pub extern "C" fn pyro_value_from_literal(
             return std::ptr::null_mut();
         };
         match serpent::parse_literal(text) {
+            // The parser counts the levels it enters, which lets empty containers reach
+            // one level past the limit; the host only ever holds values within it.
+            Ok(v) if v.depth_capped(MAX_DEPTH) > MAX_DEPTH => {
+                v.free_deep();
+                let msg = format!("literal nests deeper than PYRO_VALUE_MAX_DEPTH ({MAX_DEPTH})");
+                set_out_error(error, Error::serialization(msg));
+                std::ptr::null_mut()
+            }
             Ok(v) => boxed(v),
             Err(e) => {
                 set_out_error(error, e);
@@ -286,6 +311,23 @@ pub extern "C" fn pyro_value_dict() -> *mut Value {
     guard(std::ptr::null_mut(), || boxed(Value::Dict(Vec::new())))
 }
 
+/// Whether `item` can go one level down into a container without the container nesting
+/// deeper than the limit. The container itself is within the limit already (every value
+/// the host holds is), so only the item is walked: appending costs O(size of the item),
+/// never O(size of the container).
+fn fits_inside(item: &Value) -> bool {
+    item.depth_capped(MAX_DEPTH - 1) < MAX_DEPTH
+}
+
+/// How deeply containers nest in `v`: 0 for a scalar (and for NULL), 1 + the deepest item
+/// for a list, tuple, set or dict, 1 + the state's depth for an object. An item needs a
+/// depth below PYRO_VALUE_MAX_DEPTH to go into a container. Costs time proportional to
+/// the size of `v`; does not recurse.
+#[no_mangle]
+pub extern "C" fn pyro_value_depth(v: *const Value) -> usize {
+    guard(0, || borrow(v).map_or(0, Value::depth))
+}
+
 fn hashable(v: &Value) -> bool {
     match v {
         Value::List(_) | Value::Dict(_) | Value::Set(_) | Value::Object(_) => false,
@@ -296,7 +338,10 @@ fn hashable(v: &Value) -> bool {
 
 /// Append `item` to a list or tuple, or add it to a set (a set ignores an equal
 /// element and refuses unhashable ones). `item` is consumed in every case, also when
-/// false is returned (NULL or non-container `seq`, NULL item, unhashable set element).
+/// false is returned (NULL or non-container `seq`, NULL item, unhashable set element,
+/// or an item PYRO_VALUE_MAX_DEPTH or more deep, see `pyro_value_depth`); `seq` is
+/// unchanged when false is returned. The depth check walks `item` (time proportional to
+/// its size), never `seq`; adding to a set also compares `item` with each element.
 #[no_mangle]
 pub extern "C" fn pyro_value_append(seq: *mut Value, item: *mut Value) -> bool {
     let item = take(item);
@@ -304,6 +349,10 @@ pub extern "C" fn pyro_value_append(seq: *mut Value, item: *mut Value) -> bool {
         let (Some(seq), Some(item)) = (unsafe { seq.as_mut() }, item) else {
             return false;
         };
+        if !fits_inside(&item) {
+            item.free_deep();
+            return false;
+        }
         match seq {
             Value::List(v) | Value::Tuple(v) => {
                 v.push(item);
@@ -325,7 +374,10 @@ pub extern "C" fn pyro_value_append(seq: *mut Value, item: *mut Value) -> bool {
 
 /// `dict[key] = val` (an existing equal key keeps its position, as in Python). `key` and
 /// `val` are consumed in every case, also when false is returned (NULL or non-dict
-/// `dict`, NULL key/val, unhashable key: list, dict, set or object).
+/// `dict`, NULL key/val, unhashable key: list, dict, set or object, or a key or val
+/// PYRO_VALUE_MAX_DEPTH or more deep, see `pyro_value_depth`); `dict` is unchanged when
+/// false is returned. The depth check walks `key` and `val`, never `dict`; finding an
+/// equal key compares `key` with each key of `dict`.
 #[no_mangle]
 pub extern "C" fn pyro_value_dict_set(dict: *mut Value, key: *mut Value, val: *mut Value) -> bool {
     let key = take(key);
@@ -334,7 +386,13 @@ pub extern "C" fn pyro_value_dict_set(dict: *mut Value, key: *mut Value, val: *m
         let (Some(dict), Some(key), Some(val)) = (unsafe { dict.as_mut() }, key, val) else {
             return false;
         };
-        if !matches!(dict, Value::Dict(_)) || !hashable(&key) {
+        if !matches!(dict, Value::Dict(_))
+            || !hashable(&key)
+            || !fits_inside(&key)
+            || !fits_inside(&val)
+        {
+            key.free_deep();
+            val.free_deep();
             return false;
         }
         dict.dict_set(key, val)
@@ -350,10 +408,10 @@ pub extern "C" fn pyro_value_clone(v: *const Value) -> *mut Value {
 }
 
 /// Free a value the caller owns. NULL is ignored. Never free borrowed pointers (callback
-/// arguments, `pyro_value_get` results).
+/// arguments, `pyro_value_get` results). Does not recurse, whatever the depth.
 #[no_mangle]
 pub extern "C" fn pyro_value_free(v: *mut Value) {
-    guard((), || drop(take(v)))
+    guard((), || take(v).map_or((), Value::free_deep))
 }
 
 /// The value's kind; PYRO_VALUE_NONE for NULL.
@@ -509,7 +567,9 @@ pub extern "C" fn pyro_value_get(seq: *const Value, i: usize) -> *const Value {
 }
 
 /// The value for `key` in a dict (Python equality: 1 == 1.0 == True), borrowed; NULL if
-/// absent or not a dict.
+/// absent or not a dict. Compares `key` with the dict's keys in order, so a lookup costs
+/// time proportional to the dict's length (a dict keeps no hash index): to visit every
+/// entry, iterate with `pyro_value_dict_item` instead, which costs O(1) per entry.
 #[no_mangle]
 pub extern "C" fn pyro_value_dict_get(dict: *const Value, key: *const Value) -> *const Value {
     guard(std::ptr::null(), || match (borrow(dict), borrow(key)) {
@@ -521,6 +581,7 @@ pub extern "C" fn pyro_value_dict_get(dict: *const Value, key: *const Value) -> 
 }
 
 /// The value for a str key (NUL-terminated UTF-8) in a dict, borrowed; NULL if absent.
+/// A scan of the dict's keys, like `pyro_value_dict_get`.
 #[no_mangle]
 pub extern "C" fn pyro_value_dict_get_str(dict: *const Value, key: *const c_char) -> *const Value {
     guard(std::ptr::null(), || {
@@ -584,21 +645,86 @@ pub extern "C" fn pyro_value_object_state(v: *const Value) -> *const Value {
 
 /// An object value of class `class_name` with `state` (consumed; NULL means an empty
 /// dict). Sent as Pyro4's class dict `{'__class__': class_name, ...state}`. NULL for a
-/// NULL/invalid class name. Caller owns the result; free with `pyro_value_free`.
+/// NULL/invalid class name or a state PYRO_VALUE_MAX_DEPTH or more deep (see
+/// `pyro_value_depth`); `state` is consumed then too. Caller owns the result; free with
+/// `pyro_value_free`.
 #[no_mangle]
 pub extern "C" fn pyro_value_object(class_name: *const c_char, state: *mut Value) -> *mut Value {
     let state = take(state);
     guard(std::ptr::null_mut(), move || {
-        if class_name.is_null() {
-            return std::ptr::null_mut();
-        }
-        let Ok(class) = unsafe { CStr::from_ptr(class_name) }.to_str() else {
-            return std::ptr::null_mut();
-        };
         let state = state.unwrap_or(Value::Dict(Vec::new()));
+        let class = if class_name.is_null() {
+            None
+        } else {
+            unsafe { CStr::from_ptr(class_name) }.to_str().ok()
+        };
+        let class = match class {
+            Some(class) if fits_inside(&state) => class,
+            _ => {
+                state.free_deep();
+                return std::ptr::null_mut();
+            }
+        };
         boxed(Value::Object(Box::new(Object {
             class: class.to_string(),
             state,
         })))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` nested lists around an int, built directly (the C functions would refuse it).
+    fn nested(n: usize) -> Value {
+        let mut v = Value::Int(1);
+        for _ in 0..n {
+            v = Value::List(vec![v]);
+        }
+        v
+    }
+
+    #[test]
+    fn free_does_not_recurse_at_any_depth() {
+        // 200,000 levels overflow any thread's stack in a recursive drop (the crash a
+        // host reported from pyro_value_free).
+        pyro_value_free(boxed(nested(200_000)));
+    }
+
+    #[test]
+    fn too_deep_arguments_are_refused_and_freed_without_recursion() {
+        let list = boxed(Value::List(vec![]));
+        assert!(!pyro_value_append(list, boxed(nested(200_000))));
+        let dict = boxed(Value::Dict(vec![]));
+        assert!(!pyro_value_dict_set(
+            dict,
+            boxed(Value::Int(1)),
+            boxed(nested(200_000))
+        ));
+        let class = c"m.C".as_ptr();
+        assert!(pyro_value_object(class, boxed(nested(200_000))).is_null());
+        assert!(pyro_value_object(std::ptr::null(), boxed(nested(200_000))).is_null());
+        assert_eq!(pyro_value_len(list), 0);
+        assert_eq!(pyro_value_len(dict), 0);
+        pyro_value_free(list);
+        pyro_value_free(dict);
+    }
+
+    #[test]
+    fn literal_within_the_limit_only() {
+        let text = |n: usize| std::ffi::CString::new("[".repeat(n) + &"]".repeat(n)).unwrap();
+        let v = pyro_value_from_literal(text(MAX_DEPTH).as_ptr(), std::ptr::null_mut());
+        assert_eq!(pyro_value_depth(v), MAX_DEPTH);
+        pyro_value_free(v);
+        let mut err = std::ptr::null_mut();
+        let v = pyro_value_from_literal(text(MAX_DEPTH + 1).as_ptr(), &mut err);
+        assert!(v.is_null() && !err.is_null());
+        let msg = unsafe { CStr::from_ptr(crate::ffi::error::pyro_error_message(err)) };
+        assert!(
+            msg.to_str().unwrap().contains("PYRO_VALUE_MAX_DEPTH"),
+            "{msg:?}"
+        );
+        crate::ffi::error::pyro_error_free(err);
+    }
 }

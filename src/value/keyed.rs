@@ -8,16 +8,16 @@ use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 /// Up to this many entries, duplicate detection scans linearly; beyond, a hash index is built.
-const LINEAR_LIMIT: usize = 16;
+pub(crate) const LINEAR_LIMIT: usize = 16;
 
 /// Hash index over the keys of a growing dict or set, built once it gets large.
-struct KeyIndex {
+pub(crate) struct KeyIndex {
     buckets: HashMap<u64, Vec<usize>>,
     hasher: RandomState,
 }
 
 impl KeyIndex {
-    fn build<'a>(keys: impl Iterator<Item = &'a Value>) -> KeyIndex {
+    pub(crate) fn build<'a>(keys: impl Iterator<Item = &'a Value>) -> KeyIndex {
         let mut ix = KeyIndex {
             buckets: HashMap::new(),
             hasher: RandomState::new(),
@@ -32,7 +32,7 @@ impl KeyIndex {
 
 /// Position of `key` among `keys` (Python equality), using `index` when there is one;
 /// otherwise returns the key's hash bucket to insert into.
-fn find_key<'a, F: Fn(usize) -> &'a Value>(
+pub(crate) fn find_key<'a, F: Fn(usize) -> &'a Value>(
     key: &Value,
     len: usize,
     get: F,

@@ -5,8 +5,9 @@ use super::Value;
 use num_bigint::BigInt;
 use std::fmt::Write;
 
-/// Deeper than this prints `...` instead of recursing further (values built by hand
-/// through the C API are not depth-limited like decoded ones).
+/// Deeper than this prints `...` instead of recursing further. Decoded values and values
+/// built through the C API stop at `serial::MAX_DEPTH`; only a value built deeper in Rust
+/// gets here.
 const REPR_MAX_DEPTH: usize = 2000;
 
 pub(crate) fn write_repr(v: &Value, out: &mut String) {
