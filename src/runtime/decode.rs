@@ -105,6 +105,8 @@ fn start_thread_if_needed(pool: &DecodePool, shared: &Arc<Shared>) {
     let weak = Arc::downgrade(shared);
     let spawned = std::thread::Builder::new()
         .name("pyro-decode".into())
+        // Decoders recurse up to MAX_DEPTH levels: the I/O thread's stack size, even in debug builds.
+        .stack_size(8 << 20)
         .spawn(move || {
             block_signals();
             pool_thread(rx, weak)
