@@ -17,8 +17,8 @@ if [ "${1:-}" = payloads ]; then
     scripts/setup.sh
     # Built with cargo and cc directly, so CARGO_TARGET_DIR is honoured.
     cargo build --release --lib --example codec_micro
+    # A plain cargo build has no soname (build.rs): the program loads libpyro_async.so itself.
     lib=$(realpath "${CARGO_TARGET_DIR:-target}")/release
-    ln -sf libpyro_async.so "$lib/libpyro_async.so.0"
     mkdir -p build/bench
     cc -O2 -Wall -Wextra -Werror -Iinclude bench/bench_payloads.c -o build/bench/bench_payloads \
         -L"$lib" -lpyro_async -Wl,-rpath,"$lib"
