@@ -82,7 +82,11 @@ consumers() {
     step cmake --build "$dir" -j2
     run "$name: C" "$dir/consumer" "${libdir_expected:-}"
     run "$name: C, static" "$dir/consumer_static"
-    run "$name: C++" "$dir/consumer_cpp" "${libdir_expected:-}"
+    if [ -e "$dir/consumer_cpp" ]; then
+        run "$name: C++" "$dir/consumer_cpp" "${libdir_expected:-}"
+    else
+        echo "  $name: C++ skipped (no C++ compiler)"
+    fi
 }
 
 # pkgconfig NAME PKG_CONFIG_PATH LIBDIR: cc with pkg-config's flags, shared and static.
