@@ -38,6 +38,14 @@ step() {
     fi
 }
 fail() { echo "test-install: $*" >&2; exit 1; }
+# shows PATTERN COMMAND...: COMMAND's output matches PATTERN. (Not `COMMAND | grep -q`:
+# under pipefail, grep leaving early can fail COMMAND with SIGPIPE.)
+shows() {
+    local pattern=$1 out
+    shift
+    out=$("$@" 2>/dev/null) || true
+    grep -q -- "$pattern" <<<"$out"
+}
 
 "$py" "$root/tests/fixtures/test_server.py" --host 127.0.0.1 --port 0 --servertype thread >"$tmp/server.out" &
 server=$!
@@ -50,9 +58,9 @@ uri="PYRO:test.echo@127.0.0.1:$port"
 run() {
     local label=$1 prog=$2 dir=${3:-}
     if [ -n "$dir" ]; then
-        ldd "$prog" | grep -q "libpyro_async.so.$major => $dir/libpyro_async.so.$major " ||
+        shows "libpyro_async.so.$major => $dir/libpyro_async.so.$major " ldd "$prog" ||
             { ldd "$prog"; fail "$label: libpyro_async not loaded from $dir"; }
-    elif readelf -d "$prog" | grep -q 'NEEDED.*libpyro_async'; then
+    elif shows 'NEEDED.*libpyro_async' readelf -d "$prog"; then
         fail "$label: linked to the shared library, not the archive"
     fi
     "$prog" "$uri" >"$log" 2>&1 || { cat "$log"; fail "$label failed"; }
@@ -64,9 +72,9 @@ check_tree() {
     local lib="$1/$2"
     [ "$(readlink "$lib/libpyro_async.so")" = "libpyro_async.so.$major" ] || fail "$lib/libpyro_async.so link"
     [ "$(readlink "$lib/libpyro_async.so.$major")" = "libpyro_async.so.$version" ] || fail "$lib/libpyro_async.so.$major link"
-    readelf -d "$lib/libpyro_async.so.$version" | grep -q "SONAME.*\[libpyro_async.so.$major\]" || fail "soname"
+    shows "SONAME.*\[libpyro_async.so.$major\]" readelf -d "$lib/libpyro_async.so.$version" || fail "soname"
     for f in "$lib/libpyro_async.so.$version" "$lib/libpyro_async.a"; do
-        ! readelf -S -W "$f" 2>/dev/null | grep -q '\.debug_info' || fail "$f is not stripped"
+        ! shows '\.debug_info' readelf -S -W "$f" || fail "$f is not stripped"
     done
     test -f "$1/include/pyro_async.h" && test -f "$1/include/pyro_async.hpp" &&
         test -f "$1/include/pyro_async/libuv.h" || fail "headers missing under $1/include"
@@ -129,8 +137,8 @@ stage=$tmp/destdir
 step env DESTDIR="$stage" cmake --install "$tmp/usr-build"
 check_tree "$stage/usr" "$libdir"
 debug=$stage/usr/$libdir/libpyro_async.so.$version.debug
-readelf -S -W "$debug" | grep -q '\.debug_info' || fail "$debug has no debug info"
-readelf -p .gnu_debuglink "$stage/usr/$libdir/libpyro_async.so.$version" | grep -q "libpyro_async.so.$version.debug" ||
+shows '\.debug_info' readelf -S -W "$debug" || fail "$debug has no debug info"
+shows "libpyro_async.so.$version.debug" readelf -p .gnu_debuglink "$stage/usr/$libdir/libpyro_async.so.$version" ||
     fail "no .gnu_debuglink to the debug file"
 pc=$stage/usr/$libdir/pkgconfig/pyro_async.pc
 grep -qx 'prefix=/usr' "$pc" && grep -qx "libdir=\${prefix}/$libdir" "$pc" &&
