@@ -14,11 +14,11 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = payloads ]; then
     reps=${2:-5}
     cap=${3:-30}
-    scripts/setup.sh
+    scripts/setup.sh bench
     # Built with cargo and cc directly, so CARGO_TARGET_DIR is honoured.
     cargo build --release --lib --example codec_micro
+    # A plain cargo build has no soname (build.rs): the program loads libpyro_async.so itself.
     lib=$(realpath "${CARGO_TARGET_DIR:-target}")/release
-    ln -sf libpyro_async.so "$lib/libpyro_async.so.0"
     mkdir -p build/bench
     cc -O2 -Wall -Wextra -Werror -Iinclude bench/bench_payloads.c -o build/bench/bench_payloads \
         -L"$lib" -lpyro_async -Wl,-rpath,"$lib"
@@ -30,7 +30,7 @@ if [ "${1:-}" = payloads ]; then
 fi
 calls=${1:-5000}
 rounds=${2:-3}
-scripts/setup.sh
+scripts/setup.sh bench
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j2 --target bench_calls >/dev/null
 py=.venv/bin/python

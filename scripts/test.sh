@@ -4,7 +4,7 @@
 # valgrind memcheck (no errors, no leaks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh test
 export PYRO_TEST_PYTHON="$PWD/.venv/bin/python"
 
 echo "== cargo fmt / clippy"
