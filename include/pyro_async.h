@@ -477,8 +477,12 @@ bool pyro_proxy_set_state_callback(struct pyro_proxy *p, pyro_state_cb cb, void 
 bool pyro_proxy_set_max_retries(struct pyro_proxy *p, uint32_t n);
 
 // Deadline for each later call of this proxy, in ms (0 = none). A call past its deadline
-// completes with PYRO_ERR_TIMEOUT even if the server never answers; if it was on the
-// wire, the connection is closed (a late reply must not be taken for another call's).
+// completes with PYRO_ERR_TIMEOUT even if the server never answers, and only that call:
+// calls already sent behind it keep their own deadlines and get their replies, while the
+// proxy's new calls go over a fresh connection (the old one is closed once nothing it
+// carries is awaited; its late reply is matched by sequence number and dropped). With
+// Pyro4's per-connection (session) instance mode, the new connection reaches a new
+// server object, as after any reconnect.
 bool pyro_proxy_set_timeout(struct pyro_proxy *p, uint32_t timeout_ms);
 
 // A proxy for the name server itself (located as configured: NS host/port, broadcast).

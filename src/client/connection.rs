@@ -165,6 +165,18 @@ impl Connection {
         self.outbox().is_on_wire(call)
     }
 
+    /// Whether a call for which `live` holds still awaits something of this connection.
+    pub fn awaits_any(&self, live: impl Fn(CallId) -> bool) -> bool {
+        self.outbox().awaits_any(live)
+    }
+
+    /// From now on only the I/O thread uses this connection: no direct writes from
+    /// submitting threads, no reads in dispatch.
+    pub fn take_back(&mut self) {
+        self.outbox().close_direct();
+        self.inbox.lock().unwrap().detach();
+    }
+
     /// Queue an encoded request (built with seq 0) on a ready connection. It goes out with
     /// the next `flush`, so a burst of calls is coalesced into one write.
     pub fn submit(

@@ -268,6 +268,12 @@ impl Outbox {
         self.inflight.iter().any(|f| f.call == call) || self.oneway.iter().any(|(_, c)| *c == call)
     }
 
+    /// Whether a call for which `live` holds still awaits a reply here, or a oneway call
+    /// still waits to be written.
+    pub fn awaits_any(&self, live: impl Fn(CallId) -> bool) -> bool {
+        !self.oneway.is_empty() || self.inflight.iter().any(|f| live(f.call))
+    }
+
     /// Take every call that has no outcome yet (the connection is being dropped). The
     /// lane closes in the same breath, so no direct call can slip in behind.
     pub fn take_unfinished(&mut self) -> Vec<Unfinished> {

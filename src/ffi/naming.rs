@@ -104,8 +104,12 @@ pub extern "C" fn pyro_proxy_set_max_retries(p: *mut pyro_proxy, n: u32) -> bool
 }
 
 /// Deadline for each later call of this proxy, in ms (0 = none). A call past its deadline
-/// completes with PYRO_ERR_TIMEOUT even if the server never answers; if it was on the
-/// wire, the connection is closed (a late reply must not be taken for another call's).
+/// completes with PYRO_ERR_TIMEOUT even if the server never answers, and only that call:
+/// calls already sent behind it keep their own deadlines and get their replies, while the
+/// proxy's new calls go over a fresh connection (the old one is closed once nothing it
+/// carries is awaited; its late reply is matched by sequence number and dropped). With
+/// Pyro4's per-connection (session) instance mode, the new connection reaches a new
+/// server object, as after any reconnect.
 #[no_mangle]
 pub extern "C" fn pyro_proxy_set_timeout(p: *mut pyro_proxy, timeout_ms: u32) -> bool {
     guard(false, || match proxy(p) {

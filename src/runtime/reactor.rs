@@ -26,7 +26,7 @@ use crate::value::Value;
 use crossbeam_channel::{Receiver, Sender};
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -154,6 +154,8 @@ impl Runner {
             .stack_size(IO_THREAD_STACK)
             .spawn(move || {
                 let mut reactor = Reactor {
+                    draining: HashMap::new(),
+                    next_drain_token: DRAIN_TOKEN_BASE,
                     poll: self.poll,
                     rx: self.rx,
                     handle: self.handle,
@@ -237,7 +239,24 @@ impl ProxyState {
     }
 }
 
+/// A connection retired after one of its calls timed out: the calls already on it keep
+/// their deadlines and get their replies (the timed-out call's late reply is matched by
+/// sequence number and dropped); no new call goes on it, and its sequence numbers are
+/// never reused. Dropped once no live call awaits it.
+struct Draining {
+    proxy: ProxyId,
+    conn: Connection,
+    /// Calls whose deadline passed here: their TIMEOUT is queued, but they count as
+    /// pending until dispatch claims them, and must not keep the connection.
+    timed_out: Vec<CallId>,
+}
+
+/// Poll tokens of draining connections start here (proxy ids are far below).
+const DRAIN_TOKEN_BASE: usize = 1 << 48;
+
 struct Reactor {
+    draining: HashMap<usize, Draining>,
+    next_drain_token: usize,
     poll: Poll,
     rx: Receiver<Command>,
     handle: ReactorHandle,
@@ -305,7 +324,11 @@ impl Reactor {
                 let closing = ev.is_read_closed() || ev.is_error();
                 let readable = ev.is_readable() || closing;
                 let writable = ev.is_writable() || ev.is_error();
-                self.on_socket(ev.token().0 as ProxyId, readable, writable, closing);
+                if ev.token().0 >= DRAIN_TOKEN_BASE {
+                    self.on_draining_socket(ev.token().0, readable, writable, closing);
+                } else {
+                    self.on_socket(ev.token().0 as ProxyId, readable, writable, closing);
+                }
             }
             self.handle.woken.store(false, Ordering::SeqCst);
             while let Ok(cmd) = self.rx.try_recv() {
@@ -453,6 +476,7 @@ impl Reactor {
                         self.shared.finish(call, Err(Error::cancelled()));
                     }
                 }
+                self.fail_proxy_draining(id, &Error::cancelled());
             }
             Command::Resolved {
                 proxy,
@@ -891,18 +915,135 @@ impl Reactor {
             return self.shared.finish(call, Err(timeout));
         }
         if st.conn.as_ref().is_some_and(|c| c.is_on_wire(call)) {
-            // Pyro4 semantics: the connection is closed so a late reply can never be
-            // taken for another call's.
+            // The deadline fails this call only: the calls sent behind it keep theirs,
+            // and new calls go over a fresh connection instead of waiting behind it.
             self.shared.finish(call, Err(timeout));
-            return self.connection_failed(
-                proxy,
-                Error::communication("connection closed after a call timed out"),
-            );
+            return self.retire_connection(proxy, call);
+        }
+        let drained = self
+            .draining
+            .iter()
+            .find(|(_, d)| d.proxy == proxy && d.conn.is_on_wire(call))
+            .map(|(t, _)| *t);
+        if let Some(token) = drained {
+            self.shared.finish(call, Err(timeout));
+            if let Some(d) = self.draining.get_mut(&token) {
+                d.timed_out.push(call);
+            }
+            return self.drop_draining_if_done(token);
         }
         // Its reply is in (being decoded on the decode pool, or queued for dispatch):
         // the deadline still holds; whichever outcome is queued first is delivered, and
         // a decode that finishes later is dropped.
         self.shared.finish(call, Err(timeout));
+    }
+
+    /// Take the proxy's connection out of service after one of its calls timed out (see
+    /// [`Draining`]); the proxy's next call connects afresh.
+    fn retire_connection(&mut self, proxy: ProxyId, timed_out: CallId) {
+        let Some(st) = self.proxies.get_mut(&proxy) else {
+            return;
+        };
+        let Some(mut conn) = st.conn.take() else {
+            return;
+        };
+        conn.take_back();
+        if let Some(reads) = self.shared.dispatch_reads() {
+            reads.forget(proxy);
+        }
+        let token = self.next_drain_token;
+        self.next_drain_token += 1;
+        let moved = self.poll.registry().reregister(
+            conn.stream.source(),
+            Token(token),
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        self.shared.log(super::context::LogLevel::Info, || {
+            format!(
+                "{}: a call timed out; its connection is retired once the calls on it are answered",
+                st.label()
+            )
+        });
+        let queued = !st.queued.is_empty();
+        self.draining.insert(
+            token,
+            Draining {
+                proxy,
+                conn,
+                timed_out: vec![timed_out],
+            },
+        );
+        match moved {
+            Ok(()) => self.drop_draining_if_done(token),
+            Err(e) => self.fail_draining(token, Error::communication(format!("{e}"))),
+        }
+        if queued {
+            self.start_connect(proxy);
+        } else {
+            self.set_state(proxy, ConnState::Disconnected);
+        }
+    }
+
+    fn on_draining_socket(&mut self, token: usize, readable: bool, writable: bool, closing: bool) {
+        let Some(d) = self.draining.get_mut(&token) else {
+            return;
+        };
+        let mut events = std::mem::take(&mut self.events_scratch);
+        let result = d.conn.on_ready(readable, writable, closing, &mut events);
+        let proxy = d.proxy;
+        for ev in events.drain(..) {
+            if let Event::Reply { call, outcome } = ev {
+                super::decode::deliver(&self.shared, proxy, call, outcome, false);
+            }
+        }
+        self.events_scratch = events;
+        let mut done = Vec::new();
+        d.conn.take_written_oneway(&mut done);
+        for call in done {
+            self.shared.finish(call, Ok(Reply::value(Value::None)));
+        }
+        match result {
+            Ok(()) => self.drop_draining_if_done(token),
+            Err(e) => self.fail_draining(token, e),
+        }
+    }
+
+    fn drop_draining_if_done(&mut self, token: usize) {
+        let shared = &self.shared;
+        let done = self.draining.get(&token).is_some_and(|d| {
+            !d.conn
+                .awaits_any(|c| !d.timed_out.contains(&c) && shared.is_pending(c))
+        });
+        if done {
+            if let Some(mut d) = self.draining.remove(&token) {
+                let _ = self.poll.registry().deregister(d.conn.stream.source());
+            }
+        }
+    }
+
+    /// A draining connection failed: the calls still on it fail (they were sent before
+    /// the retirement and are not sent again).
+    fn fail_draining(&mut self, token: usize, err: Error) {
+        if let Some(mut d) = self.draining.remove(&token) {
+            let _ = self.poll.registry().deregister(d.conn.stream.source());
+            let err = with_context(err, "connection retired after a timeout");
+            for u in d.conn.take_unfinished() {
+                self.shared.finish(u.call, Err(err.clone()));
+            }
+        }
+    }
+
+    /// Drop a proxy's draining connections, failing what is still on them with `err`.
+    fn fail_proxy_draining(&mut self, proxy: ProxyId, err: &Error) {
+        let tokens: Vec<usize> = self
+            .draining
+            .iter()
+            .filter(|(_, d)| d.proxy == proxy)
+            .map(|(t, _)| *t)
+            .collect();
+        for t in tokens {
+            self.fail_draining(t, err.clone());
+        }
     }
 
     /// Take every call of the proxy off its connection and queue (the connection, if
@@ -1022,6 +1163,10 @@ impl Reactor {
     }
 
     fn fail_everything(&mut self, err: Error) {
+        let tokens: Vec<usize> = self.draining.keys().copied().collect();
+        for t in tokens {
+            self.fail_draining(t, err.clone());
+        }
         let ids: Vec<ProxyId> = self.proxies.keys().copied().collect();
         for id in ids {
             if let Some(mut st) = self.proxies.remove(&id) {
