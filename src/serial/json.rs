@@ -731,8 +731,6 @@ pub(crate) fn finish_dict(items: Vec<(Value, Value)>, format: &str) -> Result<Va
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn float_repr_like_python() {
         let cases = [
