@@ -370,7 +370,6 @@ impl SetBuilder {
 
     /// What `KeyHasher::hash` gives for the finished set, from the elements' kept hashes
     /// rather than walking them again.
-    #[allow(dead_code)] // marshal's frozensets use it from the next commit on
     pub(crate) fn set_hash(&self) -> u64 {
         let kh = &self.keys.kh;
         let sum = if self.keys.hashed() {
