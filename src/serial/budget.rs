@@ -35,16 +35,23 @@ impl ExpansionBudget {
 
     /// Charge `cost` bytes, or fail (nothing is charged then) with a Serialization error
     /// naming `format`.
+    #[inline]
     pub fn charge(&mut self, cost: usize, format: &str) -> Result<()> {
         if cost > self.left {
-            return Err(Error::serialization(format!(
-                "{format}: shared references expand beyond {} bytes ({EXPANSION_FACTOR}x the \
-                 message size, at least {EXPANSION_FLOOR})",
-                self.total
-            )));
+            return Err(self.exceeded(format));
         }
         self.left -= cost;
         Ok(())
+    }
+
+    // Decoders charge every value; keep the message formatting out of their loops.
+    #[cold]
+    fn exceeded(&self, format: &str) -> Error {
+        Error::serialization(format!(
+            "{format}: shared references expand beyond {} bytes ({EXPANSION_FACTOR}x the \
+             message size, at least {EXPANSION_FLOOR})",
+            self.total
+        ))
     }
 
     /// Charge what a copy of `v` costs; the walk stops as soon as the budget is exceeded,

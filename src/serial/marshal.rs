@@ -343,6 +343,9 @@ pub(crate) fn decode_with_budget(data: &[u8]) -> Result<(Value, usize)> {
 /// containers would each reserve against the same remaining input; past this the vector
 /// grows as items actually arrive.
 const PREALLOC_LIMIT: usize = 1024;
+/// Frozensets estimated above this many bytes carry their hash up (see `Meta::hash`);
+/// below, hashing one again costs at most this much per level it is inserted into.
+const CARRY_HASH_FROM: usize = 1024;
 
 const FLAG_REF: u8 = 0x80;
 
@@ -355,9 +358,9 @@ struct Meta {
     cost: usize,
     /// Whether Python could hash it (dict keys and set elements must be).
     hashable: bool,
-    /// Its [`KeyHasher`] hash, kept for frozensets and for tuples holding a kept hash: a
-    /// frozenset nested n deep would otherwise be hashed again at every level it is
-    /// inserted into.
+    /// Its [`KeyHasher`] hash, kept for all but small frozensets and for tuples holding a
+    /// kept hash: a frozenset nested n deep would otherwise be hashed again (and compared
+    /// element by element) at every level it is inserted into.
     hash: Option<u64>,
 }
 
@@ -560,9 +563,12 @@ impl<'a> Reader<'a> {
                                 py_type_name(&v)
                             )));
                         }
-                        let h = m.hash.unwrap_or_else(|| self.kh.hash(&v));
                         top.meta.absorb(m);
-                        set.insert_hashed(v, h);
+                        // Without a carried hash the builder hashes only once it is large.
+                        match m.hash {
+                            Some(h) => set.insert_hashed(v, h),
+                            None => set.insert(v),
+                        }
                         *remaining -= 1;
                         if *remaining > 0 {
                             break;
@@ -583,10 +589,12 @@ impl<'a> Reader<'a> {
                                     py_type_name(&k)
                                 )));
                             }
-                            let h = km.hash.unwrap_or_else(|| self.kh.hash(&k));
                             top.meta.absorb(km);
                             top.meta.absorb(vm);
-                            dict.insert_hashed(k, h, v);
+                            match km.hash {
+                                Some(h) => dict.insert_hashed(k, h, v),
+                                None => dict.insert(k, v),
+                            }
                             break;
                         }
                     },
@@ -615,8 +623,11 @@ impl<'a> Reader<'a> {
                 m.hash = hash.filter(|_| m.hashable).map(|t| t.finish());
                 Value::Tuple(items)
             }
-            Kind::Set { set, .. } => {
-                m.hash = m.hashable.then(|| set.set_hash());
+            Kind::Set { mut set, .. } => {
+                // Small sets are cheaper to hash again than to hash now (most are never
+                // hashed at all); a set already hashing its elements has its own for free.
+                let carry = m.cost > CARRY_HASH_FROM || set.is_hashing();
+                m.hash = (m.hashable && carry).then(|| set.set_hash());
                 Value::Set(set.finish())
             }
             Kind::Dict { dict, .. } => {
@@ -842,10 +853,15 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     fn charge(&mut self, cost: usize, at: usize) -> Result<()> {
-        self.budget
-            .charge(cost, "marshal")
-            .map_err(|e| Error::serialization(format!("{} (at byte {at})", e.message)))
+        match self.budget.charge(cost, "marshal") {
+            Ok(()) => Ok(()),
+            Err(e) => Err(Error::serialization(format!(
+                "{} (at byte {at})",
+                e.message
+            ))),
+        }
     }
 
     /// For the string and long codes (at the byte after the code): the heap bytes the

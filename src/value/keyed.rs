@@ -166,17 +166,22 @@ struct Keys {
     slots: Vec<u32>,
     /// Positions past `u32::MAX - 1` (no slot can name them), scanned one by one.
     overflow: Vec<usize>,
-    kh: KeyHasher,
+    /// Made when first needed: most dicts in a reply are small and never hash.
+    kh: Option<KeyHasher>,
 }
 
 impl Keys {
-    fn new(kh: KeyHasher) -> Self {
+    fn new(kh: Option<KeyHasher>) -> Self {
         Keys {
             hashes: Vec::new(),
             slots: Vec::new(),
             overflow: Vec::new(),
             kh,
         }
+    }
+
+    fn kh(&mut self) -> &KeyHasher {
+        self.kh.get_or_insert_with(KeyHasher::new)
     }
 
     fn hashed(&self) -> bool {
@@ -190,13 +195,12 @@ impl Keys {
         n: usize,
         key_at: impl Fn(usize) -> &'a Value,
     ) -> Option<usize> {
-        (0..n).find(|&i| key_eq(key_at(i), k, &self.kh))
+        (0..n).find(|&i| key_eq(key_at(i), k))
     }
 
     /// Position of a key equal to `k` (whose hash is `h`), with every key's hash kept.
     fn find<'a>(&self, k: &Value, h: u64, key_at: impl Fn(usize) -> &'a Value) -> Option<usize> {
-        let kh = &self.kh;
-        let hit = |i: usize| self.hashes[i] == h && key_eq(key_at(i), k, kh);
+        let hit = |i: usize| self.hashes[i] == h && key_eq(key_at(i), k);
         if self.slots.is_empty() {
             return (0..self.hashes.len()).find(|&i| hit(i));
         }
@@ -214,7 +218,8 @@ impl Keys {
 
     /// Keep the hashes of the `n` keys so far (computed by `key_at`), from now on.
     fn start_hashing<'a>(&mut self, n: usize, key_at: impl Fn(usize) -> &'a Value) {
-        self.hashes = (0..n).map(|i| self.kh.hash(key_at(i))).collect();
+        let kh = self.kh.get_or_insert_with(KeyHasher::new);
+        self.hashes = (0..n).map(|i| kh.hash(key_at(i))).collect();
         if n > LINEAR_LIMIT {
             self.rebuild();
         }
@@ -267,20 +272,23 @@ pub(crate) struct DictBuilder {
 
 impl DictBuilder {
     pub(crate) fn new() -> Self {
-        Self::with_hasher(KeyHasher::new())
+        DictBuilder {
+            items: Vec::new(),
+            keys: Keys::new(None),
+        }
     }
 
     /// A builder whose keys' hashes may be given by `kh` ([`DictBuilder::insert_hashed`]).
     pub(crate) fn with_hasher(kh: KeyHasher) -> Self {
         DictBuilder {
             items: Vec::new(),
-            keys: Keys::new(kh),
+            keys: Keys::new(Some(kh)),
         }
     }
 
     pub(crate) fn insert(&mut self, k: Value, v: Value) {
         if self.keys.hashed() {
-            let h = self.keys.kh.hash(&k);
+            let h = self.keys.kh().hash(&k);
             return self.insert_hashed(k, h, v);
         }
         let items = &self.items;
@@ -325,20 +333,23 @@ pub(crate) struct SetBuilder {
 
 impl SetBuilder {
     pub(crate) fn new() -> Self {
-        Self::with_hasher(KeyHasher::new())
+        SetBuilder {
+            items: Vec::new(),
+            keys: Keys::new(None),
+        }
     }
 
     /// A builder whose elements' hashes may be given by `kh` ([`SetBuilder::insert_hashed`]).
     pub(crate) fn with_hasher(kh: KeyHasher) -> Self {
         SetBuilder {
             items: Vec::new(),
-            keys: Keys::new(kh),
+            keys: Keys::new(Some(kh)),
         }
     }
 
     pub(crate) fn insert(&mut self, v: Value) {
         if self.keys.hashed() {
-            let h = self.keys.kh.hash(&v);
+            let h = self.keys.kh().hash(&v);
             return self.insert_hashed(v, h);
         }
         let items = &self.items;
@@ -368,11 +379,18 @@ impl SetBuilder {
         }
     }
 
+    /// Whether the elements' hashes are kept already (the set is large, or was given
+    /// hashes): then [`SetBuilder::set_hash`] costs one hash, not one per element.
+    pub(crate) fn is_hashing(&self) -> bool {
+        self.keys.hashed()
+    }
+
     /// What `KeyHasher::hash` gives for the finished set, from the elements' kept hashes
     /// rather than walking them again.
-    pub(crate) fn set_hash(&self) -> u64 {
-        let kh = &self.keys.kh;
-        let sum = if self.keys.hashed() {
+    pub(crate) fn set_hash(&mut self) -> u64 {
+        let hashed = self.keys.hashed();
+        let kh = self.keys.kh.get_or_insert_with(KeyHasher::new);
+        let sum = if hashed {
             self.keys
                 .hashes
                 .iter()
@@ -394,17 +412,25 @@ impl SetBuilder {
 /// `Value`'s own set equality looks each element up by a scan (quadratic), and nested sets
 /// would repeat that at every level; here sets are matched through hashes computed once
 /// per node.
-fn key_eq(a: &Value, b: &Value, kh: &KeyHasher) -> bool {
+#[inline]
+fn key_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Tuple(_), Value::Tuple(_)) | (Value::Set(_), Value::Set(_)) => container_eq(a, b),
+        _ => a == b,
+    }
+}
+
+fn container_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Tuple(x), Value::Tuple(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| key_eq(p, q, kh))
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| key_eq(p, q))
         }
-        (Value::Set(_), Value::Set(_)) => DeepEq {
-            kh,
+        // Any keyed hash will do: it is only compared with itself.
+        _ => DeepEq {
+            kh: &KeyHasher::new(),
             memo: HashMap::new(),
         }
         .eq(a, b),
-        _ => a == b,
     }
 }
 
