@@ -598,24 +598,27 @@ impl<'a> Parser<'a> {
             };
         }
         // Fast path for the usual plain decimal int: up to 18 digits, no leading zero and
-        // nothing after that would make it a float, imaginary or `_`-separated. The general
-        // code below gives the same value for these; it just does more to get there.
-        let digits = b[start..]
-            .iter()
-            .take(19)
-            .take_while(|c| c.is_ascii_digit())
-            .count();
-        if (1..=18).contains(&digits)
+        // nothing after that would make it a float, imaginary or `_`-separated (or longer).
+        // The general code below gives the same value for these; it just does more to get
+        // there. 18 digits always fit an i64.
+        let mut end = start;
+        let mut n = 0i64;
+        while end - start < 18 {
+            match b.get(end) {
+                Some(&d @ b'0'..=b'9') => n = n * 10 + i64::from(d - b'0'),
+                _ => break,
+            }
+            end += 1;
+        }
+        let digits = end - start;
+        if digits > 0
             && (digits == 1 || b[start] != b'0')
             && !matches!(
-                b.get(start + digits),
-                Some(b'.' | b'e' | b'E' | b'j' | b'J' | b'_')
+                b.get(end),
+                Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'j' | b'J' | b'_')
             )
         {
-            self.pos = start + digits;
-            let n = b[start..self.pos]
-                .iter()
-                .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+            self.pos = end;
             return Ok(Value::Int(n));
         }
         let mut is_float = false;
@@ -693,6 +696,9 @@ impl<'a> Parser<'a> {
 
     /// One or more adjacent string literals (Python concatenates them).
     fn strings(&mut self) -> Result<Value> {
+        if let Some(s) = self.plain_string() {
+            return Ok(Value::Str(s));
+        }
         let mut acc: Option<Value> = None;
         loop {
             self.skip_ws();
@@ -733,6 +739,32 @@ impl<'a> Parser<'a> {
             Some(v) => Ok(v),
             None => self.err("expected a string literal"),
         }
+    }
+
+    /// The commonest literal, a quoted str without escapes, line breaks or another literal
+    /// after it, copied in one piece; None (nothing consumed) for anything else, which
+    /// [`Parser::strings`] reads in full.
+    fn plain_string(&mut self) -> Option<String> {
+        let q = *self.b.get(self.pos)?;
+        if q != b'\'' && q != b'"' {
+            return None;
+        }
+        let body = self.pos + 1;
+        let end = body + crate::value::scan::find_any3(&self.b[body..], q, b'\\', b'\n');
+        if self.b.get(end) != Some(&q) || (end == body && self.b.get(end + 1) == Some(&q)) {
+            return None; // an escape, a line break, no end, or a triple quote
+        }
+        let mut after = end + 1;
+        while let Some(b' ' | b'\t' | b'\r' | b'\n' | b'\x0c') = self.b.get(after) {
+            after += 1;
+        }
+        if let Some(c) = self.b.get(after) {
+            if matches!(c, b'\'' | b'"' | b'#' | b'\\') || c.is_ascii_alphabetic() {
+                return None; // maybe another literal to join
+            }
+        }
+        self.pos = end + 1;
+        Some(self.src[body..end].to_owned())
     }
 
     fn string_literal(&mut self, is_bytes: bool, raw: bool) -> Result<Value> {
