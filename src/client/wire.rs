@@ -234,7 +234,7 @@ pub fn parse_result(msg: &Message, expected_seq: u16, serializer: SerializerId) 
                 ErrorKind::Remote,
                 format!(
                     "the server raised an exception in an unknown form: {}",
-                    value.repr()
+                    crate::error::repr_preview(&value)
                 ),
             ),
         });
@@ -341,5 +341,87 @@ mod tests {
             assert!(info.has_method("m199999") && !info.has_method("m200000"));
             assert!(info.is_oneway("m4") && !info.is_oneway("m5"));
         }
+    }
+
+    /// A remote exception whose args are as large as a message: an int of 15 million bits
+    /// (its decimal form took seconds, minutes at the 64 MiB message limit) and 4 MB of
+    /// bytes (a 16 MB message text). The message is cut; the args stay whole.
+    #[test]
+    fn huge_exception_args_make_a_bounded_message() {
+        let mut long = vec![b'l'];
+        let digits = 1_000_000u32;
+        long.extend_from_slice(&digits.to_le_bytes());
+        for _ in 0..digits {
+            long.extend_from_slice(&0x7fffu16.to_le_bytes());
+        }
+        let mut bytes = vec![b's'];
+        bytes.extend_from_slice(&4_000_000u32.to_le_bytes());
+        bytes.extend(std::iter::repeat_n(0xffu8, 4_000_000));
+        let exception = |args: &[&[u8]]| {
+            let mut d = b"{\xda\x09__class__\xda\x0ebuiltins.Error\xda\x04args)".to_vec();
+            d.push(args.len() as u8);
+            for a in args {
+                d.extend_from_slice(a);
+            }
+            d.push(b'0');
+            d
+        };
+        for args in [
+            vec![&long[..]],
+            vec![&bytes[..]],
+            vec![&long[..], &bytes[..]],
+        ] {
+            let data = exception(&args);
+            let msg = Message::new(
+                MSG_RESULT,
+                FLAGS_EXCEPTION,
+                7,
+                SerializerId::Marshal as u16,
+                data,
+            );
+            let e = parse_result(&msg, 7, SerializerId::Marshal).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Remote);
+            assert!(
+                e.message.len() < 2 * crate::error::MESSAGE_REPR_LIMIT,
+                "{}",
+                e.message.len()
+            );
+            let remote = e.remote.unwrap();
+            assert_eq!(remote.type_name, "builtins.Error");
+            assert_eq!(remote.args.as_seq().unwrap().len(), args.len());
+        }
+        let e = parse_result(
+            &Message::new(
+                MSG_RESULT,
+                FLAGS_EXCEPTION,
+                7,
+                SerializerId::Marshal as u16,
+                bytes.clone(),
+            ),
+            7,
+            SerializerId::Marshal,
+        )
+        .unwrap_err();
+        assert!(e.message.len() < 2 * crate::error::MESSAGE_REPR_LIMIT);
+        assert!(
+            e.message.ends_with("..."),
+            "{}",
+            &e.message[e.message.len() - 20..]
+        );
+        // small args still read as Python's str(exc)
+        let small = exception(&[b"i\x01\x00\x00\x00", b"z\x01a"]);
+        let msg = Message::new(
+            MSG_RESULT,
+            FLAGS_EXCEPTION,
+            7,
+            SerializerId::Marshal as u16,
+            small,
+        );
+        assert_eq!(
+            parse_result(&msg, 7, SerializerId::Marshal)
+                .unwrap_err()
+                .message,
+            "(1, 'a')"
+        );
     }
 }
