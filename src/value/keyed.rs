@@ -157,27 +157,27 @@ fn scalar_into<H: Hasher>(v: &Value, h: &mut H) {
 /// Bookkeeping shared by both builders. Small builders (most dicts in a reply) compare keys
 /// directly, as hashing every key would cost more; past [`LINEAR_LIMIT`] keys (or as soon
 /// as the caller supplies hashes) every key's hash is kept, with an open-addressing index
-/// of positions.
+/// of positions. Kept small (the index boxed): decoders hold one per open container.
 struct Keys {
-    /// Each key's hash; empty while the builder is small and was given no hashes.
-    hashes: Vec<u64>,
-    /// Open addressing, linear probing: 0 is empty, else position + 1. Power-of-two size,
-    /// at most half full. Empty until the index is needed.
-    slots: Vec<u32>,
-    /// Positions past `u32::MAX - 1` (no slot can name them), scanned one by one.
-    overflow: Vec<usize>,
+    /// None while the builder is small and was given no hashes.
+    index: Option<Box<Index>>,
     /// Made when first needed: most dicts in a reply are small and never hash.
     kh: Option<KeyHasher>,
 }
 
+struct Index {
+    /// Each key's hash.
+    hashes: Vec<u64>,
+    /// Open addressing, linear probing: 0 is empty, else position + 1. Power-of-two size,
+    /// at most half full. Empty up to [`LINEAR_LIMIT`] keys (the hashes are scanned).
+    slots: Vec<u32>,
+    /// Positions past `u32::MAX - 1` (no slot can name them), scanned one by one.
+    overflow: Vec<usize>,
+}
+
 impl Keys {
     fn new(kh: Option<KeyHasher>) -> Self {
-        Keys {
-            hashes: Vec::new(),
-            slots: Vec::new(),
-            overflow: Vec::new(),
-            kh,
-        }
+        Keys { index: None, kh }
     }
 
     fn kh(&mut self) -> &KeyHasher {
@@ -185,7 +185,7 @@ impl Keys {
     }
 
     fn hashed(&self) -> bool {
-        !self.hashes.is_empty()
+        self.index.is_some()
     }
 
     /// Position of a key equal to `k` among the `n` keys so far, with no hashes kept yet.
@@ -200,42 +200,51 @@ impl Keys {
 
     /// Position of a key equal to `k` (whose hash is `h`), with every key's hash kept.
     fn find<'a>(&self, k: &Value, h: u64, key_at: impl Fn(usize) -> &'a Value) -> Option<usize> {
-        let hit = |i: usize| self.hashes[i] == h && key_eq(key_at(i), k);
-        if self.slots.is_empty() {
-            return (0..self.hashes.len()).find(|&i| hit(i));
+        let ix = self.index.as_deref()?;
+        let hit = |i: usize| ix.hashes[i] == h && key_eq(key_at(i), k);
+        if ix.slots.is_empty() {
+            return (0..ix.hashes.len()).find(|&i| hit(i));
         }
-        let mask = self.slots.len() - 1;
+        let mask = ix.slots.len() - 1;
         let mut s = h as usize & mask;
         loop {
-            match self.slots[s] {
+            match ix.slots[s] {
                 0 => break,
                 p if hit(p as usize - 1) => return Some(p as usize - 1),
                 _ => s = (s + 1) & mask,
             }
         }
-        self.overflow.iter().copied().find(|&i| hit(i))
+        ix.overflow.iter().copied().find(|&i| hit(i))
     }
 
     /// Keep the hashes of the `n` keys so far (computed by `key_at`), from now on.
     fn start_hashing<'a>(&mut self, n: usize, key_at: impl Fn(usize) -> &'a Value) {
         let kh = self.kh.get_or_insert_with(KeyHasher::new);
-        self.hashes = (0..n).map(|i| kh.hash(key_at(i))).collect();
+        let mut ix = Box::new(Index {
+            hashes: (0..n).map(|i| kh.hash(key_at(i))).collect(),
+            slots: Vec::new(),
+            overflow: Vec::new(),
+        });
         if n > LINEAR_LIMIT {
-            self.rebuild();
+            ix.rebuild();
         }
+        self.index = Some(ix);
     }
 
-    /// Record the hash `h` of a new key at the next position.
+    /// Record the hash `h` of a new key at the next position (hashes are kept).
     fn push(&mut self, h: u64) {
-        self.hashes.push(h);
-        let n = self.hashes.len();
-        if n * 2 > self.slots.len() && n > LINEAR_LIMIT {
-            self.rebuild();
-        } else if !self.slots.is_empty() {
-            self.place(n - 1);
+        let ix = self.index.as_deref_mut().expect("hashes are kept");
+        ix.hashes.push(h);
+        let n = ix.hashes.len();
+        if n * 2 > ix.slots.len() && n > LINEAR_LIMIT {
+            ix.rebuild();
+        } else if !ix.slots.is_empty() {
+            ix.place(n - 1);
         }
     }
+}
 
+impl Index {
     fn rebuild(&mut self) {
         let size = (self.hashes.len() * 2).next_power_of_two().max(64);
         self.slots = vec![0; size];
@@ -306,7 +315,7 @@ impl DictBuilder {
 
     /// Insert `k` whose hash, by this builder's [`KeyHasher`], is `h`.
     pub(crate) fn insert_hashed(&mut self, k: Value, h: u64, v: Value) {
-        if !self.keys.hashed() && !self.items.is_empty() {
+        if !self.keys.hashed() {
             let items = &self.items;
             self.keys.start_hashing(items.len(), |i| &items[i].0);
         }
@@ -368,7 +377,7 @@ impl SetBuilder {
 
     /// Insert `v` whose hash, by this builder's [`KeyHasher`], is `h`.
     pub(crate) fn insert_hashed(&mut self, v: Value, h: u64) {
-        if !self.keys.hashed() && !self.items.is_empty() {
+        if !self.keys.hashed() {
             let items = &self.items;
             self.keys.start_hashing(items.len(), |i| &items[i]);
         }
@@ -388,13 +397,9 @@ impl SetBuilder {
     /// What `KeyHasher::hash` gives for the finished set, from the elements' kept hashes
     /// rather than walking them again.
     pub(crate) fn set_hash(&mut self) -> u64 {
-        let hashed = self.keys.hashed();
         let kh = self.keys.kh.get_or_insert_with(KeyHasher::new);
-        let sum = if hashed {
-            self.keys
-                .hashes
-                .iter()
-                .fold(0u64, |s, &h| s.wrapping_add(h))
+        let sum = if let Some(ix) = &self.keys.index {
+            ix.hashes.iter().fold(0u64, |s, &h| s.wrapping_add(h))
         } else {
             self.items
                 .iter()
