@@ -593,14 +593,12 @@ impl Parser<'_> {
             return Ok(Value::Float(f));
         }
         let text = &self.text[start..int_end];
-        // The digit count decides before any parse: a sender's 10 MB int is refused
-        // without being read twice.
-        let ndigits = text.len() - usize::from(text.starts_with('-'));
-        if ndigits <= 19 {
-            if let Ok(i) = text.parse::<i64>() {
-                return Ok(Value::Int(i));
-            }
+        // Gives up at the first digit past i64 (at most 20 read), so only the BigInt parse
+        // needs the digit count first.
+        if let Ok(i) = text.parse::<i64>() {
+            return Ok(Value::Int(i));
         }
+        let ndigits = text.len() - usize::from(text.starts_with('-'));
         if ndigits > MAX_INT_DIGITS {
             return Err(err(format_args!(
                 "integer of {ndigits} digits at byte {start} exceeds Python's limit of {MAX_INT_DIGITS} digits"
