@@ -84,17 +84,162 @@ impl Error {
     }
 }
 
-/// Python's `str(exc)`: '' for no args, `str(arg)` for one, `repr(args)` otherwise.
+/// Python's `str(exc)`: '' for no args, `str(arg)` for one, `repr(args)` otherwise (cut
+/// short past [`MESSAGE_REPR_LIMIT`], see [`repr_preview`]).
 fn remote_str(args: &Value) -> String {
     match args {
         Value::Tuple(items) | Value::List(items) => match items.as_slice() {
             [] => String::new(),
             [Value::Str(s)] => s.clone(),
-            [one] => one.repr(),
-            _ => Value::Tuple(items.clone()).repr(),
+            [one] => repr_preview(one),
+            _ if repr_is_small(args) => Value::Tuple(items.clone()).repr(),
+            _ => {
+                let mut out = String::new();
+                preview_seq(&mut out, "(", ")", items);
+                out
+            }
         },
-        other => other.repr(),
+        other => repr_preview(other),
     }
+}
+
+/// Values whose `repr()` goes into an error message in full; larger ones are cut.
+pub(crate) const MESSAGE_REPR_LIMIT: usize = 4096;
+/// Python refuses to print ints of more than 4300 digits; about as many bits as that.
+const PRINTABLE_INT_BITS: u64 = 14_000;
+
+/// `repr(v)` for an error message: exact when `v` is small, else cut after about
+/// [`MESSAGE_REPR_LIMIT`] bytes (ending in "...") without writing the rest. A server's
+/// values can be as large as a message, and an int's decimal form takes more than linear
+/// time in its size (Python refuses it past 4300 digits; here it shows as `<int of N
+/// bits>`).
+pub(crate) fn repr_preview(v: &Value) -> String {
+    if repr_is_small(v) {
+        return v.repr();
+    }
+    let mut out = String::new();
+    preview_into(v, &mut out);
+    out
+}
+
+/// Whether `v` is within [`MESSAGE_REPR_LIMIT`], measured by a walk that stops there.
+fn repr_is_small(v: &Value) -> bool {
+    let mut size = 0usize;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        size += 8;
+        match v {
+            Value::Str(s) => size += s.len(),
+            Value::Bytes(b) => size += b.len(),
+            Value::BigInt(b) => size += (b.bits() / 3) as usize,
+            Value::List(items) | Value::Tuple(items) | Value::Set(items) => {
+                stack.extend(items.iter())
+            }
+            Value::Dict(items) => stack.extend(items.iter().flat_map(|(k, v)| [k, v])),
+            Value::Object(o) => {
+                size += o.class.len();
+                stack.push(&o.state);
+            }
+            _ => {}
+        }
+        if size > MESSAGE_REPR_LIMIT {
+            return false;
+        }
+    }
+    true
+}
+
+/// Appends `v`'s repr up to about [`MESSAGE_REPR_LIMIT`]; false once the limit is reached
+/// (then "..." ends the text).
+fn preview_into(v: &Value, out: &mut String) -> bool {
+    let room = MESSAGE_REPR_LIMIT.saturating_sub(out.len());
+    if room == 0 {
+        out.push_str("...");
+        return false;
+    }
+    // An escaped byte takes up to four characters.
+    let take = room.div_ceil(4);
+    match v {
+        Value::Str(s) if s.len() > take => {
+            let mut cut = take;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            crate::value::str_repr(&s[..cut], out);
+            out.push_str("...");
+            false
+        }
+        Value::Bytes(b) if b.len() > take => {
+            Value::Bytes(b[..take].to_vec()).repr_into(out);
+            out.push_str("...");
+            false
+        }
+        Value::BigInt(b) if b.bits() > PRINTABLE_INT_BITS => {
+            out.push_str(&format!("<int of {} bits>", b.bits()));
+            true
+        }
+        Value::List(items) => preview_seq(out, "[", "]", items),
+        Value::Tuple(items) => preview_seq(out, "(", ")", items),
+        Value::Set(items) if !items.is_empty() => preview_seq(out, "{", "}", items),
+        Value::Dict(items) => {
+            out.push('{');
+            preview_pairs(out, items, true)
+        }
+        Value::Object(o) => {
+            out.push_str("{'__class__': ");
+            crate::value::str_repr(&o.class, out);
+            match &o.state {
+                Value::Dict(items) => preview_pairs(out, items, false),
+                other => {
+                    out.push_str(", 'state': ");
+                    preview_into(other, out) && close(out, "}")
+                }
+            }
+        }
+        // small scalars (and anything that fits the room)
+        other => {
+            other.repr_into(out);
+            true
+        }
+    }
+}
+
+fn close(out: &mut String, s: &str) -> bool {
+    out.push_str(s);
+    true
+}
+
+fn preview_seq(out: &mut String, open: &str, close_with: &str, items: &[Value]) -> bool {
+    out.push_str(open);
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        if !preview_into(item, out) {
+            return false;
+        }
+    }
+    if open == "(" && items.len() == 1 {
+        out.push(',');
+    }
+    close(out, close_with)
+}
+
+/// Dict items after the opening brace (`first`: no item written yet).
+fn preview_pairs(out: &mut String, items: &[(Value, Value)], first: bool) -> bool {
+    for (i, (k, v)) in items.iter().enumerate() {
+        if i > 0 || !first {
+            out.push_str(", ");
+        }
+        if !preview_into(k, out) {
+            return false;
+        }
+        out.push_str(": ");
+        if !preview_into(v, out) {
+            return false;
+        }
+    }
+    close(out, "}")
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

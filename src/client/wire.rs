@@ -7,6 +7,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::*;
 use crate::serial::{self, SerializerId};
 use crate::value::Value;
+use std::collections::HashSet;
 
 /// What the server said at connect time.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -15,6 +16,46 @@ pub struct ConnectInfo {
     pub methods: Vec<String>,
     pub oneway: Vec<String>,
     pub attrs: Vec<String>,
+    /// `methods` and `oneway` again, hashed: every call is routed by them, and a server
+    /// may list any number of names.
+    lookup: MethodLookup,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct MethodLookup {
+    methods: HashSet<String>,
+    oneway: HashSet<String>,
+}
+
+impl ConnectInfo {
+    pub fn new(
+        handshake: Value,
+        methods: Vec<String>,
+        oneway: Vec<String>,
+        attrs: Vec<String>,
+    ) -> Self {
+        let lookup = MethodLookup {
+            methods: methods.iter().cloned().collect(),
+            oneway: oneway.iter().cloned().collect(),
+        };
+        ConnectInfo {
+            handshake,
+            methods,
+            oneway,
+            attrs,
+            lookup,
+        }
+    }
+
+    /// The metadata lists `method` among the exposed methods.
+    pub fn has_method(&self, method: &str) -> bool {
+        self.lookup.methods.contains(method)
+    }
+
+    /// The metadata lists `method` as oneway.
+    pub fn is_oneway(&self, method: &str) -> bool {
+        self.lookup.oneway.contains(method)
+    }
 }
 
 pub fn encode_value(serializer: SerializerId, v: &Value) -> Result<Vec<u8>> {
@@ -87,15 +128,16 @@ pub fn parse_connect_reply(msg: &Message, serializer: SerializerId) -> Result<Co
             };
             if msg.flags & FLAGS_META_ON_CONNECT != 0 {
                 let meta = reply.dict_get_str("meta");
-                Ok(ConnectInfo {
-                    handshake: reply
+                let names = |key| str_list(meta.and_then(|m| m.dict_get_str(key)));
+                Ok(ConnectInfo::new(
+                    reply
                         .dict_get_str("handshake")
                         .cloned()
                         .unwrap_or(Value::None),
-                    methods: str_list(meta.and_then(|m| m.dict_get_str("methods"))),
-                    oneway: str_list(meta.and_then(|m| m.dict_get_str("oneway"))),
-                    attrs: str_list(meta.and_then(|m| m.dict_get_str("attrs"))),
-                })
+                    names("methods"),
+                    names("oneway"),
+                    names("attrs"),
+                ))
             } else {
                 Ok(ConnectInfo {
                     handshake: reply,
@@ -204,7 +246,7 @@ pub fn result_value(msg: &Message) -> Result<Value> {
                 ErrorKind::Remote,
                 format!(
                     "the server raised an exception in an unknown form: {}",
-                    value.repr()
+                    crate::error::repr_preview(&value)
                 ),
             ),
         });
@@ -296,5 +338,124 @@ impl WireOptions {
             ));
         }
         msg.encode()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A CONNECTOK whose metadata lists 200k methods (100k oneway), in each serializer with
+    /// sets (serpent sends Python sets as set literals; marshal as sets). Decoding a set
+    /// of that size scanned per element in serpent (minutes, on the I/O thread).
+    #[test]
+    fn metadata_with_200k_methods() {
+        let n = 200_000;
+        let names: Vec<Value> = (0..n).map(|i| Value::str(format!("m{i}"))).collect();
+        let oneway: Vec<Value> = names.iter().step_by(2).cloned().collect();
+        let reply = Value::Dict(vec![
+            (Value::str("handshake"), Value::str("hi")),
+            (
+                Value::str("meta"),
+                Value::Dict(vec![
+                    (Value::str("methods"), Value::Set(names)),
+                    (Value::str("oneway"), Value::Set(oneway)),
+                    (Value::str("attrs"), Value::Set(vec![Value::str("a")])),
+                ]),
+            ),
+        ]);
+        for ser in [SerializerId::Serpent, SerializerId::Marshal] {
+            let data = encode_value(ser, &reply).unwrap();
+            let msg = Message::new(MSG_CONNECTOK, FLAGS_META_ON_CONNECT, 1, ser as u16, data);
+            let info = parse_connect_reply(&msg, ser).unwrap();
+            assert_eq!(info.methods.len(), n);
+            assert_eq!(info.oneway.len(), n / 2);
+            assert_eq!(info.attrs, ["a"]);
+            assert_eq!(info.handshake, Value::str("hi"));
+            assert!(info.has_method("m199999") && !info.has_method("m200000"));
+            assert!(info.is_oneway("m4") && !info.is_oneway("m5"));
+        }
+    }
+
+    /// A remote exception whose args are as large as a message: an int of 15 million bits
+    /// (its decimal form took seconds, minutes at the 64 MiB message limit) and 4 MB of
+    /// bytes (a 16 MB message text). The message is cut; the args stay whole.
+    #[test]
+    fn huge_exception_args_make_a_bounded_message() {
+        let mut long = vec![b'l'];
+        let digits = 1_000_000u32;
+        long.extend_from_slice(&digits.to_le_bytes());
+        for _ in 0..digits {
+            long.extend_from_slice(&0x7fffu16.to_le_bytes());
+        }
+        let mut bytes = vec![b's'];
+        bytes.extend_from_slice(&4_000_000u32.to_le_bytes());
+        bytes.extend(std::iter::repeat_n(0xffu8, 4_000_000));
+        let exception = |args: &[&[u8]]| {
+            let mut d = b"{\xda\x09__class__\xda\x0ebuiltins.Error\xda\x04args)".to_vec();
+            d.push(args.len() as u8);
+            for a in args {
+                d.extend_from_slice(a);
+            }
+            d.push(b'0');
+            d
+        };
+        for args in [
+            vec![&long[..]],
+            vec![&bytes[..]],
+            vec![&long[..], &bytes[..]],
+        ] {
+            let data = exception(&args);
+            let msg = Message::new(
+                MSG_RESULT,
+                FLAGS_EXCEPTION,
+                7,
+                SerializerId::Marshal as u16,
+                data,
+            );
+            let e = parse_result(&msg, 7, SerializerId::Marshal).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Remote);
+            assert!(
+                e.message.len() < 2 * crate::error::MESSAGE_REPR_LIMIT,
+                "{}",
+                e.message.len()
+            );
+            let remote = e.remote.unwrap();
+            assert_eq!(remote.type_name, "builtins.Error");
+            assert_eq!(remote.args.as_seq().unwrap().len(), args.len());
+        }
+        let e = parse_result(
+            &Message::new(
+                MSG_RESULT,
+                FLAGS_EXCEPTION,
+                7,
+                SerializerId::Marshal as u16,
+                bytes.clone(),
+            ),
+            7,
+            SerializerId::Marshal,
+        )
+        .unwrap_err();
+        assert!(e.message.len() < 2 * crate::error::MESSAGE_REPR_LIMIT);
+        assert!(
+            e.message.ends_with("..."),
+            "{}",
+            &e.message[e.message.len() - 20..]
+        );
+        // small args still read as Python's str(exc)
+        let small = exception(&[b"i\x01\x00\x00\x00", b"z\x01a"]);
+        let msg = Message::new(
+            MSG_RESULT,
+            FLAGS_EXCEPTION,
+            7,
+            SerializerId::Marshal as u16,
+            small,
+        );
+        assert_eq!(
+            parse_result(&msg, 7, SerializerId::Marshal)
+                .unwrap_err()
+                .message,
+            "(1, 'a')"
+        );
     }
 }

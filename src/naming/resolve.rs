@@ -120,7 +120,10 @@ pub fn target_from_value(v: &Value) -> Result<Target> {
     let bad = || {
         Error::new(
             ErrorKind::Naming,
-            format!("name server returned an unusable URI: {}", v.repr()),
+            format!(
+                "name server returned an unusable URI: {}",
+                crate::error::repr_preview(v)
+            ),
         )
     };
     match v {

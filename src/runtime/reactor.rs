@@ -1188,13 +1188,12 @@ pub(crate) enum Route {
 }
 
 pub(crate) fn route(meta: &ConnectInfo, info: &CallInfo) -> Route {
-    let known = |l: &[String]| l.contains(&info.method);
-    if known(&meta.oneway) {
+    if meta.is_oneway(&info.method) {
         return Route::Oneway;
     }
     let restricted = !meta.methods.is_empty() || !meta.attrs.is_empty();
     let special = info.method.starts_with("__") || info.flags & FLAGS_BATCH != 0;
-    if restricted && !special && !known(&meta.methods) {
+    if restricted && !special && !meta.has_method(&info.method) {
         return Route::Unknown;
     }
     Route::Invoke

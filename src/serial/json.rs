@@ -593,10 +593,12 @@ impl Parser<'_> {
             return Ok(Value::Float(f));
         }
         let text = &self.text[start..int_end];
+        // Gives up at the first digit past i64 (at most 20 read), so only the BigInt parse
+        // needs the digit count first.
         if let Ok(i) = text.parse::<i64>() {
             return Ok(Value::Int(i));
         }
-        let ndigits = text.trim_start_matches('-').len();
+        let ndigits = text.len() - usize::from(text.starts_with('-'));
         if ndigits > MAX_INT_DIGITS {
             return Err(err(format_args!(
                 "integer of {ndigits} digits at byte {start} exceeds Python's limit of {MAX_INT_DIGITS} digits"
@@ -731,6 +733,47 @@ pub(crate) fn finish_dict(items: Vec<(Value, Value)>, format: &str) -> Result<Va
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// Python's 4300-digit limit is applied by count, before a BigInt parse; floats of any
+    /// length parse (linearly), as Python's do.
+    #[test]
+    fn number_lengths() {
+        let big = "7".repeat(2_000_000);
+        for text in [
+            format!("[{big}]"),
+            format!("[-{big}]"),
+            format!("{{\"a\": {big}}}"),
+        ] {
+            let e = decode(text.as_bytes()).unwrap_err();
+            assert_eq!(e.kind, crate::ErrorKind::Serialization);
+            assert!(
+                e.message.contains("exceeds Python's limit"),
+                "{}",
+                e.message
+            );
+        }
+        let at_limit = "9".repeat(MAX_INT_DIGITS);
+        assert_eq!(
+            decode(at_limit.as_bytes()).unwrap().kind(),
+            crate::value::ValueKind::BigInt
+        );
+        assert!(decode(format!("{at_limit}9").as_bytes()).is_err());
+        assert_eq!(
+            decode(b"-9223372036854775808").unwrap(),
+            Value::Int(i64::MIN)
+        );
+        assert_eq!(
+            decode(b"9223372036854775808").unwrap().kind(),
+            crate::value::ValueKind::BigInt
+        );
+        let long_float = format!("[{big}.5, 0.{big}e-5]");
+        let Value::List(fs) = decode(long_float.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(fs[0], Value::Float(f64::INFINITY));
+        assert_eq!(fs[1], Value::Float(7.777_777_777_777_778e-6));
+    }
 
     #[test]
     fn float_repr_like_python() {

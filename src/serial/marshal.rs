@@ -13,8 +13,10 @@
 //! `StopIteration` (`S`) have no `Value`; a reference back into an enclosing container (a
 //! recursive structure) cannot be represented; lone surrogates in `u`/`t` strings (written
 //! by Python with `surrogatepass`) become U+FFFD; references may not expand the value beyond
-//! [`MAX_DEPTH`] or beyond about 256 MiB of copies (a "billion laughs" guard: Python shares the
-//! referenced object, we copy it).
+//! [`MAX_DEPTH`], nor beyond the message's [`ExpansionBudget`] (a "billion laughs" guard:
+//! Python shares the referenced object, we copy it). Every value made is charged to that
+//! budget, copies included, so the whole result stays within 32 times the message size
+//! (at least 1 MiB).
 //!
 //! Dicts with a `__class__` key become `Value::Object { class, state }` (state = the dict
 //! without `__class__`), as Pyro4's `recreate_classes` does; that is how exceptions
@@ -33,9 +35,10 @@ use num_bigint::{BigInt, Sign};
 use num_traits::{ToPrimitive, Zero};
 
 use crate::error::{Error, Result};
+use crate::serial::budget::{ExpansionBudget, NODE_COST};
 use crate::serial::json::{finish_dict, py_type_name};
 use crate::serial::MAX_DEPTH;
-use crate::value::keyed::{DictBuilder, SetBuilder};
+use crate::value::keyed::{DictBuilder, KeyHasher, SetBuilder, TupleHash};
 use crate::value::Value;
 
 fn err(msg: impl std::fmt::Display) -> Error {
@@ -316,21 +319,33 @@ fn write_long(b: &BigInt, out: &mut Vec<u8>) -> Result<()> {
 /// Parse a marshal payload as Pyro4's `MarshalSerializer.loads` does (class dicts become
 /// `Object`s). Bytes after the first complete object are ignored, as `marshal.loads` does.
 pub fn decode(data: &[u8]) -> Result<Value> {
-    let targets = scan_ref_targets(data);
+    decode_with_budget(data).map(|(v, _)| v)
+}
+
+/// [`decode`], also giving what was charged to the message's [`ExpansionBudget`]: every
+/// value made, copies included, so at least `value_cost` of the result.
+pub(crate) fn decode_with_budget(data: &[u8]) -> Result<(Value, usize)> {
+    let budget = ExpansionBudget::for_input(data.len());
+    let total = budget.remaining();
     let mut r = Reader {
         data,
         pos: 0,
         refs: Vec::new(),
-        targets,
-        copy_budget: REF_COPY_BUDGET,
+        targets: scan_ref_targets(data),
+        budget,
+        kh: KeyHasher::new(),
     };
-    r.object()
+    let v = r.object()?;
+    Ok((v, total - r.budget.remaining()))
 }
 
-/// Upper bound on the estimated memory that reference expansion may copy.
-const REF_COPY_BUDGET: usize = 256 << 20;
-/// Estimated cost of one `Value` node for that budget.
-const NODE_COST: usize = 32;
+/// Items reserved up front for a container: its count is the sender's claim, and nested
+/// containers would each reserve against the same remaining input; past this the vector
+/// grows as items actually arrive.
+const PREALLOC_LIMIT: usize = 1024;
+/// Frozensets estimated above this many bytes carry their hash up (see `Meta::hash`);
+/// below, hashing one again costs at most this much per level it is inserted into.
+const CARRY_HASH_FROM: usize = 1024;
 
 const FLAG_REF: u8 = 0x80;
 
@@ -339,10 +354,14 @@ const FLAG_REF: u8 = 0x80;
 struct Meta {
     /// Container nesting inside the value (0 for scalars).
     height: usize,
-    /// Estimated memory (nodes * NODE_COST + string bytes), for the reference-copy budget.
+    /// Estimated memory (nodes * NODE_COST + string bytes), what a copy is charged.
     cost: usize,
     /// Whether Python could hash it (dict keys and set elements must be).
     hashable: bool,
+    /// Its [`KeyHasher`] hash, kept for all but small frozensets and for tuples holding a
+    /// kept hash: a frozenset nested n deep would otherwise be hashed again (and compared
+    /// element by element) at every level it is inserted into.
+    hash: Option<u64>,
 }
 
 impl Meta {
@@ -351,6 +370,7 @@ impl Meta {
             height: 0,
             cost: NODE_COST + bytes,
             hashable: true,
+            hash: None,
         }
     }
 }
@@ -370,7 +390,10 @@ struct Reader<'a> {
     refs: Vec<Slot>,
     /// `targets[i]`: some `r` refers to reference slot `i` (from [`scan_ref_targets`]).
     targets: Vec<bool>,
-    copy_budget: usize,
+    /// Charged for every value made (copies included), before it is made.
+    budget: ExpansionBudget,
+    /// One hash for all of the message's dicts and sets, so their hashes can be carried.
+    kh: KeyHasher,
 }
 
 /// What reading one type code gives.
@@ -398,6 +421,8 @@ enum Kind {
         items: Vec<Value>,
         remaining: usize,
         list: bool,
+        /// A tuple's hash, started at its first item with a kept hash.
+        hash: Option<TupleHash>,
     },
     Set {
         set: SetBuilder,
@@ -410,7 +435,7 @@ enum Kind {
     },
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn remaining(&self) -> usize {
         self.data.len() - self.pos
     }
@@ -422,11 +447,12 @@ impl Reader<'_> {
         ))
     }
 
-    fn bytes(&mut self, n: usize) -> Result<&[u8]> {
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
         if n > self.remaining() {
             return Err(self.short());
         }
-        let s = &self.data[self.pos..self.pos + n];
+        let data = self.data;
+        let s = &data[self.pos..self.pos + n];
         self.pos += n;
         Ok(s)
     }
@@ -451,9 +477,10 @@ impl Reader<'_> {
         })
     }
 
-    /// Capacity to reserve for `n` items: never more than the input could hold (>= 1 byte each).
+    /// Capacity to reserve for `n` items: never more than the input could hold (>= 1 byte
+    /// each), nor more than [`PREALLOC_LIMIT`].
     fn cap(&self, n: usize) -> usize {
-        n.min(self.remaining())
+        n.min(self.remaining()).min(PREALLOC_LIMIT)
     }
 
     /// Read one complete object, without recursion: containers live on an explicit stack.
@@ -492,6 +519,7 @@ impl Reader<'_> {
                         items,
                         remaining,
                         list,
+                        hash,
                     } => {
                         let Some((v, m)) = done.take() else {
                             return Err(err(format_args!(
@@ -499,6 +527,23 @@ impl Reader<'_> {
                                 if *list { "list" } else { "tuple" }
                             )));
                         };
+                        if !m.hashable {
+                            *hash = None;
+                        } else if !*list && top.meta.hashable {
+                            let kh = &self.kh;
+                            match (hash.as_mut(), m.hash) {
+                                (Some(t), h) => t.push(h.unwrap_or_else(|| kh.hash(&v))),
+                                (None, Some(h)) => {
+                                    let mut t = kh.tuple(items.len() + *remaining);
+                                    for it in items.iter() {
+                                        t.push(kh.hash(it));
+                                    }
+                                    t.push(h);
+                                    *hash = Some(t);
+                                }
+                                (None, None) => {}
+                            }
+                        }
                         top.meta.absorb(m);
                         items.push(v);
                         *remaining -= 1;
@@ -519,7 +564,11 @@ impl Reader<'_> {
                             )));
                         }
                         top.meta.absorb(m);
-                        set.insert(v);
+                        // Without a carried hash the builder hashes only once it is large.
+                        match m.hash {
+                            Some(h) => set.insert_hashed(v, h),
+                            None => set.insert(v),
+                        }
                         *remaining -= 1;
                         if *remaining > 0 {
                             break;
@@ -542,7 +591,10 @@ impl Reader<'_> {
                             }
                             top.meta.absorb(km);
                             top.meta.absorb(vm);
-                            dict.insert(k, v);
+                            match km.hash {
+                                Some(h) => dict.insert_hashed(k, h, v),
+                                None => dict.insert(k, v),
+                            }
                             break;
                         }
                     },
@@ -563,9 +615,21 @@ impl Reader<'_> {
                 items, list: true, ..
             } => Value::List(items),
             Kind::Seq {
-                items, list: false, ..
-            } => Value::Tuple(items),
-            Kind::Set { set, .. } => Value::Set(set.finish()),
+                items,
+                list: false,
+                hash,
+                ..
+            } => {
+                m.hash = hash.filter(|_| m.hashable).map(|t| t.finish());
+                Value::Tuple(items)
+            }
+            Kind::Set { mut set, .. } => {
+                // Small sets are cheaper to hash again than to hash now (most are never
+                // hashed at all); a set already hashing its elements has its own for free.
+                let carry = m.cost > CARRY_HASH_FROM || set.is_hashing();
+                m.hash = (m.hashable && carry).then(|| set.set_hash());
+                Value::Set(set.finish())
+            }
             Kind::Dict { dict, .. } => {
                 m.hashable = false;
                 finish_dict(dict.finish(), "marshal")?
@@ -600,11 +664,18 @@ impl Reader<'_> {
         let flag = code & FLAG_REF != 0;
         let ty = code & !FLAG_REF;
         // Singletons are never entered into the reference table.
+        let singleton = match ty {
+            b'N' => Some(Value::None),
+            b'T' => Some(Value::Bool(true)),
+            b'F' => Some(Value::Bool(false)),
+            _ => None,
+        };
+        if let Some(v) = singleton {
+            self.charge(NODE_COST, at)?;
+            return Ok(Start::Val(v, Meta::scalar(0)));
+        }
         match ty {
             b'0' => return Ok(Start::Null),
-            b'N' => return Ok(Start::Val(Value::None, Meta::scalar(0))),
-            b'T' => return Ok(Start::Val(Value::Bool(true), Meta::scalar(0))),
-            b'F' => return Ok(Start::Val(Value::Bool(false), Meta::scalar(0))),
             b'.' => {
                 return Err(err(format_args!(
                     "Ellipsis (at byte {at}) is not supported"
@@ -650,9 +721,19 @@ impl Reader<'_> {
                 height: 1,
                 cost: NODE_COST,
                 hashable,
+                hash: None,
             },
             at,
         };
+        // What the value itself costs, charged before it is made (a long by its digit
+        // count: 15 bits of each 2-byte digit).
+        let cost = match ty {
+            b'l' | b's' | b'u' | b't' | b'a' | b'A' | b'z' | b'Z' => {
+                NODE_COST + self.payload_len(ty).unwrap_or(0)
+            }
+            _ => NODE_COST,
+        };
+        self.charge(cost, at)?;
         let (v, m) = match ty {
             b'(' | b')' | b'[' => {
                 let n = if ty == b')' {
@@ -667,6 +748,7 @@ impl Reader<'_> {
                         items,
                         remaining: n,
                         list,
+                        hash: None,
                     },
                     !list,
                 )));
@@ -675,14 +757,14 @@ impl Reader<'_> {
                 let frozen = ty == b'>';
                 let n = self.size(if frozen { "frozenset" } else { "set" })?;
                 let kind = Kind::Set {
-                    set: SetBuilder::new(),
+                    set: SetBuilder::with_hasher(self.kh.clone()),
                     remaining: n,
                 };
                 return Ok(Start::Open(container(kind, frozen)));
             }
             b'{' => {
                 let kind = Kind::Dict {
-                    dict: DictBuilder::new(),
+                    dict: DictBuilder::with_hasher(self.kh.clone()),
                     key: None,
                 };
                 return Ok(Start::Open(container(kind, false)));
@@ -727,12 +809,16 @@ impl Reader<'_> {
             }
             b'a' | b'A' => {
                 let n = self.size("string")?;
-                (Value::Str(latin1(self.bytes(n)?)), Meta::scalar(n))
+                let s = latin1(self.bytes(n)?);
+                let len = s.len();
+                (Value::Str(s), Meta::scalar(len))
             }
             // b'z' | b'Z'
             _ => {
                 let n = self.byte()? as usize;
-                (Value::Str(latin1(self.bytes(n)?)), Meta::scalar(n))
+                let s = latin1(self.bytes(n)?);
+                let len = s.len();
+                (Value::Str(s), Meta::scalar(len))
             }
         };
         self.fill_slot(slot, &v, m, at)?;
@@ -767,15 +853,41 @@ impl Reader<'_> {
         }
     }
 
+    #[inline]
     fn charge(&mut self, cost: usize, at: usize) -> Result<()> {
-        if cost > self.copy_budget {
-            return Err(err(format_args!(
-                "references expand beyond {} MiB (at byte {at})",
-                REF_COPY_BUDGET >> 20
-            )));
+        match self.budget.charge(cost, "marshal") {
+            Ok(()) => Ok(()),
+            Err(e) => Err(Error::serialization(format!(
+                "{} (at byte {at})",
+                e.message
+            ))),
         }
-        self.copy_budget -= cost;
-        Ok(())
+    }
+
+    /// For the string and long codes (at the byte after the code): the heap bytes the
+    /// value will take, read ahead without moving; None if the data is too short (the
+    /// read that follows reports it).
+    fn payload_len(&self, ty: u8) -> Option<usize> {
+        let rest = &self.data[self.pos..];
+        let (n, body) = match ty {
+            b'z' | b'Z' => (*rest.first()? as usize, rest.get(1..)?),
+            _ => {
+                let n = i32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
+                // a long's sign is its count's; other sizes must not be negative
+                let n = if ty == b'l' {
+                    n.unsigned_abs()
+                } else {
+                    u32::try_from(n).ok()?
+                };
+                (n as usize, &rest[4..])
+            }
+        };
+        let raw = body.get(..if ty == b'l' { n.checked_mul(2)? } else { n })?;
+        Some(match ty {
+            // latin-1 above 0x7f takes two bytes in UTF-8
+            b'a' | b'A' | b'z' | b'Z' => n + raw.iter().filter(|&&c| c >= 0x80).count(),
+            _ => raw.len(),
+        })
     }
 
     fn binary_float(&mut self) -> Result<f64> {
@@ -966,6 +1078,9 @@ impl Meta {
         self.height = self.height.max(child.height + 1);
         self.cost = self.cost.saturating_add(child.cost);
         self.hashable &= child.hashable;
+        if !self.hashable {
+            self.hash = None;
+        }
     }
 }
 
@@ -1034,4 +1149,165 @@ fn parse_py_float(s: &str) -> Option<f64> {
         }
     };
     Some(if neg { -v } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serial::budget::{value_cost, EXPANSION_FACTOR, EXPANSION_FLOOR};
+
+    fn int(i: i32) -> [u8; 5] {
+        let mut b = [b'i'; 5];
+        b[1..].copy_from_slice(&i.to_le_bytes());
+        b
+    }
+
+    fn header(code: u8, n: usize) -> Vec<u8> {
+        let mut b = vec![code];
+        b.extend_from_slice(&(n as u32).to_le_bytes());
+        b
+    }
+
+    /// A flagged 2 KiB bytes object, then a list of `refs` references to it.
+    fn fan_out(refs: usize) -> Vec<u8> {
+        let mut data = header(b'[', refs + 1);
+        data.extend(header(b's' | FLAG_REF, 2048));
+        data.extend(std::iter::repeat_n(b'x', 2048));
+        for _ in 0..refs {
+            data.extend(header(b'r', 0));
+        }
+        data
+    }
+
+    fn bound(input: &[u8]) -> usize {
+        (input.len() * EXPANSION_FACTOR).max(EXPANSION_FLOOR)
+    }
+
+    /// 310 KB asking for 100 MB of copies: the old fixed 256 MiB allowance let it through
+    /// (a small message reached 275 MB RSS); the message's own budget (32x) refuses it,
+    /// and what it accepts stays within that budget by the decoder's own accounting.
+    #[test]
+    fn reference_copies_are_bounded_by_the_message_size() {
+        let bomb = fan_out(50_000);
+        let e = decode(&bomb).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Serialization);
+        assert!(e.message.contains("expand beyond"), "{}", e.message);
+
+        for refs in [0, 10, 400] {
+            let data = fan_out(refs);
+            let (v, charged) = decode_with_budget(&data).unwrap();
+            assert_eq!(v.as_seq().unwrap().len(), refs + 1);
+            assert!(charged <= bound(&data), "{refs}: {charged}");
+            assert!(value_cost(&v, usize::MAX) <= charged, "{refs}");
+        }
+    }
+
+    /// The values read directly count too: copies and direct values may not each take the
+    /// whole allowance.
+    #[test]
+    fn direct_values_and_copies_share_one_budget() {
+        let nones = 200_000;
+        let refs = 3_000;
+        let mut data = header(b'[', 1 + refs + nones);
+        data.extend(header(b's' | FLAG_REF, 2048));
+        data.extend(std::iter::repeat_n(b'x', 2048));
+        for _ in 0..refs {
+            data.extend(header(b'r', 0));
+        }
+        data.extend(std::iter::repeat_n(b'N', nones));
+        // the copies alone (6.2 MB) and the Nones alone (6.4 MB) each fit in 32x 217 KB
+        let e = decode(&data).unwrap_err();
+        assert!(e.message.contains("expand beyond"), "{}", e.message);
+    }
+
+    /// `frozenset` nested 950 deep (each level 17 ints and the next level), the innermost
+    /// holding 1M ints: each level used to hash everything below it again when inserted
+    /// (depth x size); the hashes are now carried up, so each element is hashed once.
+    #[test]
+    fn nested_frozensets_are_hashed_once() {
+        let depth = 950;
+        let leaf = 1_000_000;
+        let mut data = Vec::new();
+        for level in 0..depth {
+            data.extend(header(b'>', 18));
+            for j in 0..17 {
+                data.extend(int(level * 100 + j));
+            }
+        }
+        data.extend(header(b'>', leaf));
+        for i in 0..leaf {
+            data.extend(int(i as i32));
+        }
+        let (v, charged) = decode_with_budget(&data).unwrap();
+        assert!(charged <= bound(&data));
+        let mut level = &v;
+        for _ in 0..depth {
+            let items = level.as_seq().unwrap();
+            assert_eq!(items.len(), 18);
+            level = &items[17];
+        }
+        assert_eq!(level.as_seq().unwrap().len(), leaf);
+    }
+
+    /// Two equal frozensets of 200k ints, in opposite orders, as elements of one set (and a
+    /// tuple holding each as dict keys): `Value`'s set equality scans (4 * 10^10 steps).
+    #[test]
+    fn equal_big_frozensets_deduplicate_in_linear_time() {
+        let n = 200_000;
+        let frozen = |rev: bool| {
+            let mut b = header(b'>', n);
+            let mut ints: Vec<i32> = (0..n as i32).collect();
+            if rev {
+                ints.reverse();
+            }
+            for i in ints {
+                b.extend(int(i));
+            }
+            b
+        };
+        let mut set = header(b'<', 2);
+        set.extend(frozen(false));
+        set.extend(frozen(true));
+        let Value::Set(items) = decode(&set).unwrap() else {
+            panic!("not a set")
+        };
+        assert_eq!(items.len(), 1);
+
+        let mut dict = vec![b'{'];
+        for (rev, val) in [(false, 1), (true, 2)] {
+            dict.extend([b')', 2]);
+            dict.extend(int(7));
+            dict.extend(frozen(rev));
+            dict.extend(int(val));
+        }
+        dict.push(b'0');
+        let Value::Dict(items) = decode(&dict).unwrap() else {
+            panic!("not a dict")
+        };
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].1, Value::Int(2));
+    }
+
+    /// Sizes are the sender's claims: a long's digit count and a string's length are
+    /// checked against the input before anything is allocated; a 1,000,000-digit long
+    /// (15 million bits) converts from its digits in one pass.
+    #[test]
+    fn longs_and_lengths() {
+        for code in [b'l', b's', b'u', b'a', b'[', b'(', b'<'] {
+            let mut data = header(code, i32::MAX as usize);
+            data.extend_from_slice(b"\x01\x00");
+            let e = decode(&data).unwrap_err();
+            assert_eq!(e.kind, crate::ErrorKind::Serialization);
+        }
+        let digits = 1_000_000;
+        let mut data = header(b'l', digits);
+        for _ in 0..digits {
+            data.extend_from_slice(&0x7fffu16.to_le_bytes());
+        }
+        let (v, charged) = decode_with_budget(&data).unwrap();
+        let Value::BigInt(b) = &v else { panic!() };
+        assert_eq!(b.bits(), 15 * digits as u64);
+        assert_eq!(*b, (BigInt::from(1) << (15 * digits)) - 1);
+        assert!(charged <= bound(&data));
+    }
 }

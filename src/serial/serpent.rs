@@ -7,13 +7,20 @@
 
 use super::MAX_DEPTH;
 use crate::error::{Error, Result};
-use crate::value::{float_repr_into, push_int, str_repr, Value};
+use crate::value::keyed::{DictBuilder, SetBuilder};
+use crate::value::{float_repr_into, push_int, str_repr, Value, ValueKind};
 use base64::Engine;
 use num_bigint::BigInt;
 
 const HEADER: &str = "# serpent utf-8 python3.2\n";
 /// CPython refuses int literals longer than this (sys.int_info.default_max_str_digits).
 const MAX_INT_DIGITS: usize = 4300;
+/// Hex, octal and binary literals may carry up to this many bits: what prints within
+/// [`MAX_INT_DIGITS`] decimal digits.
+const MAX_INT_BITS: usize = 14_000;
+/// Longest float or imaginary literal accepted (Python has no such limit; no real reply
+/// comes near it, and parsing stays cheap).
+const MAX_FLOAT_LEN: usize = 10_000;
 
 /// Serialize as serpent 1.4x does, header line included.
 pub fn encode(v: &Value) -> Result<Vec<u8>> {
@@ -225,6 +232,15 @@ fn write_seq(
     Ok(())
 }
 
+/// The kind of the first part of `v` Python could not hash (a tuple hashes if its items do).
+fn unhashable_part(v: &Value) -> Option<ValueKind> {
+    match v {
+        Value::List(_) | Value::Dict(_) | Value::Set(_) | Value::Object(_) => Some(v.kind()),
+        Value::Tuple(items) => items.iter().find_map(unhashable_part),
+        _ => None,
+    }
+}
+
 fn check_key(k: &Value) -> Result<()> {
     match k {
         Value::List(_) | Value::Dict(_) | Value::Set(_) | Value::Object(_) => Err(
@@ -432,9 +448,9 @@ impl<'a> Parser<'a> {
         let first = self.value(depth + 1)?;
         if self.eat(b':') {
             let v = self.value(depth + 1)?;
-            let mut items = Vec::with_capacity(4);
-            items.push((first, v));
-            let mut dict = Value::Dict(items);
+            self.hashable(&first, "dict key")?;
+            let mut dict = DictBuilder::new();
+            dict.insert(first, v);
             loop {
                 if self.eat(b'}') {
                     break;
@@ -450,30 +466,40 @@ impl<'a> Parser<'a> {
                     return self.err("expected ':' in dict");
                 }
                 let v = self.value(depth + 1)?;
-                check_key(&k).map_err(|e| {
-                    Error::serialization(format!("{} at offset {}", e.message, self.pos))
-                })?;
-                dict.dict_set(k, v);
+                self.hashable(&k, "dict key")?;
+                dict.insert(k, v);
             }
-            let Value::Dict(items) = dict else {
-                unreachable!()
-            };
-            return Ok(class_dict_to_value(items));
+            return Ok(class_dict_to_value(dict.finish()));
         }
         // a set literal
-        let mut items = vec![first];
-        if self.eat(b',') {
-            self.items_into(&mut items, b'}', depth)?;
-        } else if !self.eat(b'}') {
-            return self.err("expected ',' or '}' in set");
-        }
-        let mut set: Vec<Value> = Vec::with_capacity(items.len());
-        for i in items {
-            if !set.contains(&i) {
-                set.push(i);
+        self.hashable(&first, "set element")?;
+        let mut set = SetBuilder::new();
+        set.insert(first);
+        loop {
+            if self.eat(b'}') {
+                break;
             }
+            if !self.eat(b',') {
+                return self.err("expected ',' or '}' in set");
+            }
+            if self.eat(b'}') {
+                break;
+            }
+            let v = self.value(depth + 1)?;
+            self.hashable(&v, "set element")?;
+            set.insert(v);
         }
-        Ok(Value::Set(set))
+        Ok(Value::Set(set.finish()))
+    }
+
+    /// Refuse what Python could not hash (`ast.literal_eval` raises TypeError for it): the
+    /// builders' hashes and equality assume hashable keys, and unhashable ones (lists,
+    /// dicts) would all land in one bucket.
+    fn hashable(&self, v: &Value, what: &str) -> Result<()> {
+        match unhashable_part(v) {
+            None => Ok(()),
+            Some(k) => self.err(format!("unhashable {what} of kind {k:?}")),
+        }
     }
 
     /// A number, possibly signed, possibly `real ± imag j`.
@@ -541,45 +567,67 @@ impl<'a> Parser<'a> {
             {
                 self.pos += 1;
             }
-            let digits: String = self.src[ds..self.pos]
-                .chars()
-                .filter(|c| *c != '_')
-                .collect();
-            if digits.is_empty() || digits.len() > MAX_INT_DIGITS * 4 {
+            let text = &b[ds..self.pos];
+            if text
+                .iter()
+                .any(|&c| c != b'_' && !(c as char).is_digit(radix))
+            {
                 return self.err("invalid integer literal");
             }
-            return match BigInt::parse_bytes(digits.as_bytes(), radix) {
-                // Keep every int printable within CPython's 4300-digit limit (14,000 bits
-                // is about 4,214 decimal digits), so it survives a round trip.
-                Some(n) if n.bits() > 14_000 => self.err("integer literal too large"),
+            // Keep every int printable within CPython's 4300-digit limit (14,000 bits is
+            // about 4,214 decimal digits), so it survives a round trip. Counted before
+            // anything is copied or parsed: more significant digits than 14,000 bits can
+            // hold is too large whatever they are.
+            let significant = text
+                .iter()
+                .filter(|&&c| c != b'_')
+                .skip_while(|&&c| c == b'0')
+                .count();
+            let bits_per_digit = radix.trailing_zeros() as usize;
+            if significant > MAX_INT_BITS.div_ceil(bits_per_digit) {
+                return self.err("integer literal too large");
+            }
+            let digits: Vec<u8> = text.iter().copied().filter(|&c| c != b'_').collect();
+            if digits.is_empty() {
+                return self.err("invalid integer literal");
+            }
+            return match BigInt::parse_bytes(&digits, radix) {
+                Some(n) if n.bits() > MAX_INT_BITS as u64 => self.err("integer literal too large"),
                 Some(n) => Ok(Value::from_bigint(n)),
                 None => self.err("invalid integer literal"),
             };
         }
         // Fast path for the usual plain decimal int: up to 18 digits, no leading zero and
-        // nothing after that would make it a float, imaginary or `_`-separated. The general
-        // code below gives the same value for these; it just does more to get there.
-        let digits = b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if (1..=18).contains(&digits)
+        // nothing after that would make it a float, imaginary or `_`-separated (or longer).
+        // The general code below gives the same value for these; it just does more to get
+        // there. 18 digits always fit an i64.
+        let mut end = start;
+        let mut n = 0i64;
+        while end - start < 18 {
+            match b.get(end) {
+                Some(&d @ b'0'..=b'9') => n = n * 10 + i64::from(d - b'0'),
+                _ => break,
+            }
+            end += 1;
+        }
+        let digits = end - start;
+        if digits > 0
             && (digits == 1 || b[start] != b'0')
             && !matches!(
-                b.get(start + digits),
-                Some(b'.' | b'e' | b'E' | b'j' | b'J' | b'_')
+                b.get(end),
+                Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'j' | b'J' | b'_')
             )
         {
-            self.pos = start + digits;
-            let n = b[start..self.pos]
-                .iter()
-                .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+            self.pos = end;
             return Ok(Value::Int(n));
         }
         let mut is_float = false;
-        let mut underscores = false;
+        let mut underscores = 0;
         while self.pos < b.len() {
             match b[self.pos] {
                 b'0'..=b'9' => self.pos += 1,
                 b'_' => {
-                    underscores = true;
+                    underscores += 1;
                     self.pos += 1
                 }
                 b'.' => {
@@ -596,24 +644,32 @@ impl<'a> Parser<'a> {
                 _ => break,
             }
         }
-        let text = &self.src[start..self.pos];
-        let text = if underscores {
-            without_underscores(text)
+        let raw = &self.src[start..self.pos];
+        let imaginary = matches!(b.get(self.pos), Some(b'j' | b'J'));
+        if imaginary {
+            self.pos += 1;
+        }
+        // Lengths are checked before the text is copied (to drop `_`) or parsed.
+        let len = raw.len() - underscores;
+        if is_float || imaginary {
+            if len > MAX_FLOAT_LEN {
+                return self.err("number literal too long");
+            }
+        } else if len > MAX_INT_DIGITS {
+            return self.err(format!(
+                "integer literal longer than {MAX_INT_DIGITS} digits"
+            ));
+        }
+        let text = if underscores > 0 {
+            without_underscores(raw)
         } else {
-            std::borrow::Cow::Borrowed(text)
+            std::borrow::Cow::Borrowed(raw)
         };
         let text = text.as_ref();
         if text.is_empty() || text == "." {
             return self.err("invalid number");
         }
-        let imaginary = matches!(b.get(self.pos), Some(b'j' | b'J'));
-        if imaginary {
-            self.pos += 1;
-        }
         if is_float || imaginary {
-            if text.len() > 10_000 {
-                return self.err("number literal too long");
-            }
             let f: f64 = match text.parse() {
                 Ok(f) => f,
                 Err(_) => return self.err(format!("invalid number {text:?}")),
@@ -626,11 +682,6 @@ impl<'a> Parser<'a> {
         }
         if text.len() > 1 && text.starts_with('0') && text.bytes().any(|c| c != b'0') {
             return self.err("leading zeros in an integer literal are not allowed");
-        }
-        if text.len() > MAX_INT_DIGITS {
-            return self.err(format!(
-                "integer literal longer than {MAX_INT_DIGITS} digits"
-            ));
         }
         if text.len() <= 18 {
             // only ASCII digits get here, and 18 of them always fit an i64
@@ -645,6 +696,9 @@ impl<'a> Parser<'a> {
 
     /// One or more adjacent string literals (Python concatenates them).
     fn strings(&mut self) -> Result<Value> {
+        if let Some(s) = self.plain_string() {
+            return Ok(Value::Str(s));
+        }
         let mut acc: Option<Value> = None;
         loop {
             self.skip_ws();
@@ -685,6 +739,32 @@ impl<'a> Parser<'a> {
             Some(v) => Ok(v),
             None => self.err("expected a string literal"),
         }
+    }
+
+    /// The commonest literal, a quoted str without escapes, line breaks or another literal
+    /// after it, copied in one piece; None (nothing consumed) for anything else, which
+    /// [`Parser::strings`] reads in full.
+    fn plain_string(&mut self) -> Option<String> {
+        let q = *self.b.get(self.pos)?;
+        if q != b'\'' && q != b'"' {
+            return None;
+        }
+        let body = self.pos + 1;
+        let end = body + crate::value::scan::find_any3(&self.b[body..], q, b'\\', b'\n');
+        if self.b.get(end) != Some(&q) || (end == body && self.b.get(end + 1) == Some(&q)) {
+            return None; // an escape, a line break, no end, or a triple quote
+        }
+        let mut after = end + 1;
+        while let Some(b' ' | b'\t' | b'\r' | b'\n' | b'\x0c') = self.b.get(after) {
+            after += 1;
+        }
+        if let Some(c) = self.b.get(after) {
+            if matches!(c, b'\'' | b'"' | b'#' | b'\\') || c.is_ascii_alphabetic() {
+                return None; // maybe another literal to join
+            }
+        }
+        self.pos = end + 1;
+        Some(self.src[body..end].to_owned())
     }
 
     fn string_literal(&mut self, is_bytes: bool, raw: bool) -> Result<Value> {
@@ -1072,5 +1152,102 @@ mod tests {
         }
         assert!(decode(&[0xff, 0xfe]).is_err());
         assert!(decode(b"[1,\x002]").is_err());
+    }
+
+    /// `{i: i for i in range(200_000)}` and the set of the same ints (each twice) as a
+    /// server sends them. Scanning the entries so far on every insert made these quadratic
+    /// (minutes); the builders hash.
+    #[test]
+    fn dicts_and_sets_of_200k_ints() {
+        use std::fmt::Write;
+        let n = 200_000;
+        let mut dict = String::from("# serpent utf-8 python3.2\n{");
+        let mut set = String::from("# serpent utf-8 python3.2\n{");
+        for i in 0..n {
+            write!(dict, "{i}:{i},").unwrap();
+            write!(set, "{i},").unwrap();
+        }
+        for i in 0..n {
+            write!(set, "{i},").unwrap();
+        }
+        write!(dict, "{}:-1}}", n - 1).unwrap();
+        set.push('}');
+        let Value::Dict(items) = decode(dict.as_bytes()).unwrap() else {
+            panic!("not a dict")
+        };
+        assert_eq!(items.len(), n);
+        for (i, (k, v)) in items.iter().enumerate() {
+            assert_eq!(*k, Value::Int(i as i64));
+            let want = if i == n - 1 { -1 } else { i as i64 };
+            assert_eq!(*v, Value::Int(want));
+        }
+        let Value::Set(items) = decode(set.as_bytes()).unwrap() else {
+            panic!("not a set")
+        };
+        assert_eq!(items, (0..n as i64).map(Value::Int).collect::<Vec<_>>());
+    }
+
+    /// What Python cannot hash cannot be a key or set element (`literal_eval` raises
+    /// TypeError); a tuple is hashable when its items are. The first key was not checked,
+    /// nor were set elements or tuple items.
+    #[test]
+    fn unhashable_keys_and_set_elements_are_refused() {
+        for bad in [
+            "{[1]: 2}",
+            "{1: 0, ([1],): 2}",
+            "{(1, (2, {3: 4})): 0}",
+            "{[1], [2]}",
+            "{1, {2}}",
+            "{(1, [2])}",
+        ] {
+            let e = parse_literal(bad).unwrap_err();
+            assert_eq!(e.kind, crate::ErrorKind::Serialization, "{bad}");
+            assert!(e.message.starts_with("unhashable"), "{bad}: {}", e.message);
+        }
+        assert_eq!(
+            lit("{(1, (2, 'x')): 0, (1.0, (2, 'x')): 1}").repr(),
+            "{(1, (2, 'x')): 1}"
+        );
+    }
+
+    /// Int literals are measured before anything is copied or parsed: decimal by digits
+    /// (CPython's 4300), hex, octal and binary by the bits their significant digits need
+    /// (leading zeros are free, as in Python).
+    #[test]
+    fn int_literal_limits_in_every_base() {
+        let huge = 2_000_000;
+        for (prefix, digit) in [("", "7"), ("0x", "f"), ("0o", "7"), ("0b", "1")] {
+            let text = format!("[{prefix}{}]", digit.repeat(huge));
+            let e = parse_literal(&text).unwrap_err();
+            assert_eq!(e.kind, crate::ErrorKind::Serialization);
+            assert!(
+                e.message.contains("too large") || e.message.contains("longer than 4300"),
+                "{prefix}: {}",
+                e.message
+            );
+        }
+        assert!(parse_literal(&"1_0".repeat(2200)).is_err());
+        assert!(parse_literal(&"9".repeat(4300)).is_ok());
+        assert!(parse_literal(&"9".repeat(4301)).is_err());
+        for (prefix, bits_per_digit) in [("0x", 4), ("0o", 3), ("0b", 1)] {
+            let zeros = "0".repeat(50_000);
+            assert_eq!(lit(&format!("{prefix}{zeros}1")), Value::Int(1), "{prefix}");
+            // 14,000 bits is the largest accepted: 1 followed by 13,999 zero bits
+            let fits = |bits: usize| {
+                let digits = bits.div_ceil(bits_per_digit);
+                let top = 1u32 << ((bits - 1) % bits_per_digit);
+                let text = format!("{prefix}{top}{}", "0".repeat(digits - 1));
+                parse_literal(&text).map(|v| v.kind())
+            };
+            assert_eq!(
+                fits(14_000).unwrap(),
+                crate::value::ValueKind::BigInt,
+                "{prefix}"
+            );
+            assert!(fits(14_001).is_err(), "{prefix}");
+        }
+        let long_float = format!("0.{}", "1".repeat(20_000));
+        assert!(parse_literal(&long_float).is_err());
+        assert!(parse_literal(&format!("0.{}", "1".repeat(9_000))).is_ok());
     }
 }

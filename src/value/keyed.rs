@@ -2,141 +2,112 @@
 //! `True` are one key): every decoder builds its dicts and sets through these, so a reply of
 //! n entries costs O(n), never a scan per insert. The hash is keyed per process
 //! (`RandomState`), so a hostile peer cannot aim its keys at one bucket.
+//!
+//! The hash is compositional (a tuple's hash is made of its items' hashes, a set's of the
+//! sum of its elements' hashes), so a decoder that builds nested hashable containers
+//! (marshal's frozensets) can carry each finished container's hash up instead of walking it
+//! again at every level it is inserted into: that walk would cost depth x size.
 
 use super::Value;
-use std::collections::hash_map::RandomState;
+use std::collections::hash_map::{DefaultHasher, RandomState};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
-/// Up to this many entries, duplicate detection scans linearly; beyond, a hash index is built.
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Up to this many entries, duplicate detection scans the stored hashes; beyond, an index
+/// is built.
 pub(crate) const LINEAR_LIMIT: usize = 16;
 
-/// Hash index over the keys of a growing dict or set, built once it gets large.
-pub(crate) struct KeyIndex {
-    buckets: HashMap<u64, Vec<usize>>,
-    hasher: RandomState,
+/// NaN is never equal to anything, itself included; giving every NaN its own hash keeps
+/// many NaN keys (distinct keys, in Python too) out of one bucket chain.
+static NAN_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// The keyed hash behind [`DictBuilder`] and [`SetBuilder`]: `a == b` implies
+/// `hash(a) == hash(b)` for `Value`'s Python-like equality. Builders that share one (see
+/// `with_hasher`) accept hashes computed by it ([`DictBuilder::insert_hashed`]).
+#[derive(Clone)]
+pub(crate) struct KeyHasher {
+    rs: RandomState,
 }
 
-impl KeyIndex {
-    pub(crate) fn build<'a>(keys: impl Iterator<Item = &'a Value>) -> KeyIndex {
-        let mut ix = KeyIndex {
-            buckets: HashMap::new(),
-            hasher: RandomState::new(),
-        };
-        for (i, k) in keys.enumerate() {
-            let h = key_hash(k, &ix.hasher);
-            ix.buckets.entry(h).or_default().push(i);
-        }
-        ix
+/// A tuple's hash, fed its items' hashes in order.
+pub(crate) struct TupleHash(DefaultHasher);
+
+impl TupleHash {
+    pub(crate) fn push(&mut self, item_hash: u64) {
+        self.0.write_u64(item_hash);
+    }
+
+    pub(crate) fn finish(&self) -> u64 {
+        self.0.finish()
     }
 }
 
-/// Position of `key` among `keys` (Python equality), using `index` when there is one;
-/// otherwise returns the key's hash bucket to insert into.
-pub(crate) fn find_key<'a, F: Fn(usize) -> &'a Value>(
-    key: &Value,
-    len: usize,
-    get: F,
-    index: Option<&KeyIndex>,
-) -> std::result::Result<usize, Option<u64>> {
-    match index {
-        None => (0..len).find(|&i| get(i) == key).ok_or(None),
-        Some(ix) => {
-            let h = key_hash(key, &ix.hasher);
-            match ix.buckets.get(&h) {
-                Some(bucket) => bucket
+impl KeyHasher {
+    pub(crate) fn new() -> Self {
+        KeyHasher {
+            rs: RandomState::new(),
+        }
+    }
+
+    /// The hash of `v`. Recursion is bounded by the decoders' depth limit.
+    pub(crate) fn hash(&self, v: &Value) -> u64 {
+        match v {
+            Value::Tuple(items) => {
+                let mut t = self.tuple(items.len());
+                for it in items {
+                    t.push(self.hash(it));
+                }
+                t.finish()
+            }
+            Value::Set(items) => self.set(
+                items
                     .iter()
-                    .copied()
-                    .find(|&i| get(i) == key)
-                    .ok_or(Some(h)),
-                None => Err(Some(h)),
-            }
-        }
-    }
-}
-
-/// Builds an insertion-ordered dict with Python's duplicate-key rule (first key position,
-/// last value) in expected linear time, using a hash consistent with `Value`'s `PartialEq`.
-pub(crate) struct DictBuilder {
-    items: Vec<(Value, Value)>,
-    index: Option<KeyIndex>,
-}
-
-impl DictBuilder {
-    pub(crate) fn new() -> Self {
-        DictBuilder {
-            items: Vec::new(),
-            index: None,
+                    .fold(0u64, |sum, it| sum.wrapping_add(self.hash(it))),
+            ),
+            other => self.scalar(other),
         }
     }
 
-    pub(crate) fn insert(&mut self, k: Value, v: Value) {
-        let items = &self.items;
-        match find_key(&k, items.len(), |i| &items[i].0, self.index.as_ref()) {
-            Ok(i) => self.items[i].1 = v,
-            Err(h) => {
-                if let (Some(h), Some(ix)) = (h, self.index.as_mut()) {
-                    ix.buckets.entry(h).or_default().push(self.items.len());
-                }
-                self.items.push((k, v));
-                if self.index.is_none() && self.items.len() >= LINEAR_LIMIT {
-                    self.index = Some(KeyIndex::build(self.items.iter().map(|(k, _)| k)));
-                }
-            }
-        }
+    /// Start the hash of a tuple of `len` items.
+    pub(crate) fn tuple(&self, len: usize) -> TupleHash {
+        let mut h = self.rs.build_hasher();
+        7u8.hash(&mut h);
+        len.hash(&mut h);
+        TupleHash(h)
     }
 
-    pub(crate) fn finish(self) -> Vec<(Value, Value)> {
-        self.items
-    }
-}
-
-/// Builds a set keeping the first of equal elements (Python's `set.add`).
-pub(crate) struct SetBuilder {
-    items: Vec<Value>,
-    index: Option<KeyIndex>,
-}
-
-impl SetBuilder {
-    pub(crate) fn new() -> Self {
-        SetBuilder {
-            items: Vec::new(),
-            index: None,
-        }
+    /// The hash of a set whose (distinct) elements' hashes add up to `sum`: a sum, so that
+    /// element order does not matter.
+    pub(crate) fn set(&self, sum: u64) -> u64 {
+        let mut h = self.rs.build_hasher();
+        8u8.hash(&mut h);
+        sum.hash(&mut h);
+        h.finish()
     }
 
-    pub(crate) fn insert(&mut self, v: Value) {
-        let items = &self.items;
-        if let Err(h) = find_key(&v, items.len(), |i| &items[i], self.index.as_ref()) {
-            if let (Some(h), Some(ix)) = (h, self.index.as_mut()) {
-                ix.buckets.entry(h).or_default().push(self.items.len());
-            }
-            self.items.push(v);
-            if self.index.is_none() && self.items.len() >= LINEAR_LIMIT {
-                self.index = Some(KeyIndex::build(self.items.iter()));
-            }
-        }
-    }
-
-    pub(crate) fn finish(self) -> Vec<Value> {
-        self.items
+    /// A hash for anything but tuples and sets.
+    pub(crate) fn scalar(&self, v: &Value) -> u64 {
+        let mut h = self.rs.build_hasher();
+        scalar_into(v, &mut h);
+        h.finish()
     }
 }
 
-/// A hash with `a == b  =>  key_hash(a) == key_hash(b)` for `Value`'s Python-like equality.
-/// Recursion is bounded by the decoders' depth limit.
-fn key_hash(v: &Value, rs: &RandomState) -> u64 {
-    let mut h = rs.build_hasher();
-    hash_into(v, rs, &mut h);
-    h.finish()
-}
-
-fn hash_into<H: Hasher>(v: &Value, rs: &RandomState, h: &mut H) {
+fn scalar_into<H: Hasher>(v: &Value, h: &mut H) {
     fn int<H: Hasher>(i: i128, h: &mut H) {
         1u8.hash(h);
         i.hash(h);
     }
+    fn nan<H: Hasher>(h: &mut H) {
+        12u8.hash(h);
+        NAN_SEQ.fetch_add(1, Ordering::Relaxed).hash(h);
+    }
+    // Mirrors `Value`'s numeric equality: integral floats below 1e18 equal the int.
     fn float<H: Hasher>(f: f64, h: &mut H) {
-        if f.fract() == 0.0 && f.abs() < 1e18 {
+        if f.is_nan() {
+            nan(h);
+        } else if f.fract() == 0.0 && f.abs() < 1e18 {
             int(f as i128, h);
         } else {
             2u8.hash(h);
@@ -160,6 +131,7 @@ fn hash_into<H: Hasher>(v: &Value, rs: &RandomState, h: &mut H) {
         }
         Value::Float(f) => float(*f, h),
         Value::Complex { re, im } if *im == 0.0 => float(*re, h),
+        Value::Complex { re, im } if re.is_nan() || im.is_nan() => nan(h),
         Value::Complex { re, im } => {
             4u8.hash(h);
             zero_norm(*re).hash(h);
@@ -173,25 +145,391 @@ fn hash_into<H: Hasher>(v: &Value, rs: &RandomState, h: &mut H) {
             6u8.hash(h);
             b.hash(h);
         }
-        Value::Tuple(items) => {
-            7u8.hash(h);
-            items.len().hash(h);
-            for it in items {
-                hash_into(it, rs, h);
-            }
-        }
-        Value::Set(items) => {
-            8u8.hash(h);
-            let mut sum = 0u64;
-            for it in items {
-                sum = sum.wrapping_add(key_hash(it, rs));
-            }
-            sum.hash(h);
-        }
-        // Unhashable in Python; callers refuse them as keys. Hash only the kind.
+        // Unhashable in Python; decoders refuse them as keys. Hash only the kind.
         Value::List(_) => 9u8.hash(h),
         Value::Dict(_) => 10u8.hash(h),
         Value::Object(_) => 11u8.hash(h),
+        // Not scalars; reached only through `KeyHasher::hash`, which handles them.
+        Value::Tuple(_) | Value::Set(_) => 13u8.hash(h),
+    }
+}
+
+/// Bookkeeping shared by both builders. Small builders (most dicts in a reply) compare keys
+/// directly, as hashing every key would cost more; past [`LINEAR_LIMIT`] keys (or as soon
+/// as the caller supplies hashes) every key's hash is kept, with an open-addressing index
+/// of positions. Kept small (the index boxed): decoders hold one per open container.
+struct Keys {
+    /// None while the builder is small and was given no hashes.
+    index: Option<Box<Index>>,
+    /// Made when first needed: most dicts in a reply are small and never hash.
+    kh: Option<KeyHasher>,
+}
+
+struct Index {
+    /// Each key's hash.
+    hashes: Vec<u64>,
+    /// Open addressing, linear probing: 0 is empty, else position + 1. Power-of-two size,
+    /// at most half full. Empty up to [`LINEAR_LIMIT`] keys (the hashes are scanned).
+    slots: Vec<u32>,
+    /// Positions past `u32::MAX - 1` (no slot can name them), scanned one by one.
+    overflow: Vec<usize>,
+}
+
+impl Keys {
+    fn new(kh: Option<KeyHasher>) -> Self {
+        Keys { index: None, kh }
+    }
+
+    fn kh(&mut self) -> &KeyHasher {
+        self.kh.get_or_insert_with(KeyHasher::new)
+    }
+
+    fn hashed(&self) -> bool {
+        self.index.is_some()
+    }
+
+    /// Position of a key equal to `k` among the `n` keys so far, with no hashes kept yet.
+    fn find_unhashed<'a>(
+        &self,
+        k: &Value,
+        n: usize,
+        key_at: impl Fn(usize) -> &'a Value,
+    ) -> Option<usize> {
+        (0..n).find(|&i| key_eq(key_at(i), k))
+    }
+
+    /// Position of a key equal to `k` (whose hash is `h`), with every key's hash kept.
+    fn find<'a>(&self, k: &Value, h: u64, key_at: impl Fn(usize) -> &'a Value) -> Option<usize> {
+        let ix = self.index.as_deref()?;
+        let hit = |i: usize| ix.hashes[i] == h && key_eq(key_at(i), k);
+        if ix.slots.is_empty() {
+            return (0..ix.hashes.len()).find(|&i| hit(i));
+        }
+        let mask = ix.slots.len() - 1;
+        let mut s = h as usize & mask;
+        loop {
+            match ix.slots[s] {
+                0 => break,
+                p if hit(p as usize - 1) => return Some(p as usize - 1),
+                _ => s = (s + 1) & mask,
+            }
+        }
+        ix.overflow.iter().copied().find(|&i| hit(i))
+    }
+
+    /// Keep the hashes of the `n` keys so far (computed by `key_at`), from now on.
+    fn start_hashing<'a>(&mut self, n: usize, key_at: impl Fn(usize) -> &'a Value) {
+        let kh = self.kh.get_or_insert_with(KeyHasher::new);
+        let mut ix = Box::new(Index {
+            hashes: (0..n).map(|i| kh.hash(key_at(i))).collect(),
+            slots: Vec::new(),
+            overflow: Vec::new(),
+        });
+        if n > LINEAR_LIMIT {
+            ix.rebuild();
+        }
+        self.index = Some(ix);
+    }
+
+    /// Record the hash `h` of a new key at the next position (hashes are kept).
+    fn push(&mut self, h: u64) {
+        let ix = self.index.as_deref_mut().expect("hashes are kept");
+        ix.hashes.push(h);
+        let n = ix.hashes.len();
+        if n * 2 > ix.slots.len() && n > LINEAR_LIMIT {
+            ix.rebuild();
+        } else if !ix.slots.is_empty() {
+            ix.place(n - 1);
+        }
+    }
+}
+
+impl Index {
+    fn rebuild(&mut self) {
+        let size = (self.hashes.len() * 2).next_power_of_two().max(64);
+        self.slots = vec![0; size];
+        self.overflow.clear();
+        for i in 0..self.hashes.len() {
+            self.place(i);
+        }
+    }
+
+    fn place(&mut self, i: usize) {
+        let Ok(p) = u32::try_from(i + 1) else {
+            self.overflow.push(i);
+            return;
+        };
+        if p == u32::MAX {
+            self.overflow.push(i);
+            return;
+        }
+        let mask = self.slots.len() - 1;
+        let mut s = self.hashes[i] as usize & mask;
+        while self.slots[s] != 0 {
+            s = (s + 1) & mask;
+        }
+        self.slots[s] = p;
+    }
+}
+
+/// The hashed positions of a fixed collection's keys, for many lookups in it (equality of
+/// big sets and dicts): expected O(1) per lookup instead of a scan.
+pub(crate) struct KeyIndex {
+    keys: Keys,
+}
+
+impl KeyIndex {
+    pub(crate) fn build<'a>(n: usize, key_at: impl Fn(usize) -> &'a Value) -> KeyIndex {
+        let mut keys = Keys::new(None);
+        keys.start_hashing(n, key_at);
+        KeyIndex { keys }
+    }
+
+    /// Position of a key equal to `k`, given the same `key_at` as `build`.
+    pub(crate) fn find<'a>(&self, k: &Value, key_at: impl Fn(usize) -> &'a Value) -> Option<usize> {
+        let h = self
+            .keys
+            .kh
+            .as_ref()
+            .expect("made by start_hashing")
+            .hash(k);
+        self.keys.find(k, h, key_at)
+    }
+}
+
+/// Builds an insertion-ordered dict with Python's duplicate-key rule (first key position,
+/// last value) in expected linear time.
+pub(crate) struct DictBuilder {
+    items: Vec<(Value, Value)>,
+    keys: Keys,
+}
+
+impl DictBuilder {
+    pub(crate) fn new() -> Self {
+        DictBuilder {
+            items: Vec::new(),
+            keys: Keys::new(None),
+        }
+    }
+
+    /// A builder whose keys' hashes may be given by `kh` ([`DictBuilder::insert_hashed`]).
+    pub(crate) fn with_hasher(kh: KeyHasher) -> Self {
+        DictBuilder {
+            items: Vec::new(),
+            keys: Keys::new(Some(kh)),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, k: Value, v: Value) {
+        if self.keys.hashed() {
+            let h = self.keys.kh().hash(&k);
+            return self.insert_hashed(k, h, v);
+        }
+        let items = &self.items;
+        match self.keys.find_unhashed(&k, items.len(), |i| &items[i].0) {
+            Some(i) => self.items[i].1 = v,
+            None => {
+                self.items.push((k, v));
+                if self.items.len() > LINEAR_LIMIT {
+                    let items = &self.items;
+                    self.keys.start_hashing(items.len(), |i| &items[i].0);
+                }
+            }
+        }
+    }
+
+    /// Insert `k` whose hash, by this builder's [`KeyHasher`], is `h`.
+    pub(crate) fn insert_hashed(&mut self, k: Value, h: u64, v: Value) {
+        if !self.keys.hashed() {
+            let items = &self.items;
+            self.keys.start_hashing(items.len(), |i| &items[i].0);
+        }
+        let items = &self.items;
+        match self.keys.find(&k, h, |i| &items[i].0) {
+            Some(i) => self.items[i].1 = v,
+            None => {
+                self.items.push((k, v));
+                self.keys.push(h);
+            }
+        }
+    }
+
+    pub(crate) fn finish(self) -> Vec<(Value, Value)> {
+        self.items
+    }
+}
+
+/// Builds a set keeping the first of equal elements (Python's `set.add`).
+pub(crate) struct SetBuilder {
+    items: Vec<Value>,
+    keys: Keys,
+}
+
+impl SetBuilder {
+    pub(crate) fn new() -> Self {
+        SetBuilder {
+            items: Vec::new(),
+            keys: Keys::new(None),
+        }
+    }
+
+    /// A builder whose elements' hashes may be given by `kh` ([`SetBuilder::insert_hashed`]).
+    pub(crate) fn with_hasher(kh: KeyHasher) -> Self {
+        SetBuilder {
+            items: Vec::new(),
+            keys: Keys::new(Some(kh)),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, v: Value) {
+        if self.keys.hashed() {
+            let h = self.keys.kh().hash(&v);
+            return self.insert_hashed(v, h);
+        }
+        let items = &self.items;
+        if self
+            .keys
+            .find_unhashed(&v, items.len(), |i| &items[i])
+            .is_none()
+        {
+            self.items.push(v);
+            if self.items.len() > LINEAR_LIMIT {
+                let items = &self.items;
+                self.keys.start_hashing(items.len(), |i| &items[i]);
+            }
+        }
+    }
+
+    /// Insert `v` whose hash, by this builder's [`KeyHasher`], is `h`.
+    pub(crate) fn insert_hashed(&mut self, v: Value, h: u64) {
+        if !self.keys.hashed() {
+            let items = &self.items;
+            self.keys.start_hashing(items.len(), |i| &items[i]);
+        }
+        let items = &self.items;
+        if self.keys.find(&v, h, |i| &items[i]).is_none() {
+            self.items.push(v);
+            self.keys.push(h);
+        }
+    }
+
+    /// Whether the elements' hashes are kept already (the set is large, or was given
+    /// hashes): then [`SetBuilder::set_hash`] costs one hash, not one per element.
+    pub(crate) fn is_hashing(&self) -> bool {
+        self.keys.hashed()
+    }
+
+    /// What `KeyHasher::hash` gives for the finished set, from the elements' kept hashes
+    /// rather than walking them again.
+    pub(crate) fn set_hash(&mut self) -> u64 {
+        let kh = self.keys.kh.get_or_insert_with(KeyHasher::new);
+        let sum = if let Some(ix) = &self.keys.index {
+            ix.hashes.iter().fold(0u64, |s, &h| s.wrapping_add(h))
+        } else {
+            self.items
+                .iter()
+                .fold(0u64, |s, it| s.wrapping_add(kh.hash(it)))
+        };
+        kh.set(sum)
+    }
+
+    pub(crate) fn finish(self) -> Vec<Value> {
+        self.items
+    }
+}
+
+/// `a == b` (Python equality as `Value` defines it), in time linear in the two values.
+/// `Value`'s own set equality looks each element up by a scan (quadratic), and nested sets
+/// would repeat that at every level; here sets are matched through hashes computed once
+/// per node.
+#[inline]
+fn key_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Tuple(_), Value::Tuple(_)) | (Value::Set(_), Value::Set(_)) => container_eq(a, b),
+        _ => a == b,
+    }
+}
+
+fn container_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Tuple(x), Value::Tuple(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| key_eq(p, q))
+        }
+        // Any keyed hash will do: it is only compared with itself.
+        _ => DeepEq {
+            kh: &KeyHasher::new(),
+            memo: HashMap::new(),
+        }
+        .eq(a, b),
+    }
+}
+
+/// One equality test between values that contain sets.
+struct DeepEq<'k> {
+    kh: &'k KeyHasher,
+    /// Hashes of the containers met so far. The values are borrowed for the whole test, so
+    /// a node's address identifies it.
+    memo: HashMap<*const Value, u64>,
+}
+
+impl DeepEq<'_> {
+    fn hash(&mut self, v: &Value) -> u64 {
+        if !matches!(v, Value::Tuple(_) | Value::Set(_)) {
+            return self.kh.scalar(v);
+        }
+        if let Some(&h) = self.memo.get(&(v as *const Value)) {
+            return h;
+        }
+        let h = match v {
+            Value::Tuple(items) => {
+                let mut t = self.kh.tuple(items.len());
+                for it in items {
+                    let ih = self.hash(it);
+                    t.push(ih);
+                }
+                t.finish()
+            }
+            Value::Set(items) => {
+                let mut sum = 0u64;
+                for it in items {
+                    sum = sum.wrapping_add(self.hash(it));
+                }
+                self.kh.set(sum)
+            }
+            _ => unreachable!("only containers are memoised"),
+        };
+        self.memo.insert(v as *const Value, h);
+        h
+    }
+
+    fn eq(&mut self, a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::Tuple(x), Value::Tuple(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(p, q)| self.eq(p, q))
+            }
+            (Value::Set(x), Value::Set(y)) => {
+                if x.len() != y.len() || self.hash(a) != self.hash(b) {
+                    return false;
+                }
+                let mut by_hash: Vec<(u64, usize)> = y
+                    .iter()
+                    .enumerate()
+                    .map(|(j, e)| (self.hash(e), j))
+                    .collect();
+                by_hash.sort_unstable();
+                // Elements of a set are distinct, so with equal lengths "every element of x
+                // is in y" is equality.
+                x.iter().all(|e| {
+                    let h = self.hash(e);
+                    let from = by_hash.partition_point(|&(bh, _)| bh < h);
+                    by_hash[from..]
+                        .iter()
+                        .take_while(|&&(bh, _)| bh == h)
+                        .any(|&(_, j)| self.eq(e, &y[j]))
+                })
+            }
+            _ => a == b,
+        }
     }
 }
 
@@ -248,5 +586,73 @@ mod tests {
         assert!(matches!(items[0].0, Value::Int(0)));
         assert_eq!(items[100].1, Value::Int(1));
         assert_eq!(st.finish().len(), 100);
+    }
+
+    /// Sets as elements: equal whatever the order (also nested), unequal on any difference,
+    /// and the hash a builder carries up equals the hash of the finished set.
+    #[test]
+    fn nested_sets_compare_by_content() {
+        let kh = KeyHasher::new();
+        let set = |range: std::ops::Range<i64>, rev: bool, extra: Option<Value>| {
+            let mut b = SetBuilder::with_hasher(kh.clone());
+            let mut items: Vec<Value> = range.map(Value::Int).collect();
+            if rev {
+                items.reverse();
+            }
+            items.extend(extra);
+            for i in items {
+                b.insert(i);
+            }
+            let h = b.set_hash();
+            let v = Value::Set(b.finish());
+            assert_eq!(kh.hash(&v), h);
+            (v, h)
+        };
+        let (inner_a, _) = set(0..40, false, None);
+        let (inner_b, _) = set(0..40, true, None);
+        let (inner_c, _) = set(1..41, false, None);
+        let (a, ha) = set(100..140, false, Some(inner_a));
+        let (b, hb) = set(100..140, true, Some(inner_b));
+        let (c, hc) = set(100..140, false, Some(inner_c));
+        let mut outer = SetBuilder::with_hasher(kh.clone());
+        outer.insert_hashed(a, ha);
+        outer.insert_hashed(b, hb);
+        outer.insert_hashed(c, hc);
+        assert_eq!(outer.finish().len(), 2);
+    }
+
+    /// Every NaN is a distinct key (as in Python) and none of them lands in a shared
+    /// bucket: with one hash for all NaNs, each insert scanned every NaN before it.
+    #[test]
+    fn many_nan_keys_stay_distinct_in_linear_time() {
+        let n = 200_000;
+        let mut d = DictBuilder::new();
+        let mut st = SetBuilder::new();
+        for i in 0..n {
+            d.insert(Value::Float(f64::NAN), Value::Int(i));
+            st.insert(Value::Complex {
+                re: 1.0,
+                im: f64::NAN,
+            });
+        }
+        assert_eq!(d.finish().len(), n as usize);
+        assert_eq!(st.finish().len(), n as usize);
+    }
+
+    /// Two equal sets of 200k elements (in opposite orders) as elements of one set:
+    /// `Value`'s own set equality scans one per element of the other (2 * 10^10 steps).
+    #[test]
+    fn equal_big_sets_as_elements_compare_in_linear_time() {
+        let n = 200_000;
+        let a = Value::Set((0..n).map(Value::Int).collect());
+        let b = Value::Set((0..n).rev().map(Value::Int).collect());
+        let c = Value::Set((1..=n).map(Value::Int).collect());
+        let mut st = SetBuilder::new();
+        st.insert(a);
+        st.insert(b);
+        st.insert(c);
+        let items = st.finish();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].as_seq().unwrap()[0], Value::Int(0));
     }
 }

@@ -286,9 +286,8 @@ fn set_within(a: &[Value], b: &[Value]) -> bool {
     if b.len() <= keyed::LINEAR_LIMIT {
         return a.iter().all(|x| b.contains(x));
     }
-    let index = KeyIndex::build(b.iter());
-    a.iter()
-        .all(|x| keyed::find_key(x, b.len(), |i| &b[i], Some(&index)).is_ok())
+    let index = KeyIndex::build(b.len(), |i| &b[i]);
+    a.iter().all(|x| index.find(x, |i| &b[i]).is_some())
 }
 
 /// Every key of `a` is in `b` with an equal value; hashed like [`set_within`].
@@ -298,13 +297,11 @@ fn dict_within(a: &[(Value, Value)], b: &[(Value, Value)]) -> bool {
             .iter()
             .all(|(k, v)| b.iter().any(|(bk, bv)| bk == k && bv == v));
     }
-    let index = KeyIndex::build(b.iter().map(|(k, _)| k));
-    a.iter().all(
-        |(k, v)| match keyed::find_key(k, b.len(), |i| &b[i].0, Some(&index)) {
-            Ok(i) => b[i].1 == *v,
-            Err(_) => false,
-        },
-    )
+    let index = KeyIndex::build(b.len(), |i| &b[i].0);
+    a.iter().all(|(k, v)| match index.find(k, |i| &b[i].0) {
+        Some(i) => b[i].1 == *v,
+        None => false,
+    })
 }
 
 /// Exact numeric comparison key; big ints compare exactly among themselves.
