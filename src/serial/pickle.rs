@@ -1731,4 +1731,421 @@ mod tests {
             assert!(decode(&good[..cut]).is_err());
         }
     }
+
+    // ------------------------------------------------------------ hostile input
+    //
+    // Each attack is built here byte by byte. Memory is checked through the expansion
+    // budget's own accounting (what the decoder charged before copying), never by timing.
+
+    use crate::serial::budget::value_cost;
+
+    /// `body` between a protocol-4 header and STOP.
+    fn proto4(body: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x80, 4];
+        p.extend_from_slice(body);
+        p.push(b'.');
+        p
+    }
+
+    fn binint(out: &mut Vec<u8>, n: i32) {
+        out.push(b'J');
+        out.extend_from_slice(&n.to_le_bytes());
+    }
+
+    fn op4(out: &mut Vec<u8>, op: u8, n: u32) {
+        out.push(op);
+        out.extend_from_slice(&n.to_le_bytes());
+    }
+
+    /// EMPTY_LIST MARK ints APPENDS: the list `0..n`.
+    fn int_list(out: &mut Vec<u8>, n: i32) {
+        out.extend_from_slice(b"](");
+        for i in 0..n {
+            binint(out, i);
+        }
+        out.push(b'e');
+    }
+
+    fn ints(n: i32) -> Vec<Value> {
+        (0..n).map(|i| Value::Int(i as i64)).collect()
+    }
+
+    fn budget_total(p: &[u8]) -> usize {
+        ExpansionBudget::for_input(p.len()).remaining()
+    }
+
+    fn refused_as_expansion(r: &Result<Value>) {
+        match r {
+            Err(e) => {
+                assert_eq!(e.kind, crate::error::ErrorKind::Serialization);
+                assert!(e.message.contains("expand beyond"), "{}", e.message);
+            }
+            Ok(_) => panic!("decoded a pickle that expands beyond its budget"),
+        }
+    }
+
+    #[test]
+    fn memo_puts_copy_nothing() {
+        // A 100k list memoized under 200k ids and never read back: each PUT used to
+        // deep-copy the list (640 GB).
+        let mut b = Vec::new();
+        int_list(&mut b, 100_000);
+        for id in 0..200_000 {
+            op4(&mut b, b'r', id);
+        }
+        let p = proto4(&b);
+        let (r, charged) = decode_counted(&p);
+        assert_eq!(r.unwrap(), Value::List(ints(100_000)));
+        assert_eq!(charged, 0);
+    }
+
+    #[test]
+    fn memo_ids_of_one_value_share_one_snapshot() {
+        // A list memoized under 4000 ids leaves the stack (POP), then three ids are read:
+        // one snapshot for them all, two copies, and the last GET takes the snapshot. Each
+        // id used to get its own clone (12.8 GB).
+        let mut b = Vec::new();
+        int_list(&mut b, 100_000);
+        for id in 0..4000 {
+            op4(&mut b, b'r', id);
+        }
+        b.push(b'0');
+        for id in [5, 1717, 3999] {
+            op4(&mut b, b'j', id);
+        }
+        b.push(0x87);
+        let p = proto4(&b);
+        let (r, charged) = decode_counted(&p);
+        let list = Value::List(ints(100_000));
+        let cost = value_cost(&list, usize::MAX);
+        assert_eq!(
+            r.unwrap(),
+            Value::Tuple(vec![list.clone(), list.clone(), list])
+        );
+        assert_eq!(charged, 3 * cost);
+    }
+
+    #[test]
+    fn memo_gets_are_charged_before_copying() {
+        // One memoized list read 4000 times: refused once the copies pass the budget, having
+        // copied no more than the budget allows.
+        for live in [true, false] {
+            let mut b = Vec::new();
+            int_list(&mut b, 100_000);
+            b.push(0x94);
+            if !live {
+                b.extend_from_slice(b"0");
+            }
+            for _ in 0..4000 {
+                b.extend_from_slice(b"h\x00");
+            }
+            let p = proto4(&b);
+            let (r, charged) = decode_counted(&p);
+            refused_as_expansion(&r);
+            let per_copy = value_cost(&Value::List(ints(100_000)), usize::MAX);
+            assert!(charged <= budget_total(&p), "{charged}");
+            assert!(charged + per_copy > budget_total(&p), "{charged}");
+        }
+    }
+
+    #[test]
+    fn memo_get_under_a_deep_stack_is_a_lookup() {
+        // 900k entries below a small memoized list, read 20k times: each GET used to
+        // search the whole stack for the id.
+        let mut b = vec![b'N'; 900_000];
+        b.extend_from_slice(b"](K\x01K\x02e\x94");
+        for _ in 0..20_000 {
+            b.extend_from_slice(b"h\x00");
+        }
+        let p = proto4(&b);
+        let (r, charged) = decode_counted(&p);
+        let list = Value::List(vec![Value::Int(1), Value::Int(2)]);
+        assert_eq!(r.unwrap(), list);
+        assert_eq!(charged, 20_000 * value_cost(&list, usize::MAX));
+    }
+
+    #[test]
+    fn memo_copies_keep_their_depth() {
+        // 600 nested lists memoized, read back inside 600 more: 1200 levels, past
+        // MAX_DEPTH, used to pass because a GET counted as one level.
+        let mut b = Vec::new();
+        b.extend(std::iter::repeat_n(b']', 600));
+        b.extend(std::iter::repeat_n(b'a', 599));
+        b.extend_from_slice(b"\x940");
+        b.extend(std::iter::repeat_n(b']', 600));
+        b.extend_from_slice(b"h\x00");
+        b.extend(std::iter::repeat_n(b'a', 600));
+        let e = decode(&proto4(&b)).unwrap_err();
+        assert!(e.message.contains("nesting deeper"), "{}", e.message);
+        // and BUILD cannot nest an object's state past it either
+        let mut b = Vec::new();
+        for _ in 0..1100 {
+            b.extend_from_slice(b"cm\nC\n)\x81");
+        }
+        b.extend(std::iter::repeat_n(b'b', 1099));
+        let e = decode(&proto4(&b)).unwrap_err();
+        assert!(e.message.contains("nesting deeper"), "{}", e.message);
+    }
+
+    /// `keys` (each a pickled key) with value `i` for the i-th, as Python pickles a dict
+    /// (protocol 4: EMPTY_DICT MEMOIZE, then MARK ... SETITEMS per 1000 pairs), or a set.
+    fn python_batches(keys: &[Vec<u8>], set: bool) -> Vec<u8> {
+        let mut b = vec![if set { 0x8f } else { b'}' }, 0x94];
+        for (n, chunk) in keys.chunks(1000).enumerate() {
+            b.push(b'(');
+            for (i, k) in chunk.iter().enumerate() {
+                b.extend_from_slice(k);
+                if !set {
+                    binint(&mut b, (n * 1000 + i) as i32);
+                }
+            }
+            b.push(if set { 0x90 } else { b'u' });
+        }
+        proto4(&b)
+    }
+
+    /// 0..n as pickled ints, then 1.0 and True (Python: the same key as 1).
+    fn keys_with_duplicates(n: i32) -> Vec<Vec<u8>> {
+        let mut keys: Vec<Vec<u8>> = (0..n)
+            .map(|i| {
+                let mut k = Vec::new();
+                binint(&mut k, i);
+                k
+            })
+            .collect();
+        let mut one_f = vec![b'G'];
+        one_f.extend_from_slice(&1.0f64.to_be_bytes());
+        keys.push(one_f);
+        keys.push(vec![0x88]);
+        keys
+    }
+
+    #[test]
+    fn python_dict_and_set_of_100k_ints() {
+        let keys = keys_with_duplicates(100_000);
+        let Value::Dict(items) = decode(&python_batches(&keys, false)).unwrap() else {
+            panic!("not a dict");
+        };
+        // first key position and type (1, not 1.0 or True), last value
+        let mut expected: Vec<(Value, Value)> =
+            ints(100_000).into_iter().zip(ints(100_000)).collect();
+        expected[1].1 = Value::Int(100_001);
+        assert_eq!(items, expected);
+        assert!(matches!(items[1].0, Value::Int(1)));
+        let Value::Set(items) = decode(&python_batches(&keys, true)).unwrap() else {
+            panic!("not a set");
+        };
+        assert_eq!(items, ints(100_000));
+        assert!(matches!(items[1], Value::Int(1)));
+    }
+
+    #[test]
+    fn dict_of_200k_entries_in_one_setitems_or_dict() {
+        for op in [b'u', b'd'] {
+            let mut b = Vec::new();
+            if op == b'u' {
+                b.push(b'}');
+            }
+            b.push(b'(');
+            for i in 0..200_000 {
+                binint(&mut b, i);
+                binint(&mut b, -i);
+            }
+            b.push(op);
+            let Value::Dict(items) = decode(&proto4(&b)).unwrap() else {
+                panic!("not a dict");
+            };
+            assert_eq!(items.len(), 200_000);
+            assert_eq!(items[199_999], (Value::Int(199_999), Value::Int(-199_999)));
+        }
+    }
+
+    #[test]
+    fn sets_of_200k_ints() {
+        // ADDITEMS batches, FROZENSET, and builtins.set(list) as protocols 2 and 3 write it
+        let mut additems = vec![0x8f];
+        for chunk in 0..200 {
+            additems.push(b'(');
+            for i in 0..1000 {
+                binint(&mut additems, chunk * 1000 + i);
+            }
+            additems.push(0x90);
+        }
+        let mut frozen = vec![b'('];
+        for i in 0..200_000 {
+            binint(&mut frozen, i);
+        }
+        frozen.push(0x91);
+        let mut reduce = b"cbuiltins\nset\n".to_vec();
+        int_list(&mut reduce, 200_000);
+        reduce.extend_from_slice(b"\x85R");
+        for (body, conversion) in [(additems, false), (frozen, false), (reduce, true)] {
+            let p = proto4(&body);
+            let (r, charged) = decode_counted(&p);
+            // (Value's set equality is quadratic: compare the items in order)
+            let Value::Set(items) = r.unwrap() else {
+                panic!("not a set");
+            };
+            assert_eq!(items, ints(200_000));
+            // rebuilding the decoded list into a set is charged once, like a copy
+            let list_cost = value_cost(&Value::List(ints(200_000)), usize::MAX);
+            assert_eq!(charged, if conversion { list_cost } else { 0 });
+        }
+    }
+
+    #[test]
+    fn text_ints_over_4300_digits_are_refused_before_parsing() {
+        for (op, end) in [(b'I', &b"\n"[..]), (b'L', &b"L\n"[..])] {
+            for (digits, ok) in [(4300, true), (4301, false), (2_000_000, false)] {
+                let mut b = vec![op, b'-'];
+                b.extend(std::iter::repeat_n(b'7', digits));
+                b.extend_from_slice(end);
+                let r = decode(&proto4(&b));
+                if ok {
+                    assert!(matches!(r.unwrap(), Value::BigInt(_)));
+                } else {
+                    let e = r.unwrap_err();
+                    assert_eq!(e.kind, crate::error::ErrorKind::Serialization);
+                    assert!(e.message.contains("limit of 4300 digits"), "{}", e.message);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lengths_are_checked_against_the_remaining_input() {
+        let huge = (1u64 << 40).to_le_bytes();
+        for op in [0x95, 0x8d, 0x8e, 0x96] {
+            let mut b = vec![op];
+            b.extend_from_slice(&huge);
+            b.push(b'N');
+            let e = decode(&proto4(&b)).unwrap_err();
+            assert!(
+                e.message.contains("exceeds the remaining data"),
+                "{}",
+                e.message
+            );
+        }
+        for op in [0x8b, b'X', b'B', b'T'] {
+            let e = decode(&proto4(&[op, 0xff, 0xff, 0xff, 0x7f, b'N'])).unwrap_err();
+            assert!(
+                e.message.contains("exceeds the remaining data"),
+                "{}",
+                e.message
+            );
+        }
+        // a frame that fits is only a hint
+        let mut b = vec![0x95];
+        b.extend_from_slice(&2u64.to_le_bytes());
+        b.push(b'N');
+        assert_eq!(decode(&proto4(&b)).unwrap(), Value::None);
+    }
+
+    #[test]
+    fn list_subclass_appends_are_linear() {
+        // NEWOBJ of a list subclass, then 200k single APPENDs: each used to clone the
+        // items list gathered so far.
+        let mut b = b"cm\nL\n)\x81".to_vec();
+        for _ in 0..200_000 {
+            b.extend_from_slice(b"K\x05a");
+        }
+        let Value::Object(o) = decode(&proto4(&b)).unwrap() else {
+            panic!("not an object");
+        };
+        assert_eq!(o.class, "m.L");
+        assert_eq!(
+            o.state,
+            Value::Dict(vec![(
+                Value::str("items"),
+                Value::List(vec![Value::Int(5); 200_000])
+            )])
+        );
+    }
+
+    #[test]
+    fn object_build_and_setitems_are_linear() {
+        // 100k BUILDs of one new key each, then a 100k-pair SETITEMS onto the same
+        // object: each key used to be searched for in the whole state.
+        let mut b = b"cm\nC\n)\x81".to_vec();
+        for i in 0..100_000 {
+            b.push(b'}');
+            b.extend_from_slice(format!("Vb{i}\n").as_bytes());
+            binint(&mut b, i);
+            b.extend_from_slice(b"sb");
+        }
+        b.push(b'(');
+        for i in 0..100_000 {
+            b.extend_from_slice(format!("Vs{i}\n").as_bytes());
+            binint(&mut b, i);
+        }
+        b.push(b'u');
+        let Value::Object(o) = decode(&proto4(&b)).unwrap() else {
+            panic!("not an object");
+        };
+        let Value::Dict(state) = o.state else {
+            panic!("state is not a dict");
+        };
+        assert_eq!(state.len(), 200_000);
+        assert_eq!(state[5], (Value::str("b5"), Value::Int(5)));
+        assert_eq!(state[100_007], (Value::str("s7"), Value::Int(7)));
+    }
+
+    #[test]
+    fn chained_reduces_are_charged() {
+        // bytes -> array items (array._array_reconstructor) -> bytes (bytearray) -> ...:
+        // every round rebuilds 100 kB for about 70 bytes of input.
+        let rounds = 20_000;
+        let mut b = Vec::new();
+        for _ in 0..rounds {
+            b.extend_from_slice(b"cbuiltins\nbytearray\n");
+            b.extend_from_slice(b"carray\n_array_reconstructor\n(carray\narray\nVb\nK\x00");
+        }
+        op4(&mut b, b'B', 100_000);
+        b.extend(std::iter::repeat_n(7u8, 100_000));
+        for _ in 0..rounds {
+            b.extend_from_slice(b"tR\x85R");
+        }
+        let p = proto4(&b);
+        let (r, charged) = decode_counted(&p);
+        refused_as_expansion(&r);
+        assert!(charged <= budget_total(&p));
+        // one round is fine (and charged)
+        let mut one = Vec::new();
+        one.extend_from_slice(b"carray\n_array_reconstructor\n(carray\narray\nVb\nK\x00");
+        op4(&mut one, b'B', 3);
+        one.extend_from_slice(b"\x01\x02\x03tR");
+        let (r, charged) = decode_counted(&proto4(&one));
+        assert_eq!(
+            r.unwrap(),
+            Value::List(vec![Value::Int(1), Value::Int(2), Value::Int(3)])
+        );
+        assert!(charged > 0);
+    }
+
+    #[test]
+    fn python_shared_references_at_every_protocol() {
+        // Regression guard for the memo plan (pickled by Python 3.11, protocols 0 to 5):
+        // a = [1, 'x']; {'a': a, 'b': a, 't': (a, a), 's': {1, 2}, 'k': 'x', 'n': [[a]],
+        // 'f': frozenset({'x'})}
+        let hex = [
+            "286470300a56610a70310a286c70320a49310a6156780a70330a617356620a70340a67320a7356740a70350a2867320a67320a7470360a7356730a70370a635f5f6275696c74696e5f5f0a7365740a70380a28286c70390a49310a6149320a61747031300a527031310a73566b0a7031320a67330a73566e0a7031330a286c7031340a286c7031350a67320a61617356660a7031360a635f5f6275696c74696e5f5f0a66726f7a656e7365740a7031370a28286c7031380a67330a61747031390a527032300a732e",
+            "7d71002858010000006171015d7102284b0158010000007871036558010000006271046802580100000074710528680268027471065801000000737107635f5f6275696c74696e5f5f0a7365740a7108285d7109284b014b026574710a52710b58010000006b710c680358010000006e710d5d710e5d710f680261615801000000667110635f5f6275696c74696e5f5f0a66726f7a656e7365740a7111285d7112680361747113527114752e",
+            "80027d71002858010000006171015d7102284b01580100000078710365580100000062710468025801000000747105680268028671065801000000737107635f5f6275696c74696e5f5f0a7365740a71085d7109284b014b026585710a52710b58010000006b710c680358010000006e710d5d710e5d710f680261615801000000667110635f5f6275696c74696e5f5f0a66726f7a656e7365740a71115d7112680361857113527114752e",
+            "80037d71002858010000006171015d7102284b01580100000078710365580100000062710468025801000000747105680268028671065801000000737107636275696c74696e730a7365740a71085d7109284b014b026585710a52710b58010000006b710c680358010000006e710d5d710e5d710f680261615801000000667110636275696c74696e730a66726f7a656e7365740a71115d7112680361857113527114752e",
+            "8004954a000000000000007d94288c0161945d94284b018c017894658c01629468028c0174946802680286948c0173948f94284b014b02908c016b9468038c016e945d945d94680261618c0166942868039194752e",
+            "8005954a000000000000007d94288c0161945d94284b018c017894658c01629468028c0174946802680286948c0173948f94284b014b02908c016b9468038c016e945d945d94680261618c0166942868039194752e",
+        ];
+        let expected = parse_literal(
+            "{'a': [1, 'x'], 'b': [1, 'x'], 't': ([1, 'x'], [1, 'x']), 's': {1, 2}, 'k': 'x', \
+             'n': [[[1, 'x']]], 'f': {'x'}}",
+        )
+        .unwrap();
+        for (proto, h) in hex.iter().enumerate() {
+            let p: Vec<u8> = (0..h.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+                .collect();
+            assert_eq!(decode(&p).unwrap(), expected, "protocol {proto}");
+        }
+    }
 }
