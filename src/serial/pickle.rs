@@ -197,8 +197,8 @@ enum Item {
     /// A class or function, by qualified name: never imported.
     Global(String),
     /// A dict or set while SETITEMS / ADDITEMS batches may still add to it.
-    Dict(DictBuilder),
-    Set(SetBuilder),
+    Dict(Box<DictBuilder>),
+    Set(Box<SetBuilder>),
     /// An object while APPENDS, SETITEMS or BUILD may still add to it.
     Obj(Box<ObjFill>),
 }
@@ -248,7 +248,7 @@ impl Item {
 fn as_dict(item: &mut Item) -> Option<&mut DictBuilder> {
     if let Item::V(Value::Dict(_)) = item {
         if let Item::V(Value::Dict(items)) = std::mem::replace(item, Item::V(Value::None)) {
-            *item = Item::Dict(dict_builder(items));
+            *item = Item::Dict(Box::new(dict_builder(items)));
         }
     }
     match item {
@@ -264,7 +264,7 @@ fn as_set(item: &mut Item) -> Option<&mut SetBuilder> {
             for i in items {
                 b.insert(i);
             }
-            *item = Item::Set(b);
+            *item = Item::Set(Box::new(b));
         }
     }
     match item {
@@ -501,8 +501,8 @@ struct Slot {
     item: Item,
     /// Container nesting of the entry, kept within MAX_DEPTH.
     depth: usize,
-    /// Memo ids put on this entry (only those the memo plan says a GET reads).
-    memo_ids: Vec<u32>,
+    /// Some memo id a later GET reads was put on this entry (ids in `Machine::ids_at`).
+    memoized: bool,
 }
 
 /// A memo id whose value is still on the stack: GET copies its current contents.
@@ -611,12 +611,52 @@ impl<'a> Scan<'a> {
     }
 }
 
+/// Memo id -> the PUT (numbered in order) that set it last. Ids below the input's length
+/// (Python numbers them densely from 0) sit in a vector, others in a map: a pickle of 1-byte
+/// MEMOIZEs costs 8 bytes per opcode here, not a hash entry.
+struct LastPut {
+    /// put + 1, 0 for none
+    dense: Vec<usize>,
+    sparse: HashMap<u32, usize>,
+    limit: usize,
+    /// Distinct ids: Python's len(memo), which MEMOIZE uses as its id.
+    len: usize,
+}
+
+impl LastPut {
+    fn set(&mut self, id: u32, put: usize) {
+        let i = id as usize;
+        let fresh = if i < self.limit {
+            if i >= self.dense.len() {
+                self.dense.resize(i + 1, 0);
+            }
+            std::mem::replace(&mut self.dense[i], put + 1) == 0
+        } else {
+            self.sparse.insert(id, put).is_none()
+        };
+        self.len += fresh as usize;
+    }
+
+    fn get(&self, id: u32) -> Option<usize> {
+        let i = id as usize;
+        if i < self.limit {
+            self.dense.get(i).filter(|&&p| p != 0).map(|p| p - 1)
+        } else {
+            self.sparse.get(&id).copied()
+        }
+    }
+}
+
 /// One pass over the opcodes (no values built): which PUTs some GET reads, and where the
 /// last such GET is. Stops at STOP or at anything malformed, which the decoder reports.
 fn memo_plan(b: &[u8]) -> MemoPlan {
     let mut plan = MemoPlan::new();
-    // memo id -> the PUT that set it last; its length is Python's len(memo), MEMOIZE's id.
-    let mut last_put: HashMap<u32, usize> = HashMap::new();
+    let mut last_put = LastPut {
+        dense: Vec::new(),
+        sparse: HashMap::new(),
+        limit: b.len(),
+        len: 0,
+    };
     let mut puts = 0usize;
     let mut r = Scan { b, pos: 0 };
     let mut step = |r: &mut Scan| -> Option<()> {
@@ -629,9 +669,9 @@ fn memo_plan(b: &[u8]) -> MemoPlan {
                     b'p' => r.id_line()?,
                     b'q' => r.le(1)? as u32,
                     b'r' => r.le(4)? as u32,
-                    _ => last_put.len() as u32,
+                    _ => last_put.len as u32,
                 };
-                last_put.insert(id, puts);
+                last_put.set(id, puts);
                 puts += 1;
             }
             b'g' | b'h' | b'j' => {
@@ -640,7 +680,7 @@ fn memo_plan(b: &[u8]) -> MemoPlan {
                     b'h' => r.le(1)? as u32,
                     _ => r.le(4)? as u32,
                 };
-                if let Some(&put) = last_put.get(&id) {
+                if let Some(put) = last_put.get(id) {
                     plan.insert(put, (id, at));
                 }
             }
@@ -664,6 +704,8 @@ struct Machine<'a> {
     plan: MemoPlan,
     puts: usize,
     live: HashMap<u32, LiveId>,
+    /// The memo ids put on each stack position whose slot is `memoized`.
+    ids_at: HashMap<usize, Vec<u32>>,
     kept: HashMap<u32, KeptId>,
     budget: ExpansionBudget,
 }
@@ -810,7 +852,7 @@ impl<'a> Machine<'a> {
         self.stack.push(Slot {
             item,
             depth,
-            memo_ids: Vec::new(),
+            memoized: false,
         });
         Ok(())
     }
@@ -844,15 +886,18 @@ impl<'a> Machine<'a> {
         let Some(Slot {
             item,
             depth,
-            memo_ids,
+            memoized,
         }) = self.stack.pop()
         else {
             return self.err("stack underflow");
         };
-        let item = if memo_ids.is_empty() {
-            item
-        } else {
-            self.keep(item, depth, memo_ids)?
+        let ids = match memoized {
+            true => self.ids_at.remove(&self.stack.len()),
+            false => None,
+        };
+        let item = match ids {
+            Some(ids) => self.keep(item, depth, ids)?,
+            None => item,
         };
         Ok((item, depth))
     }
@@ -1051,8 +1096,11 @@ impl<'a> Machine<'a> {
                     )))?
                 }
                 b'V' => {
-                    let l = self.line()?;
-                    self.push(Item::V(Value::Str(raw_unicode_escape(&l))))?
+                    let l = self.raw_line()?;
+                    let Some(text) = raw_unicode_escape(l) else {
+                        return self.err("invalid UNICODE");
+                    };
+                    self.push(Item::V(Value::Str(text)))?
                 }
                 b'S' => {
                     let l = self.raw_line()?.trim_ascii();
@@ -1111,14 +1159,14 @@ impl<'a> Machine<'a> {
                         let (k, v) = kv?;
                         b.insert(k, v);
                     }
-                    self.push_depth(Item::Dict(b), d + 1)?
+                    self.push_depth(Item::Dict(Box::new(b)), d + 1)?
                 }
                 0x8f => self.push(Item::V(Value::Set(vec![])))?,
                 0x91 => {
                     let (items, d) = self.pop_mark()?;
                     let mut b = SetBuilder::new();
                     set_insert(&mut b, items)?;
-                    self.push_depth(Item::Set(b), d + 1)?
+                    self.push_depth(Item::Set(Box::new(b)), d + 1)?
                 }
                 b'a' => {
                     let (v, d) = self.pop_value()?;
@@ -1238,7 +1286,8 @@ impl<'a> Machine<'a> {
                         let pos = self.stack.len() - 1;
                         self.kept.remove(&id);
                         self.live.insert(id, LiveId { pos, last_get });
-                        self.stack[pos].memo_ids.push(id);
+                        self.ids_at.entry(pos).or_default().push(id);
+                        self.stack[pos].memoized = true;
                     }
                 }
                 b'g' | b'h' | b'j' => {
@@ -1390,24 +1439,44 @@ fn escape_decode(s: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn raw_unicode_escape(s: &str) -> String {
-    let mut out = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\\' && matches!(chars.peek(), Some('u') | Some('U')) {
-            let n = if chars.next() == Some('u') { 4 } else { 8 };
-            let hex: String = chars.by_ref().take(n).collect();
-            out.push(
-                u32::from_str_radix(&hex, 16)
-                    .ok()
-                    .and_then(char::from_u32)
-                    .unwrap_or('\u{FFFD}'),
-            );
-        } else {
-            out.push(c);
+/// Python's raw_unicode_escape decoding (UNICODE's argument): bytes are Latin-1 code points,
+/// except `\uXXXX` / `\UXXXXXXXX` after an odd number of backslashes.
+fn raw_unicode_escape(s: &[u8]) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] != b'\\' {
+            out.push(s[i] as char);
+            i += 1;
+            continue;
         }
+        let start = i;
+        while s.get(i) == Some(&b'\\') {
+            out.push('\\');
+            i += 1;
+        }
+        let n = match s.get(i) {
+            Some(b'u') => 4,
+            Some(b'U') => 8,
+            _ => continue,
+        };
+        if (i - start) % 2 == 0 {
+            continue;
+        }
+        out.pop();
+        let hex = s.get(i + 1..i + 1 + n)?;
+        if !hex.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        let cp = u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+        if cp > 0x10ffff {
+            return None;
+        }
+        // Lone surrogates (written with surrogatepass) have no char: U+FFFD.
+        out.push(char::from_u32(cp).unwrap_or('\u{FFFD}'));
+        i += 1 + n;
     }
-    out
+    Some(out)
 }
 
 fn is_exception_class(name: &str) -> bool {
@@ -1674,6 +1743,7 @@ fn decode_counted(data: &[u8]) -> (Result<Value>, usize) {
         plan: memo_plan(data),
         puts: 0,
         live: HashMap::new(),
+        ids_at: HashMap::new(),
         kept: HashMap::new(),
         budget,
     };
@@ -1850,10 +1920,10 @@ mod tests {
 
     #[test]
     fn memo_get_under_a_deep_stack_is_a_lookup() {
-        // 900k entries below a small memoized list, read 20k times: each GET used to
-        // search the whole stack for the id.
-        let mut b = vec![b'N'; 900_000];
-        b.extend_from_slice(b"](K\x01K\x02e\x94");
+        // A small memoized list under 900k entries, read 20k times: each GET used to
+        // search the stack from the top for the id.
+        let mut b = b"](K\x01K\x02e\x94".to_vec();
+        b.extend(std::iter::repeat_n(b'N', 900_000));
         for _ in 0..20_000 {
             b.extend_from_slice(b"h\x00");
         }
@@ -1996,7 +2066,7 @@ mod tests {
     #[test]
     fn text_ints_over_4300_digits_are_refused_before_parsing() {
         for (op, end) in [(b'I', &b"\n"[..]), (b'L', &b"L\n"[..])] {
-            for (digits, ok) in [(4300, true), (4301, false), (2_000_000, false)] {
+            for (digits, ok) in [(2_000_000, false), (4301, false), (4300, true)] {
                 let mut b = vec![op, b'-'];
                 b.extend(std::iter::repeat_n(b'7', digits));
                 b.extend_from_slice(end);
@@ -2093,8 +2163,9 @@ mod tests {
     #[test]
     fn chained_reduces_are_charged() {
         // bytes -> array items (array._array_reconstructor) -> bytes (bytearray) -> ...:
-        // every round rebuilds 100 kB for about 70 bytes of input.
-        let rounds = 20_000;
+        // every round rebuilds 100 kB for about 70 bytes of input (the rounds nest, so
+        // MAX_DEPTH allows about 250).
+        let rounds = 200;
         let mut b = Vec::new();
         for _ in 0..rounds {
             b.extend_from_slice(b"cbuiltins\nbytearray\n");
@@ -2147,5 +2218,20 @@ mod tests {
                 .collect();
             assert_eq!(decode(&p).unwrap(), expected, "protocol {proto}");
         }
+    }
+
+    #[test]
+    fn protocol_0_unicode_is_raw_unicode_escape() {
+        // as Python 2 and 3 write 'é \\u0041 \u2603 😀' at protocol 0: Latin-1 bytes,
+        // an escaped backslash, \u and \U escapes
+        let p = b"V\xe9 \\u005cu0041 \\u2603 \\U0001f600\np0\n.";
+        assert_eq!(
+            decode(p).unwrap(),
+            Value::str("\u{e9} \\u0041 \u{2603} \u{1f600}")
+        );
+        for bad in [&b"V\\u12\n."[..], b"V\\U00110000\n.", b"V\\uzzzz\n."] {
+            assert!(decode(bad).is_err());
+        }
+        assert_eq!(decode(b"V\\\\u\n.").unwrap(), Value::str("\\\\u"));
     }
 }
