@@ -244,7 +244,10 @@ impl Item {
     }
 }
 
-/// The dict builder of a dict entry (a plain dict becomes one, once).
+/// The dict builder of a dict entry; a plain dict becomes one. That costs O(n), but an
+/// entry is only plain again after leaving the stack or being copied (DUP, GET), and those
+/// copies are charged at least as much, so conversions stay linear overall. Same for sets
+/// and objects.
 fn as_dict(item: &mut Item) -> Option<&mut DictBuilder> {
     if let Item::V(Value::Dict(_)) = item {
         if let Item::V(Value::Dict(items)) = std::mem::replace(item, Item::V(Value::None)) {
@@ -309,6 +312,8 @@ struct StateDict {
     entries: DictBuilder,
     items: Option<Value>,
     attributes: Option<Attributes>,
+    /// `__exception__` was set: BUILD merges into `attributes` then (the class-dict shape
+    /// every serializer gives exceptions).
     exception: bool,
 }
 
@@ -1583,14 +1588,12 @@ fn reduce(name: &str, mut args: Vec<Value>, budget: &mut ExpansionBudget) -> Res
     }
     args.drain(..skip);
     Ok(match (name.as_str(), args.first()) {
-        ("builtins.set" | "builtins.frozenset", Some(Value::Set(_))) => {
-            // already distinct
-            args.swap_remove(0)
-        }
         (
             "builtins.set" | "builtins.frozenset",
-            Some(first @ (Value::List(_) | Value::Tuple(_))),
+            Some(first @ (Value::List(_) | Value::Tuple(_) | Value::Set(_))),
         ) => {
+            // A set argument is moved, not rebuilt, but still charged: ADDITEMS onto the
+            // result would rebuild it.
             budget.charge_copy(first, "pickle")?;
             match args.swap_remove(0) {
                 Value::List(items) | Value::Tuple(items) => to_set(items)?,
