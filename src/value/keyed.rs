@@ -79,19 +79,11 @@ impl KeyHasher {
             }
             Value::Dict(items) => {
                 let sum = items.iter().fold(0u64, |sum, (k, v)| {
-                    let mut h = self.rs.build_hasher();
-                    (self.hash(k), self.hash(v)).hash(&mut h);
-                    sum.wrapping_add(h.finish())
+                    sum.wrapping_add(self.rs.hash_one((self.hash(k), self.hash(v))))
                 });
-                let mut h = self.rs.build_hasher();
-                (10u8, sum).hash(&mut h);
-                h.finish()
+                self.rs.hash_one((10u8, sum))
             }
-            Value::Object(o) => {
-                let mut h = self.rs.build_hasher();
-                (11u8, &o.class, self.hash(&o.state)).hash(&mut h);
-                h.finish()
-            }
+            Value::Object(o) => self.rs.hash_one((11u8, &o.class, self.hash(&o.state))),
             other => self.scalar(other),
         }
     }
