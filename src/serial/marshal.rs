@@ -1085,7 +1085,14 @@ impl Meta {
 }
 
 fn latin1(b: &[u8]) -> String {
-    b.iter().map(|&c| c as char).collect()
+    // Python writes every ASCII str with the ASCII codes: one validated copy, not a char
+    // at a time.
+    if b.is_ascii() {
+        return String::from_utf8(b.to_vec()).expect("ASCII is UTF-8");
+    }
+    let mut s = String::with_capacity(b.len() + b.len() / 2);
+    s.extend(b.iter().map(|&c| c as char));
+    s
 }
 
 /// UTF-8 with Python's `surrogatepass`: encoded surrogates (ED A0..BF xx) are accepted, and

@@ -1096,9 +1096,9 @@ impl<'a> Machine<'a> {
                     };
                     let b = self.len_prefixed(n)?;
                     // Python writes lone surrogates with surrogatepass; show them as U+FFFD.
-                    self.push(Item::V(Value::Str(
-                        String::from_utf8_lossy(&b).into_owned(),
-                    )))?
+                    let s = String::from_utf8(b)
+                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                    self.push(Item::V(Value::Str(s)))?
                 }
                 b'V' => {
                     let l = self.raw_line()?;
