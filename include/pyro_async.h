@@ -485,8 +485,10 @@ bool pyro_proxy_set_max_retries(struct pyro_proxy *p, uint32_t n);
 // server object, as after any reconnect.
 bool pyro_proxy_set_timeout(struct pyro_proxy *p, uint32_t timeout_ms);
 
-// A proxy for the name server itself (located as configured: NS host/port, broadcast).
-// Caller owns it; free with `pyro_proxy_free`. NULL (and `*error`, if not NULL) on failure.
+// A new proxy for the name server itself (`PYRONAME:Pyro.NameServer`, located as
+// configured: NS host/port, broadcast), with its own connection. Caller owns it; free
+// with `pyro_proxy_free`, which leaves the context's `pyro_ns_*` calls unaffected (they
+// use a proxy of the context's own). NULL (and `*error`, if not NULL) on failure.
 struct pyro_proxy *pyro_ns_proxy_new(struct pyro_ctx *ctx, struct pyro_error **error);
 
 // Look a name up in the name server: `on_result` gets the object's URI (an object
