@@ -319,7 +319,9 @@ pyro_call_id pyro_batch_send(struct pyro_batch *batch, bool oneway);
 // `on_end` (after the last item) or `on_error` runs. Items are fetched a few at a time
 // ahead of dispatch (back-pressure), over the proxy's connection. `pyro_call_cancel` with
 // the returned id stops the stream, closes it on the server and reports
-// PYRO_ERR_CANCELLED. Returns 0 if refused (as `pyro_call_async`).
+// PYRO_ERR_CANCELLED. Returns 0 if refused (as `pyro_call_async`). A plain call of such
+// a method (`pyro_call_async`) gets no items: it fails with PYRO_ERR_INVALID_ARGUMENT,
+// whose message names this function, and the stream is closed on the server.
 pyro_call_id pyro_call_stream(struct pyro_proxy *proxy_,
                               const char *method,
                               struct pyro_value *args,
@@ -419,7 +421,9 @@ void pyro_proxy_free(struct pyro_proxy *proxy);
 // `pyro_ctx_free`). Either callback may be NULL to drop that outcome on purpose.
 // Returns the call id, or 0 if the call was refused (NULL proxy or method, args not a
 // tuple/list, kwargs not a dict with str keys, context closed); a refused call never
-// calls back.
+// calls back. A method that returns an iterator (a generator) fails with
+// PYRO_ERR_INVALID_ARGUMENT and has its stream closed on the server: use
+// `pyro_call_stream` for those.
 pyro_call_id pyro_call_async(struct pyro_proxy *proxy,
                              const char *method,
                              struct pyro_value *args,

@@ -237,6 +237,11 @@ impl Shared {
         });
     }
 
+    /// Whether `key` is the first call of a stream still running.
+    pub(crate) fn is_stream(&self, key: CallId) -> bool {
+        self.streams.lock().unwrap().contains_key(&key)
+    }
+
     pub(crate) fn unregister_stream(&self, key: CallId) {
         self.streams.lock().unwrap().remove(&key);
     }
@@ -742,8 +747,14 @@ fn dispatch_queue(shared: &Arc<Shared>, max: usize) -> usize {
         let (callback, outcome) = match done {
             Done::Claimed { callback, outcome } => (callback, outcome),
             Done::Finished { id, outcome } => {
-                match shared.calls.lock().unwrap().remove(&id) {
-                    Some(entry) => (entry.callback, outcome),
+                let entry = shared.calls.lock().unwrap().remove(&id);
+                match entry {
+                    // Here, not where replies are read: no connection lock is held, so
+                    // the stream registry may be asked.
+                    Some(entry) => (
+                        entry.callback,
+                        super::stream::refuse_unread_stream(shared, id, entry.proxy, outcome),
+                    ),
                     None => continue, // cancelled earlier; its CANCELLED went out already
                 }
             }
