@@ -369,6 +369,11 @@ pub(crate) struct ProxyLink {
     pub info: Mutex<Option<ConnectInfo>>,
     /// TLS client configuration (Pyro4 SSL), used from the next connection.
     pub tls: Mutex<Option<Arc<rustls::ClientConfig>>>,
+    /// The URI text the proxy was made with.
+    pub uri: Box<str>,
+    /// The `PYRO:` URI calls go to: fixed for a direct proxy; for a named one, set by the
+    /// I/O thread when the name resolves and cleared when it must be looked up again.
+    pub resolved: Mutex<Option<String>>,
 }
 
 /// The direct lane: a submitting thread puts a plain or oneway call on the proxy's ready
@@ -552,7 +557,8 @@ impl Context {
         if self.shared.closed.load(Ordering::SeqCst) {
             return Err(Error::invalid("context is closed"));
         }
-        let uri = Uri::parse(uri)?;
+        let given = uri;
+        let uri = Uri::parse(given)?;
         let id = self.shared.next_proxy.fetch_add(1, Ordering::Relaxed);
         let serializer = self.shared.options.serializer;
         // Direct proxies encode calls on the caller's thread; named ones only learn their
@@ -562,7 +568,14 @@ impl Context {
             _ => None,
         };
         let o = &self.shared.options;
-        let link = Arc::new(ProxyLink::default());
+        let link = Arc::new(ProxyLink {
+            uri: given.into(),
+            resolved: Mutex::new(match &uri {
+                Uri::Direct(t) => Some(t.display()),
+                _ => None,
+            }),
+            ..ProxyLink::default()
+        });
         {
             let mut lane = link.lane.lock().unwrap();
             lane.timeout = o.call_timeout;
@@ -814,6 +827,18 @@ impl CallRequest {
 impl Proxy {
     pub fn id(&self) -> ProxyId {
         self.id
+    }
+
+    /// The URI text the proxy was made with, unchanged.
+    pub fn uri(&self) -> &str {
+        &self.link.uri
+    }
+
+    /// The `PYRO:` URI its calls go to: a direct proxy's own URI (normalised); for a
+    /// `PYRONAME:`/`PYROMETA:` proxy the one its name last resolved to, None before that
+    /// and while the name is looked up again after a connection failed.
+    pub fn resolved_uri(&self) -> Option<String> {
+        self.link.resolved.lock().unwrap().clone()
     }
 
     /// Start a call. The callback runs exactly once, inside a later `dispatch`.

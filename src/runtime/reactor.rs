@@ -246,6 +246,12 @@ impl ProxyState {
             _ => self.resolved.as_ref(),
         }
     }
+
+    /// A named proxy's resolution, mirrored to its handles (`Proxy::resolved_uri`).
+    fn set_resolved(&mut self, t: Option<Target>) {
+        *self.config.link.resolved.lock().unwrap() = t.as_ref().map(Target::display);
+        self.resolved = t;
+    }
 }
 
 /// A connection retired after one of its calls timed out: the calls already on it keep
@@ -766,7 +772,7 @@ impl Reactor {
         st.busy = false;
         match result {
             Ok(t) => {
-                st.resolved = Some(t);
+                st.set_resolved(Some(t));
                 if !st.queued.is_empty() {
                     self.start_connect(proxy);
                 }
@@ -1132,7 +1138,7 @@ impl Reactor {
         st.queued = keep;
         // The object may have moved: a named proxy looks its name up again.
         if !matches!(st.uri, Uri::Direct(_)) {
-            st.resolved = None;
+            st.set_resolved(None);
         }
         self.proxies.insert(proxy, st);
         self.set_state(proxy, ConnState::Disconnected);
