@@ -89,8 +89,8 @@ pub(crate) fn refuse_unread_stream(
     Err(Error::new(
         ErrorKind::InvalidArgument,
         "the method returned an iterator (a Pyro4 item stream), which a plain call cannot \
-         receive: call it with pyro_call_stream (Rust: Proxy::call_stream) to get its items; \
-         the stream has been closed on the server",
+         receive: call it with pyro_call_stream (Rust: Proxy::call_stream) to get its items \
+         (the server is told to close this one)",
     ))
 }
 
