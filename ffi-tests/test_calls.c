@@ -237,6 +237,52 @@ static void test_streaming(pyro_ctx *ctx) {
     pyro_proxy_free(p);
 }
 
+/* Wait (up to 5 s) until the server holds `want` item streams; the last count read. */
+static long open_streams_settle(pyro_ctx *ctx, pyro_proxy *p, long want) {
+    outcome n;
+    double end = now_s() + 5;
+    do {
+        call1(ctx, p, "open_streams", NULL, &n);
+        if (n.results == 1 && atol(n.repr) == want) break;
+        usleep(20000);
+    } while (now_s() < end);
+    return n.results == 1 ? atol(n.repr) : -1;
+}
+
+/* A plain call of a generator method cannot receive its items: it fails, naming
+ * pyro_call_stream, and the stream the server opened for it is closed. So is the
+ * stream of a pyro_call_stream cancelled before its first reply. */
+static void test_plain_call_on_generator(pyro_ctx *ctx) {
+    pyro_proxy *p = pyro_proxy_new(ctx, uri, NULL);
+    outcome base, o;
+    call1(ctx, p, "open_streams", NULL, &base);
+    CHECK(base.results == 1);
+    long n0 = atol(base.repr);
+    call1(ctx, p, "count", "(5,)", &o);
+    CHECK(o.errors == 1 && o.kind == PYRO_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(o.message, "pyro_call_stream") != NULL);
+    if (o.results) fprintf(stderr, "  plain call of count() gave %s\n", o.repr);
+    CHECK(open_streams_settle(ctx, p, n0) == n0);
+
+    /* cancelled before its first reply arrived: nothing will read it */
+    stream_rec a = {0};
+    done = 0;
+    a.id = pyro_call_stream(p, "count", lit("(5,)"), NULL, st_item, st_end, st_error, &a);
+    CHECK(a.id != 0 && pyro_call_cancel(ctx, a.id));
+    CHECK(run_until(ctx, 1, 5) == 0);
+    CHECK(a.errors == 1 && a.kind == PYRO_ERR_CANCELLED && a.items == 0);
+    CHECK(open_streams_settle(ctx, p, n0) == n0);
+
+    /* the connection is in order, and streaming still streams */
+    stream_rec b = {0};
+    done = 0;
+    CHECK(pyro_call_stream(p, "count", lit("(5,)"), NULL, st_item, st_end, st_error, &b) != 0);
+    CHECK(run_until(ctx, 1, 20) == 0);
+    CHECK(b.items == 5 && b.sum == 10 && b.ends == 1);
+    CHECK(open_streams_settle(ctx, p, n0) == n0);
+    pyro_proxy_free(p);
+}
+
 int main(void) {
     const char *extra[] = {"--servertype", "thread", NULL};
     if (test_server_start(&server, extra) != 0) return 1;
@@ -249,6 +295,7 @@ int main(void) {
     RUN(test_deadline(ctx));
     RUN(test_max_retries(ctx));
     RUN(test_streaming(ctx));
+    RUN(test_plain_call_on_generator(ctx));
     pyro_ctx_free(ctx);
     test_server_stop(&server);
     return check_report();

@@ -95,6 +95,53 @@ static void test_pyroname_pyrometa_and_ns_api(void) {
     pyro_ctx_free(ctx);
 }
 
+static void ns_proxy_ping(pyro_ctx *ctx, pyro_proxy *nsp, outcome *o) {
+    memset(o, 0, sizeof *o);
+    done = 0;
+    CHECK(pyro_call_async(nsp, "ping", NULL, NULL, on_result, on_error, o) != 0);
+    CHECK(run_until(ctx, 1, 10) == 0);
+}
+
+/* The proxy pyro_ns_proxy_new returns is the caller's own: freeing it leaves the
+ * context's pyro_ns_* calls working, whether it was made before the context's first
+ * pyro_ns_* call or after, and leaves other name-server proxies working. */
+static void test_ns_proxy_is_the_callers_own(void) {
+    pyro_ctx *ctx = ctx_for("127.0.0.1", ns_port, "");
+    outcome o;
+    pyro_proxy *nsp = pyro_ns_proxy_new(ctx, NULL); /* before any pyro_ns_* call */
+    CHECK(nsp != NULL);
+    ns_proxy_ping(ctx, nsp, &o);
+    CHECK(o.results == 1);
+    pyro_proxy_free(nsp);
+    memset(&o, 0, sizeof o);
+    done = 0;
+    CHECK(pyro_ns_ping(ctx, on_result, on_error, &o) != 0);
+    CHECK(run_until(ctx, 1, 10) == 0);
+    CHECK(o.results == 1 && o.errors == 0);
+    if (o.errors) fprintf(stderr, "  pyro_ns_ping after freeing a pyro_ns_proxy_new proxy: %s\n", o.message);
+
+    /* after: the context has its own by now; two of the caller's, one freed */
+    pyro_proxy *a = pyro_ns_proxy_new(ctx, NULL), *b = pyro_ns_proxy_new(ctx, NULL);
+    CHECK(a != NULL && b != NULL && a != b);
+    ns_proxy_ping(ctx, a, &o);
+    CHECK(o.results == 1);
+    pyro_proxy_free(a);
+    memset(&o, 0, sizeof o);
+    done = 0;
+    CHECK(pyro_ns_lookup(ctx, "test.echo", false, on_result, on_error, &o) != 0);
+    CHECK(run_until(ctx, 1, 10) == 0);
+    CHECK(o.results == 1 && strstr(o.repr, "test.echo") != NULL);
+    ns_proxy_ping(ctx, b, &o);
+    CHECK(o.results == 1);
+    pyro_proxy_free(b);
+    memset(&o, 0, sizeof o);
+    done = 0;
+    CHECK(pyro_ns_count(ctx, on_result, on_error, &o) != 0);
+    CHECK(run_until(ctx, 1, 10) == 0);
+    CHECK(o.results == 1 && o.errors == 0);
+    pyro_ctx_free(ctx);
+}
+
 /* NS_HOST points nowhere useful; only broadcast (to 127.0.0.1) can find the name server. */
 static void test_broadcast_discovery_on_loopback(void) {
     pyro_ctx *ctx = ctx_for("127.0.0.2", free_port(SOCK_STREAM), "127.0.0.1");
@@ -259,6 +306,7 @@ int main(void) {
     pyro_ctx_free(ctx);
 
     RUN(test_pyroname_pyrometa_and_ns_api());
+    RUN(test_ns_proxy_is_the_callers_own());
     RUN(test_broadcast_discovery_on_loopback());
     RUN(test_no_name_server_fails_fast());
     RUN(test_patience_gives_up());

@@ -319,7 +319,9 @@ pyro_call_id pyro_batch_send(struct pyro_batch *batch, bool oneway);
 // `on_end` (after the last item) or `on_error` runs. Items are fetched a few at a time
 // ahead of dispatch (back-pressure), over the proxy's connection. `pyro_call_cancel` with
 // the returned id stops the stream, closes it on the server and reports
-// PYRO_ERR_CANCELLED. Returns 0 if refused (as `pyro_call_async`).
+// PYRO_ERR_CANCELLED. Returns 0 if refused (as `pyro_call_async`). A plain call of such
+// a method (`pyro_call_async`) gets no items: it fails with PYRO_ERR_INVALID_ARGUMENT,
+// whose message names this function, and the stream is closed on the server.
 pyro_call_id pyro_call_stream(struct pyro_proxy *proxy_,
                               const char *method,
                               struct pyro_value *args,
@@ -419,7 +421,9 @@ void pyro_proxy_free(struct pyro_proxy *proxy);
 // `pyro_ctx_free`). Either callback may be NULL to drop that outcome on purpose.
 // Returns the call id, or 0 if the call was refused (NULL proxy or method, args not a
 // tuple/list, kwargs not a dict with str keys, context closed); a refused call never
-// calls back.
+// calls back. A method that returns an iterator (a generator) fails with
+// PYRO_ERR_INVALID_ARGUMENT and has its stream closed on the server: use
+// `pyro_call_stream` for those.
 pyro_call_id pyro_call_async(struct pyro_proxy *proxy,
                              const char *method,
                              struct pyro_value *args,
@@ -485,8 +489,10 @@ bool pyro_proxy_set_max_retries(struct pyro_proxy *p, uint32_t n);
 // server object, as after any reconnect.
 bool pyro_proxy_set_timeout(struct pyro_proxy *p, uint32_t timeout_ms);
 
-// A proxy for the name server itself (located as configured: NS host/port, broadcast).
-// Caller owns it; free with `pyro_proxy_free`. NULL (and `*error`, if not NULL) on failure.
+// A new proxy for the name server itself (`PYRONAME:Pyro.NameServer`, located as
+// configured: NS host/port, broadcast), with its own connection. Caller owns it; free
+// with `pyro_proxy_free`, which leaves the context's `pyro_ns_*` calls unaffected (they
+// use a proxy of the context's own). NULL (and `*error`, if not NULL) on failure.
 struct pyro_proxy *pyro_ns_proxy_new(struct pyro_ctx *ctx, struct pyro_error **error);
 
 // Look a name up in the name server: `on_result` gets the object's URI (an object
@@ -558,7 +564,19 @@ struct pyro_value *pyro_value_from_literal(const char *text, struct pyro_error *
 // `pyro_string_free`. NULL for NULL.
 char *pyro_value_repr(const struct pyro_value *v);
 
-// Free a string returned by this library (`pyro_value_repr`, `pyro_value_bigint_to_str`).
+// Python's `str()` of the value, as UTF-8. A str gives its own text. A Pyro4 URI or
+// proxy value (what `pyro_value_to_proxy` takes) gives its URI as Pyro4 writes it:
+// `PYRO:obj@host:port`, `PYRONAME:name@host:port`, `PYROMETA:a,b`, ... (for a proxy,
+// str() of its URI: Python's str() of the proxy itself is a `<Pyro4.core.Proxy at 0x...>`
+// description). Anything else gives its repr(), as in Python, whose str() of a
+// container shows its items' repr() (an object of another class too: its own
+// `__str__` is not known here). Caller owns the string; free with `pyro_string_free`.
+// NULL for NULL, and when the text would hold a NUL character, which C text cannot (for
+// a str, `pyro_value_as_str` gives its bytes and length).
+char *pyro_value_to_str(const struct pyro_value *v);
+
+// Free a string returned by this library (`pyro_value_repr`, `pyro_value_to_str`,
+// `pyro_value_bigint_to_str`, `pyro_proxy_uri`, `pyro_proxy_resolved_uri`).
 // NULL is ignored.
 void pyro_string_free(char *s);
 
@@ -741,10 +759,39 @@ struct pyro_value *pyro_proxy_handshake_reply(struct pyro_proxy *p);
 // `pyro_value_free`. NULL before the proxy first connected.
 struct pyro_value *pyro_proxy_metadata(struct pyro_proxy *p);
 
+// The URI the proxy was made with, unchanged (`pyro_proxy_new`'s text; the `PYRO:` URI
+// for `pyro_value_to_proxy`; "PYRONAME:Pyro.NameServer" for `pyro_ns_proxy_new`).
+// Caller owns the string; free with `pyro_string_free`. NULL for NULL.
+char *pyro_proxy_uri(const struct pyro_proxy *p);
+
+// The `PYRO:` URI the proxy's calls go to, as `PYRO:obj@host:port` (`[host]` for IPv6,
+// `./u:path` for a unix socket). For a `PYRO:` proxy that is its own URI (scheme in
+// capitals) from the start. For a `PYRONAME:`/`PYROMETA:` proxy it is what the name
+// server last resolved the name to: NULL until the first call (or `pyro_proxy_bind`)
+// has resolved it, and NULL again after its connection failed, until the name is looked
+// up again (the object may have moved). Caller owns the string; free with
+// `pyro_string_free`. NULL for NULL.
+char *pyro_proxy_resolved_uri(const struct pyro_proxy *p);
+
 // Inside a result callback only: the reply's annotation `key` (4 characters, e.g.
 // "CORR"), borrowed for the duration of the callback, length in `*len`. NULL if absent or
 // called outside a result callback.
 const uint8_t *pyro_response_annotation(const char *key, uintptr_t *len);
+
+// Inside a result callback only: how many annotations the reply carries (Pyro4's daemon
+// always sends "CORR"; a server adds its own through
+// `current_context.response_annotations`). 0 outside a result callback (a stream's
+// `on_item` included). Read them with `pyro_response_annotation_at`.
+uintptr_t pyro_response_annotation_count(void);
+
+// Inside a result callback only: the reply's annotation number `index` (0 to
+// `pyro_response_annotation_count() - 1`, in the order the reply carries them). Its
+// 4-character key is copied to `key` (room for 5 chars: the key and a NUL); `*data`
+// gets its bytes (borrowed for the duration of the callback; not NULL, also when empty)
+// and `*len` their length. Each out-parameter may be NULL. False, changing nothing, if
+// `index` is out of range or outside a result callback. Iterate with
+// `for (i = 0; pyro_response_annotation_at(i, key, &data, &len); i++)`.
+bool pyro_response_annotation_at(uintptr_t index, char *key, const uint8_t **data, uintptr_t *len);
 
 // Use TLS (Pyro4's SSL mode) for this proxy from its next connection: the server's
 // certificate must chain to a CA in `ca_file` (PEM) and match the host in the URI; with

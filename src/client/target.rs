@@ -2,6 +2,7 @@
 //! server (`PYRONAME:`, `PYROMETA:`).
 
 use crate::error::{Error, Result};
+use crate::value::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Location {
@@ -171,6 +172,66 @@ impl Target {
     }
 }
 
+/// The URI text of a Pyro4 URI or proxy value, as `URI.asString()` makes it:
+/// `PYRO:obj@host:port`, `PYRO:obj@[::1]:port`, `PYRO:obj@./u:path`,
+/// `PYRONAME:name[@host:port]`, `PYROMETA:a,b[@host:port]`. A proxy gives its URI's
+/// (Python's str() of a proxy is a `<Pyro4.core.Proxy at 0x...>` description, which
+/// says nothing to a C program). None for other values and states of unknown form.
+pub fn uri_text_from_value(v: &Value) -> Option<String> {
+    let Value::Object(o) = v else { return None };
+    // The dict-based serializers carry the state under "state"; pickle gives it bare.
+    let state = match &o.state {
+        Value::Dict(_) => o.state.dict_get_str("state")?,
+        bare => bare,
+    };
+    match o.class.as_str() {
+        "Pyro4.core.URI" => uri_state_text(state),
+        "Pyro4.core.Proxy" => match state.as_seq()?.first()? {
+            // The dict-based serializers send the proxy's URI as text already.
+            Value::Str(text) => Some(text.clone()),
+            uri => uri_text_from_value(uri),
+        },
+        _ => None,
+    }
+}
+
+/// `URI.asString()` over the state `(protocol, object, sockname, host, port)`.
+fn uri_state_text(state: &Value) -> Option<String> {
+    let [Value::Str(protocol), object, sockname, host, port] = state.as_seq()? else {
+        return None;
+    };
+    let mut out = format!("{protocol}:");
+    match object {
+        Value::Str(object) => out.push_str(object),
+        // PYROMETA's object is its set of metadata, joined in the order it came.
+        meta => {
+            for (i, m) in meta.as_seq()?.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(m.as_str()?);
+            }
+        }
+    }
+    // Python tests host and sockname for truth: None and "" alike mean absent.
+    match (host, sockname) {
+        (Value::Str(host), _) if !host.is_empty() => {
+            let port = port.as_i64()?;
+            if host.contains(':') {
+                out.push_str(&format!("@[{host}]:{port}"));
+            } else {
+                out.push_str(&format!("@{host}:{port}"));
+            }
+        }
+        (_, Value::Str(path)) if !path.is_empty() => {
+            out.push_str("@./u:");
+            out.push_str(path);
+        }
+        _ => {}
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +295,102 @@ mod tests {
                 })
             }
         );
+    }
+
+    fn uri_value(state: Value) -> Value {
+        Value::Object(Box::new(crate::value::Object {
+            class: "Pyro4.core.URI".into(),
+            state,
+        }))
+    }
+
+    fn uri_state(
+        protocol: &str,
+        object: Value,
+        sockname: Value,
+        host: Value,
+        port: Value,
+    ) -> Value {
+        Value::Tuple(vec![Value::str(protocol), object, sockname, host, port])
+    }
+
+    /// As the dict-based serializers (state under "state") and pickle (state bare) carry
+    /// URIs and proxies; the C tests compare with Python's own str() over the wire.
+    #[test]
+    fn uri_text_of_uri_and_proxy_values() {
+        let tcp = uri_state(
+            "PYRO",
+            Value::str("obj"),
+            Value::None,
+            Value::str("127.0.0.1"),
+            Value::Int(9090),
+        );
+        let dict = |s: Value| Value::Dict(vec![(Value::str("state"), s)]);
+        for v in [uri_value(tcp.clone()), uri_value(dict(tcp.clone()))] {
+            assert_eq!(
+                uri_text_from_value(&v).as_deref(),
+                Some("PYRO:obj@127.0.0.1:9090")
+            );
+        }
+        let text = |s| uri_text_from_value(&uri_value(s));
+        let v6 = uri_state(
+            "PYRO",
+            Value::str("o"),
+            Value::None,
+            Value::str("::1"),
+            Value::Int(5),
+        );
+        assert_eq!(text(v6).as_deref(), Some("PYRO:o@[::1]:5"));
+        let unix = uri_state(
+            "PYRO",
+            Value::str("o"),
+            Value::str("/tmp/s"),
+            Value::None,
+            Value::None,
+        );
+        assert_eq!(text(unix).as_deref(), Some("PYRO:o@./u:/tmp/s"));
+        let meta = Value::Set(vec![Value::str("a"), Value::str("b")]);
+        let bare = uri_state("PYROMETA", meta, Value::None, Value::None, Value::None);
+        assert_eq!(text(bare).as_deref(), Some("PYROMETA:a,b"));
+        // Python tests the host for truth: an empty one is no location
+        let empty = uri_state(
+            "PYRONAME",
+            Value::str("n"),
+            Value::None,
+            Value::str(""),
+            Value::Int(1),
+        );
+        assert_eq!(text(empty).as_deref(), Some("PYRONAME:n"));
+        // a proxy: its URI as text (dict-based serializers) or as a URI object (pickle)
+        let proxy = |first: Value| {
+            Value::Object(Box::new(crate::value::Object {
+                class: "Pyro4.core.Proxy".into(),
+                state: Value::Tuple(vec![first, Value::Tuple(vec![])]),
+            }))
+        };
+        let p = proxy(Value::str("PYRO:x@h:1"));
+        assert_eq!(uri_text_from_value(&p).as_deref(), Some("PYRO:x@h:1"));
+        let p = proxy(uri_value(tcp.clone()));
+        assert_eq!(
+            uri_text_from_value(&p).as_deref(),
+            Some("PYRO:obj@127.0.0.1:9090")
+        );
+        // anything else is not a URI
+        let host_without_port = uri_state(
+            "PYRO",
+            Value::str("o"),
+            Value::None,
+            Value::str("h"),
+            Value::None,
+        );
+        assert_eq!(text(host_without_port), None);
+        assert_eq!(text(Value::Tuple(vec![Value::str("PYRO")])), None);
+        assert_eq!(uri_text_from_value(&Value::str("PYRO:x@h:1")), None);
+        let other = Value::Object(Box::new(crate::value::Object {
+            class: "my.Thing".into(),
+            state: tcp,
+        }));
+        assert_eq!(uri_text_from_value(&other), None);
     }
 
     #[test]

@@ -339,7 +339,9 @@ pub type pyro_end_cb = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 /// `on_end` (after the last item) or `on_error` runs. Items are fetched a few at a time
 /// ahead of dispatch (back-pressure), over the proxy's connection. `pyro_call_cancel` with
 /// the returned id stops the stream, closes it on the server and reports
-/// PYRO_ERR_CANCELLED. Returns 0 if refused (as `pyro_call_async`).
+/// PYRO_ERR_CANCELLED. Returns 0 if refused (as `pyro_call_async`). A plain call of such
+/// a method (`pyro_call_async`) gets no items: it fails with PYRO_ERR_INVALID_ARGUMENT,
+/// whose message names this function, and the stream is closed on the server.
 #[no_mangle]
 pub extern "C" fn pyro_call_stream(
     proxy_: *mut pyro_proxy,

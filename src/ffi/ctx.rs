@@ -411,7 +411,9 @@ pub(crate) fn deliver(
 /// `pyro_ctx_free`). Either callback may be NULL to drop that outcome on purpose.
 /// Returns the call id, or 0 if the call was refused (NULL proxy or method, args not a
 /// tuple/list, kwargs not a dict with str keys, context closed); a refused call never
-/// calls back.
+/// calls back. A method that returns an iterator (a generator) fails with
+/// PYRO_ERR_INVALID_ARGUMENT and has its stream closed on the server: use
+/// `pyro_call_stream` for those.
 #[no_mangle]
 pub extern "C" fn pyro_call_async(
     proxy: *mut pyro_proxy,

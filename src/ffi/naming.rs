@@ -121,17 +121,25 @@ pub extern "C" fn pyro_proxy_set_timeout(p: *mut pyro_proxy, timeout_ms: u32) ->
     })
 }
 
-/// A proxy for the name server itself (located as configured: NS host/port, broadcast).
-/// Caller owns it; free with `pyro_proxy_free`. NULL (and `*error`, if not NULL) on failure.
+/// A new proxy for the name server itself (`PYRONAME:Pyro.NameServer`, located as
+/// configured: NS host/port, broadcast), with its own connection. Caller owns it; free
+/// with `pyro_proxy_free`, which leaves the context's `pyro_ns_*` calls unaffected (they
+/// use a proxy of the context's own). NULL (and `*error`, if not NULL) on failure.
 #[no_mangle]
 pub extern "C" fn pyro_ns_proxy_new(
     ctx: *mut pyro_ctx,
     error: *mut *mut pyro_error,
 ) -> *mut pyro_proxy {
     guard(std::ptr::null_mut(), || {
+        // Not the context's cached proxy: freeing the caller's closes it.
         let r = unsafe { ctx.as_ref() }
             .ok_or_else(|| Error::invalid("ctx is NULL"))
-            .and_then(|c| c.ctx.name_server());
+            .and_then(|c| {
+                c.ctx.proxy(&format!(
+                    "PYRONAME:{}",
+                    crate::naming::resolve::NAMESERVER_NAME
+                ))
+            });
         match r {
             Ok(proxy) => Box::into_raw(Box::new(pyro_proxy { proxy })),
             Err(e) => {

@@ -175,7 +175,29 @@ pub extern "C" fn pyro_value_repr(v: *const Value) -> *mut c_char {
     })
 }
 
-/// Free a string returned by this library (`pyro_value_repr`, `pyro_value_bigint_to_str`).
+/// Python's `str()` of the value, as UTF-8. A str gives its own text. A Pyro4 URI or
+/// proxy value (what `pyro_value_to_proxy` takes) gives its URI as Pyro4 writes it:
+/// `PYRO:obj@host:port`, `PYRONAME:name@host:port`, `PYROMETA:a,b`, ... (for a proxy,
+/// str() of its URI: Python's str() of the proxy itself is a `<Pyro4.core.Proxy at 0x...>`
+/// description). Anything else gives its repr(), as in Python, whose str() of a
+/// container shows its items' repr() (an object of another class too: its own
+/// `__str__` is not known here). Caller owns the string; free with `pyro_string_free`.
+/// NULL for NULL, and when the text would hold a NUL character, which C text cannot (for
+/// a str, `pyro_value_as_str` gives its bytes and length).
+#[no_mangle]
+pub extern "C" fn pyro_value_to_str(v: *const Value) -> *mut c_char {
+    guard(std::ptr::null_mut(), || {
+        let text = match borrow(v) {
+            Some(Value::Str(s)) => s.clone(),
+            Some(v) => crate::client::target::uri_text_from_value(v).unwrap_or_else(|| v.repr()),
+            None => return std::ptr::null_mut(),
+        };
+        CString::new(text).map_or(std::ptr::null_mut(), CString::into_raw)
+    })
+}
+
+/// Free a string returned by this library (`pyro_value_repr`, `pyro_value_to_str`,
+/// `pyro_value_bigint_to_str`, `pyro_proxy_uri`, `pyro_proxy_resolved_uri`).
 /// NULL is ignored.
 #[no_mangle]
 pub extern "C" fn pyro_string_free(s: *mut c_char) {

@@ -144,6 +144,38 @@ pub extern "C" fn pyro_proxy_metadata(p: *mut pyro_proxy) -> *mut Value {
     })
 }
 
+fn c_text(text: &str) -> *mut c_char {
+    std::ffi::CString::new(text).map_or(std::ptr::null_mut(), std::ffi::CString::into_raw)
+}
+
+/// The URI the proxy was made with, unchanged (`pyro_proxy_new`'s text; the `PYRO:` URI
+/// for `pyro_value_to_proxy`; "PYRONAME:Pyro.NameServer" for `pyro_ns_proxy_new`).
+/// Caller owns the string; free with `pyro_string_free`. NULL for NULL.
+#[no_mangle]
+pub extern "C" fn pyro_proxy_uri(p: *const pyro_proxy) -> *mut c_char {
+    guard(std::ptr::null_mut(), || match unsafe { p.as_ref() } {
+        Some(p) => c_text(p.proxy.uri()),
+        None => std::ptr::null_mut(),
+    })
+}
+
+/// The `PYRO:` URI the proxy's calls go to, as `PYRO:obj@host:port` (`[host]` for IPv6,
+/// `./u:path` for a unix socket). For a `PYRO:` proxy that is its own URI (scheme in
+/// capitals) from the start. For a `PYRONAME:`/`PYROMETA:` proxy it is what the name
+/// server last resolved the name to: NULL until the first call (or `pyro_proxy_bind`)
+/// has resolved it, and NULL again after its connection failed, until the name is looked
+/// up again (the object may have moved). Caller owns the string; free with
+/// `pyro_string_free`. NULL for NULL.
+#[no_mangle]
+pub extern "C" fn pyro_proxy_resolved_uri(p: *const pyro_proxy) -> *mut c_char {
+    guard(std::ptr::null_mut(), || {
+        match unsafe { p.as_ref() }.and_then(|p| p.proxy.resolved_uri()) {
+            Some(uri) => c_text(&uri),
+            None => std::ptr::null_mut(),
+        }
+    })
+}
+
 thread_local! {
     static RESPONSE_ANNOTATIONS: Cell<*const Annotations> = const { Cell::new(std::ptr::null()) };
 }
@@ -165,9 +197,7 @@ pub extern "C" fn pyro_response_annotation(key: *const c_char, len: *mut usize) 
             return std::ptr::null();
         }
         let k = unsafe { CStr::from_ptr(key) }.to_bytes();
-        let anns = RESPONSE_ANNOTATIONS.with(Cell::get);
-        // SAFETY: set only while the callback that may call this runs, on this thread.
-        let Some(anns) = (unsafe { anns.as_ref() }) else {
+        let Some(anns) = response_annotations() else {
             return std::ptr::null();
         };
         match anns.iter().find(|(ak, _)| ak.as_slice() == k) {
@@ -175,14 +205,70 @@ pub extern "C" fn pyro_response_annotation(key: *const c_char, len: *mut usize) 
                 if let Some(len) = unsafe { len.as_mut() } {
                     *len = v.len();
                 }
-                if v.is_empty() {
-                    std::ptr::NonNull::<u8>::dangling().as_ptr()
-                } else {
-                    v.as_ptr()
-                }
+                annotation_ptr(v)
             }
             None => std::ptr::null(),
         }
+    })
+}
+
+/// NULL means "absent" to the caller, so an empty value gets a non-NULL pointer too.
+fn annotation_ptr(v: &[u8]) -> *const u8 {
+    if v.is_empty() {
+        std::ptr::NonNull::<u8>::dangling().as_ptr()
+    } else {
+        v.as_ptr()
+    }
+}
+
+/// The reply's annotations, while a result callback runs on this thread.
+fn response_annotations<'a>() -> Option<&'a Annotations> {
+    let anns = RESPONSE_ANNOTATIONS.with(Cell::get);
+    // SAFETY: set only while the callback that may call this runs, on this thread.
+    unsafe { anns.as_ref() }
+}
+
+/// Inside a result callback only: how many annotations the reply carries (Pyro4's daemon
+/// always sends "CORR"; a server adds its own through
+/// `current_context.response_annotations`). 0 outside a result callback (a stream's
+/// `on_item` included). Read them with `pyro_response_annotation_at`.
+#[no_mangle]
+pub extern "C" fn pyro_response_annotation_count() -> usize {
+    guard(0, || response_annotations().map_or(0, Vec::len))
+}
+
+/// Inside a result callback only: the reply's annotation number `index` (0 to
+/// `pyro_response_annotation_count() - 1`, in the order the reply carries them). Its
+/// 4-character key is copied to `key` (room for 5 chars: the key and a NUL); `*data`
+/// gets its bytes (borrowed for the duration of the callback; not NULL, also when empty)
+/// and `*len` their length. Each out-parameter may be NULL. False, changing nothing, if
+/// `index` is out of range or outside a result callback. Iterate with
+/// `for (i = 0; pyro_response_annotation_at(i, key, &data, &len); i++)`.
+#[no_mangle]
+pub extern "C" fn pyro_response_annotation_at(
+    index: usize,
+    key: *mut c_char,
+    data: *mut *const u8,
+    len: *mut usize,
+) -> bool {
+    guard(false, || {
+        let Some((k, v)) = response_annotations().and_then(|a| a.get(index)) else {
+            return false;
+        };
+        if !key.is_null() {
+            // SAFETY: the caller provides room for 5 chars.
+            unsafe {
+                std::ptr::copy_nonoverlapping(k.as_ptr().cast::<c_char>(), key, 4);
+                *key.add(4) = 0;
+            }
+        }
+        if let Some(data) = unsafe { data.as_mut() } {
+            *data = annotation_ptr(v);
+        }
+        if let Some(len) = unsafe { len.as_mut() } {
+            *len = v.len();
+        }
+        true
     })
 }
 

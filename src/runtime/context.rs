@@ -237,6 +237,11 @@ impl Shared {
         });
     }
 
+    /// Whether `key` is the first call of a stream still running.
+    pub(crate) fn is_stream(&self, key: CallId) -> bool {
+        self.streams.lock().unwrap().contains_key(&key)
+    }
+
     pub(crate) fn unregister_stream(&self, key: CallId) {
         self.streams.lock().unwrap().remove(&key);
     }
@@ -364,6 +369,11 @@ pub(crate) struct ProxyLink {
     pub info: Mutex<Option<ConnectInfo>>,
     /// TLS client configuration (Pyro4 SSL), used from the next connection.
     pub tls: Mutex<Option<Arc<rustls::ClientConfig>>>,
+    /// The URI text the proxy was made with.
+    pub uri: Box<str>,
+    /// The `PYRO:` URI calls go to: fixed for a direct proxy; for a named one, set by the
+    /// I/O thread when the name resolves and cleared when it must be looked up again.
+    pub resolved: Mutex<Option<String>>,
 }
 
 /// The direct lane: a submitting thread puts a plain or oneway call on the proxy's ready
@@ -547,7 +557,8 @@ impl Context {
         if self.shared.closed.load(Ordering::SeqCst) {
             return Err(Error::invalid("context is closed"));
         }
-        let uri = Uri::parse(uri)?;
+        let given = uri;
+        let uri = Uri::parse(given)?;
         let id = self.shared.next_proxy.fetch_add(1, Ordering::Relaxed);
         let serializer = self.shared.options.serializer;
         // Direct proxies encode calls on the caller's thread; named ones only learn their
@@ -557,7 +568,14 @@ impl Context {
             _ => None,
         };
         let o = &self.shared.options;
-        let link = Arc::new(ProxyLink::default());
+        let link = Arc::new(ProxyLink {
+            uri: given.into(),
+            resolved: Mutex::new(match &uri {
+                Uri::Direct(t) => Some(t.display()),
+                _ => None,
+            }),
+            ..ProxyLink::default()
+        });
         {
             let mut lane = link.lane.lock().unwrap();
             lane.timeout = o.call_timeout;
@@ -742,8 +760,14 @@ fn dispatch_queue(shared: &Arc<Shared>, max: usize) -> usize {
         let (callback, outcome) = match done {
             Done::Claimed { callback, outcome } => (callback, outcome),
             Done::Finished { id, outcome } => {
-                match shared.calls.lock().unwrap().remove(&id) {
-                    Some(entry) => (entry.callback, outcome),
+                let entry = shared.calls.lock().unwrap().remove(&id);
+                match entry {
+                    // Here, not where replies are read: no connection lock is held, so
+                    // the stream registry may be asked.
+                    Some(entry) => (
+                        entry.callback,
+                        super::stream::refuse_unread_stream(shared, id, entry.proxy, outcome),
+                    ),
                     None => continue, // cancelled earlier; its CANCELLED went out already
                 }
             }
@@ -803,6 +827,18 @@ impl CallRequest {
 impl Proxy {
     pub fn id(&self) -> ProxyId {
         self.id
+    }
+
+    /// The URI text the proxy was made with, unchanged.
+    pub fn uri(&self) -> &str {
+        &self.link.uri
+    }
+
+    /// The `PYRO:` URI its calls go to: a direct proxy's own URI (normalised); for a
+    /// `PYRONAME:`/`PYROMETA:` proxy the one its name last resolved to, None before that
+    /// and while the name is looked up again after a connection failed.
+    pub fn resolved_uri(&self) -> Option<String> {
+        self.link.resolved.lock().unwrap().clone()
     }
 
     /// Start a call. The callback runs exactly once, inside a later `dispatch`.

@@ -86,6 +86,11 @@ pub(crate) enum Command {
     LaneFailed(ProxyId),
     /// Write what submitting threads queued on the proxy's connection.
     Flush(ProxyId),
+    /// Have the proxy's daemon drop an item stream that no call reads.
+    CloseStream {
+        proxy: ProxyId,
+        stream_id: String,
+    },
     Resolved {
         proxy: ProxyId,
         attempt: u64,
@@ -194,6 +199,10 @@ struct Timer {
     kind: TimerKind,
 }
 
+/// The id of a request no call waits for: its completion finds no callback and is
+/// dropped by dispatch (real call ids start at 1).
+const UNTRACKED_CALL: CallId = 0;
+
 /// A call that is not on a connection yet.
 struct Queued {
     call: CallId,
@@ -236,6 +245,12 @@ impl ProxyState {
             Uri::Direct(t) => Some(t),
             _ => self.resolved.as_ref(),
         }
+    }
+
+    /// A named proxy's resolution, mirrored to its handles (`Proxy::resolved_uri`).
+    fn set_resolved(&mut self, t: Option<Target>) {
+        *self.config.link.resolved.lock().unwrap() = t.as_ref().map(Target::display);
+        self.resolved = t;
     }
 }
 
@@ -455,6 +470,7 @@ impl Reactor {
                 }
             }
             Command::Flush(proxy) => self.dirty.push(proxy),
+            Command::CloseStream { proxy, stream_id } => self.close_stream(proxy, &stream_id),
             Command::LaneFailed(proxy) => {
                 let failure = self
                     .proxies
@@ -527,6 +543,32 @@ impl Reactor {
         } else if !st.busy {
             self.start_connect(proxy);
         }
+    }
+
+    /// Send the daemon a oneway `close_stream`, over the connection the proxy has (it
+    /// need not be the stream's own). Without one nothing is sent: the server drops a
+    /// disconnected client's streams itself.
+    fn close_stream(&mut self, proxy: ProxyId, stream_id: &str) {
+        let Some(st) = self.proxies.get_mut(&proxy) else {
+            return;
+        };
+        if st.conn.is_none() {
+            return;
+        }
+        let req = super::stream::close_request(stream_id);
+        let info = CallInfo {
+            method: req.method.clone(),
+            flags: req.flags,
+            kind: CallKind::Invoke,
+            daemon: true,
+        };
+        st.queued.push_back(Queued {
+            call: UNTRACKED_CALL,
+            payload: Payload::Request(req),
+            info,
+            left: 0,
+        });
+        self.drain_queue_into_conn(proxy);
     }
 
     /// Move queued calls onto the proxy's ready connection: check them against the
@@ -730,7 +772,7 @@ impl Reactor {
         st.busy = false;
         match result {
             Ok(t) => {
-                st.resolved = Some(t);
+                st.set_resolved(Some(t));
                 if !st.queued.is_empty() {
                     self.start_connect(proxy);
                 }
@@ -1096,7 +1138,7 @@ impl Reactor {
         st.queued = keep;
         // The object may have moved: a named proxy looks its name up again.
         if !matches!(st.uri, Uri::Direct(_)) {
-            st.resolved = None;
+            st.set_resolved(None);
         }
         self.proxies.insert(proxy, st);
         self.set_state(proxy, ConnState::Disconnected);

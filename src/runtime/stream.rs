@@ -5,7 +5,8 @@
 //! All callbacks run inside dispatch; the stream ends exactly once: `end` after the
 //! last item, or `error` (including CANCELLED).
 
-use super::context::{CallId, CallRequest, Outcome, Proxy};
+use super::context::{CallId, CallRequest, Outcome, Proxy, ProxyId, Shared};
+use super::reactor::Command;
 use crate::client::wire;
 use crate::error::{Error, ErrorKind};
 use crate::protocol::FLAGS_ONEWAY;
@@ -52,6 +53,45 @@ fn daemon_call(method: &str, stream_id: &str, flags: u16) -> CallRequest {
     req.object = Some(DAEMON_OBJECT.into());
     req.flags = flags;
     req
+}
+
+/// The oneway request that has the daemon drop a stream.
+pub(crate) fn close_request(stream_id: &str) -> CallRequest {
+    daemon_call("close_stream", stream_id, FLAGS_ONEWAY)
+}
+
+/// A reply that is an item stream, to a call that is not a stream's: that call cannot
+/// read the items, so it fails, naming the function that can, and the server is told to
+/// drop the stream now rather than hold it until the connection closes (and
+/// ITER_STREAM_LINGER after). Every other outcome passes through unchanged.
+pub(crate) fn refuse_unread_stream(
+    shared: &Shared,
+    call: CallId,
+    proxy: ProxyId,
+    outcome: Outcome,
+) -> Outcome {
+    let Some(stream_id) = outcome
+        .as_ref()
+        .ok()
+        .and_then(|r| wire::stream_id(&r.value))
+    else {
+        return outcome;
+    };
+    // A stream cancelled before its first reply is no longer registered: its server side
+    // is closed here too.
+    if shared.is_stream(call) {
+        return outcome;
+    }
+    shared.reactor.send(Command::CloseStream {
+        proxy,
+        stream_id: stream_id.to_string(),
+    });
+    Err(Error::new(
+        ErrorKind::InvalidArgument,
+        "the method returned an iterator (a Pyro4 item stream), which a plain call cannot \
+         receive: call it with pyro_call_stream (Rust: Proxy::call_stream) to get its items \
+         (the server is told to close this one)",
+    ))
 }
 
 /// Finish the stream with `f` (end or error), once.
@@ -151,10 +191,7 @@ pub(crate) fn cancel(s: &SharedStream, post: impl FnOnce(Box<dyn FnOnce() + Send
         proxy.shared.cancel_silently(call);
     }
     if let Some(id) = id {
-        let _ = proxy.call(
-            daemon_call("close_stream", &id, FLAGS_ONEWAY),
-            Box::new(|_| {}),
-        );
+        let _ = proxy.call(close_request(&id), Box::new(|_| {}));
     }
     post(Box::new(move || (handler.on_error)(Error::cancelled())));
     true
