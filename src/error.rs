@@ -24,6 +24,8 @@ pub enum ErrorKind {
     Cancelled = 8,
     /// The caller passed something unusable.
     InvalidArgument = 9,
+    /// A bug in this library, caught at the C boundary.
+    Internal = 10,
 }
 
 /// The structured form of a Python exception raised on the server.
