@@ -178,8 +178,9 @@ typedef struct pyro_batch pyro_batch;
 typedef struct pyro_ctx pyro_ctx;
 
 // An error: kind, message and, for remote errors, the Python exception's class, args
-// and traceback. Handed to error callbacks (borrowed, valid during the callback) or
-// through `pyro_error **` out-parameters (caller owns; free with `pyro_error_free`).
+// and traceback. Handed to error callbacks (borrowed, valid during the callback), by
+// `pyro_last_error` (borrowed), or through `pyro_error **` out-parameters (caller owns;
+// free with `pyro_error_free`).
 typedef struct pyro_error pyro_error;
 
 // A proxy for one remote object. Create with `pyro_proxy_new`, free with `pyro_proxy_free`.

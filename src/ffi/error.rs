@@ -55,8 +55,9 @@ impl From<ErrorKind> for pyro_error_kind {
 }
 
 /// An error: kind, message and, for remote errors, the Python exception's class, args
-/// and traceback. Handed to error callbacks (borrowed, valid during the callback) or
-/// through `pyro_error **` out-parameters (caller owns; free with `pyro_error_free`).
+/// and traceback. Handed to error callbacks (borrowed, valid during the callback), by
+/// `pyro_last_error` (borrowed), or through `pyro_error **` out-parameters (caller owns;
+/// free with `pyro_error_free`).
 pub struct pyro_error {
     kind: pyro_error_kind,
     message: CString,
@@ -129,9 +130,10 @@ pub extern "C" fn pyro_last_error() -> *const pyro_error {
 /// Any other value gives "(unknown error kind)": never NULL.
 #[no_mangle]
 pub extern "C" fn pyro_error_kind_name(kind: c_int) -> *const c_char {
-    const UNKNOWN: &CStr = c"(unknown error kind)";
-    guard(UNKNOWN.as_ptr(), || kind_name(kind).as_ptr())
+    guard(UNKNOWN_KIND.as_ptr(), || kind_name(kind).as_ptr())
 }
+
+const UNKNOWN_KIND: &CStr = c"(unknown error kind)";
 
 fn kind_name(kind: c_int) -> &'static CStr {
     match kind {
@@ -146,7 +148,7 @@ fn kind_name(kind: c_int) -> &'static CStr {
         8 => c"PYRO_ERR_CANCELLED",
         9 => c"PYRO_ERR_INVALID_ARGUMENT",
         10 => c"PYRO_ERR_INTERNAL",
-        _ => c"(unknown error kind)",
+        _ => UNKNOWN_KIND,
     }
 }
 
