@@ -78,8 +78,11 @@
 // Items requested ahead of delivery.
 #define FETCH_AHEAD 4
 
-// Error categories.
+// Error categories. `pyro_error_kind_name` gives each one's name as text.
 typedef enum pyro_error_kind {
+  // No error: what `pyro_error_get_kind` returns for NULL (such as `pyro_last_error()`
+  // after a call that succeeded). No error has this kind.
+  PYRO_ERR_NONE = 0,
   // The remote Python code raised an exception (see the remote_* accessors).
   PYRO_ERR_REMOTE = 1,
   // Connecting, reading or writing failed, or the server refused the connection.
@@ -98,6 +101,9 @@ typedef enum pyro_error_kind {
   PYRO_ERR_CANCELLED = 8,
   // An argument was unusable.
   PYRO_ERR_INVALID_ARGUMENT = 9,
+  // A bug in this library: it was caught at the boundary (the function refused), and
+  // the message says what failed. Please report it.
+  PYRO_ERR_INTERNAL = 10,
 } pyro_error_kind;
 
 // Connection states reported by `pyro_proxy_set_state_callback`.
@@ -172,8 +178,9 @@ typedef struct pyro_batch pyro_batch;
 typedef struct pyro_ctx pyro_ctx;
 
 // An error: kind, message and, for remote errors, the Python exception's class, args
-// and traceback. Handed to error callbacks (borrowed, valid during the callback) or
-// through `pyro_error **` out-parameters (caller owns; free with `pyro_error_free`).
+// and traceback. Handed to error callbacks (borrowed, valid during the callback), by
+// `pyro_last_error` (borrowed), or through `pyro_error **` out-parameters (caller owns;
+// free with `pyro_error_free`).
 typedef struct pyro_error pyro_error;
 
 // A proxy for one remote object. Create with `pyro_proxy_new`, free with `pyro_proxy_free`.
@@ -310,7 +317,8 @@ void pyro_batch_free(struct pyro_batch *batch);
 // its own result in order; at the first remote failure the batch stops (as in Pyro4):
 // that call gets PYRO_ERR_REMOTE and the calls after it PYRO_ERR_CANCELLED. Every added
 // call gets exactly one callback. Returns the batch's call id (cancel cancels them all),
-// or 0 if refused (NULL or empty batch), in which case nothing calls back.
+// or 0 if refused (NULL or empty batch, closed context), in which case nothing calls
+// back; the batch is freed all the same.
 pyro_call_id pyro_batch_send(struct pyro_batch *batch, bool oneway);
 
 // Call a method that returns an iterator (a Python generator) and receive its items one
@@ -335,8 +343,9 @@ pyro_call_id pyro_call_stream(struct pyro_proxy *proxy_,
 void pyro_ctx_options_init(struct pyro_ctx_options *options);
 
 // Create a context. `options` may be NULL for the defaults; it is only read during the
-// call. Returns NULL if the options are invalid or the system is out of resources.
-// Caller owns the result; free with `pyro_ctx_free`.
+// call. Returns NULL if the options are invalid or the system is out of resources
+// (`pyro_last_error` says which field, or what failed). Caller owns the result; free
+// with `pyro_ctx_free`.
 struct pyro_ctx *pyro_ctx_new(const struct pyro_ctx_options *options);
 
 // The fd to watch for readability (borrowed: owned by the context, do not close it).
@@ -385,11 +394,14 @@ bool pyro_ctx_set_busy_poll(struct pyro_ctx *ctx, uint32_t microseconds);
 bool pyro_ctx_read_replies_in_dispatch(struct pyro_ctx *ctx, struct pyro_error **error);
 
 // Run up to `max` pending callbacks (0 = all pending) on the calling thread; returns
-// how many ran. If it stops at `max`, the fd stays readable. 0 for a NULL context.
+// how many ran. If it stops at `max`, the fd stays readable. 0 for a NULL context (and
+// `pyro_last_error` set; it is cleared when the dispatch itself succeeded, whatever the
+// callbacks' own calls left there).
 uintptr_t pyro_ctx_dispatch(struct pyro_ctx *ctx, uintptr_t max);
 
-// Number of completions waiting for `pyro_ctx_dispatch` (0 for NULL). With replies read
-// in dispatch, replies still in the sockets are not counted until a dispatch reads them.
+// Number of completions waiting for `pyro_ctx_dispatch` (0 for NULL, with
+// `pyro_last_error` set). With replies read in dispatch, replies still in the sockets are
+// not counted until a dispatch reads them.
 uintptr_t pyro_ctx_pending(const struct pyro_ctx *ctx);
 
 // Free the context. Stops the internal threads, closes every connection, then runs,
@@ -420,10 +432,10 @@ void pyro_proxy_free(struct pyro_proxy *proxy);
 // exactly once, later, inside `pyro_ctx_dispatch` on the dispatching thread (or inside
 // `pyro_ctx_free`). Either callback may be NULL to drop that outcome on purpose.
 // Returns the call id, or 0 if the call was refused (NULL proxy or method, args not a
-// tuple/list, kwargs not a dict with str keys, context closed); a refused call never
-// calls back. A method that returns an iterator (a generator) fails with
-// PYRO_ERR_INVALID_ARGUMENT and has its stream closed on the server: use
-// `pyro_call_stream` for those.
+// tuple/list, kwargs not a dict with str keys, context closed; `pyro_last_error` says
+// which); a refused call never calls back. A method that returns an iterator (a
+// generator) fails with PYRO_ERR_INVALID_ARGUMENT and has its stream closed on the
+// server: use `pyro_call_stream` for those.
 pyro_call_id pyro_call_async(struct pyro_proxy *proxy,
                              const char *method,
                              struct pyro_value *args,
@@ -441,13 +453,46 @@ bool pyro_ctx_post(struct pyro_ctx *ctx, void (*func)(void *user_data), void *us
 // Cancel a pending call. Returns true if it was still pending: its `on_error` then gets
 // PYRO_ERR_CANCELLED at the next `pyro_ctx_dispatch` (the fd turns readable at once).
 // A call already on the wire is not stopped on the server; its late reply is dropped.
+// False for a NULL context or a call that is not pending (completed, cancelled, never
+// issued).
 bool pyro_call_cancel(struct pyro_ctx *ctx, pyro_call_id id);
 
-// The error's kind. 0 for NULL.
+// Why the last refused call on this thread was refused; NULL if it succeeded.
+//
+// Every function that can refuse sets it when it refuses and clears it (NULL) when it
+// succeeds: those that return a call id (0 = refused), a pointer (NULL), a bool
+// (false), `pyro_ctx_fd` (-1), and those whose 0 may also be a refusal
+// (`pyro_ctx_dispatch`, `pyro_ctx_pending`, `pyro_value_len`, `pyro_value_depth`;
+// `pyro_value_get_kind` for NULL). So after such a call it tells why that call refused,
+// or is NULL. The error message names the argument and the reason: a NULL pointer, a
+// value of the wrong kind, a closed context, an invalid option field, an index out of
+// range, a key not in the dict, and so on. Its kind is PYRO_ERR_INVALID_ARGUMENT for
+// unusable arguments, or the kind of what failed (PYRO_ERR_SERIALIZATION for bad
+// literal text, PYRO_ERR_SECURITY for unreadable TLS files, ...). A function with a
+// `pyro_error **` out-parameter stores the same error there too.
+//
+// These never set or clear it, so that it can be read and things freed in between:
+// the `pyro_*_free` functions, `pyro_ctx_options_init`, `pyro_version`,
+// `pyro_last_error`, `pyro_error_kind_name` and the `pyro_error_*` accessors. Calls made
+// inside callbacks set it as usual; `pyro_ctx_dispatch` sets its own outcome last.
+//
+// Borrowed: do not free it. It stays valid until a function that sets or clears it is
+// next called on this thread. Each thread has its own.
+const struct pyro_error *pyro_last_error(void);
+
+// The name of an error kind as it is written in this header, e.g. "PYRO_ERR_TIMEOUT"
+// for PYRO_ERR_TIMEOUT and "PYRO_ERR_NONE" for 0 (a static string; do not free).
+// Any other value gives "(unknown error kind)": never NULL.
+const char *pyro_error_kind_name(int kind);
+
+// The error's kind; PYRO_ERR_NONE (0) for NULL.
 enum pyro_error_kind pyro_error_get_kind(const struct pyro_error *e);
 
 // The message (borrowed; lives as long as the error). For PYRO_ERR_REMOTE it is Python's
-// `str()` of the exception. NULL for a NULL error.
+// `str()` of the exception, made from its class and args by CPython's rules
+// (`BaseException.__str__` and the builtins that override it: KeyError's repr of the
+// key, OSError's "[Errno 2] No such file or directory: 'x'", the Unicode errors,
+// SyntaxError's "(file.py, line 1)", ...). NULL for a NULL error.
 const char *pyro_error_message(const struct pyro_error *e);
 
 // The remote exception's class, e.g. "builtins.ZeroDivisionError" (borrowed). NULL
@@ -623,10 +668,10 @@ struct pyro_value *pyro_value_set(void);
 // An empty dict. Caller owns the result; free with `pyro_value_free`.
 struct pyro_value *pyro_value_dict(void);
 
-// How deeply containers nest in `v`: 0 for a scalar (and for NULL), 1 + the deepest item
-// for a list, tuple, set or dict, 1 + the state's depth for an object. An item needs a
-// depth below PYRO_VALUE_MAX_DEPTH to go into a container. Costs time proportional to
-// the size of `v`; does not recurse.
+// How deeply containers nest in `v`: 0 for a scalar (and for NULL, with
+// `pyro_last_error` set), 1 + the deepest item for a list, tuple, set or dict, 1 + the
+// state's depth for an object. An item needs a depth below PYRO_VALUE_MAX_DEPTH to go
+// into a container. Costs time proportional to the size of `v`; does not recurse.
 uintptr_t pyro_value_depth(const struct pyro_value *v);
 
 // Append `item` to a list or tuple, or add it to a set (a set ignores an equal
@@ -652,7 +697,7 @@ struct pyro_value *pyro_value_clone(const struct pyro_value *v);
 // arguments, `pyro_value_get` results). Does not recurse, whatever the depth.
 void pyro_value_free(struct pyro_value *v);
 
-// The value's kind; PYRO_VALUE_NONE for NULL.
+// The value's kind; PYRO_VALUE_NONE for NULL (with `pyro_last_error` set).
 enum pyro_value_kind pyro_value_get_kind(const struct pyro_value *v);
 
 // Read an int (bools count, as in Python) into `*out`. False for other kinds, big ints
@@ -682,7 +727,8 @@ const uint8_t *pyro_value_as_bytes(const struct pyro_value *v, uintptr_t *len);
 // NULL for other kinds.
 char *pyro_value_bigint_to_str(const struct pyro_value *v);
 
-// Number of items of a list, tuple, set or dict; bytes of str/bytes; 0 otherwise.
+// Number of items of a list, tuple, set or dict; bytes of str/bytes; 0 otherwise (with
+// `pyro_last_error` set).
 uintptr_t pyro_value_len(const struct pyro_value *v);
 
 // Item `i` of a list, tuple or set (borrowed: valid while the container lives and is

@@ -24,6 +24,8 @@ pub enum ErrorKind {
     Cancelled = 8,
     /// The caller passed something unusable.
     InvalidArgument = 9,
+    /// A bug in this library, caught at the C boundary.
+    Internal = 10,
 }
 
 /// The structured form of a Python exception raised on the server.
@@ -75,7 +77,7 @@ impl Error {
     }
     /// A remote exception; `message` is Python's `str()` of it.
     pub fn remote(remote: RemoteError) -> Self {
-        let message = remote_str(&remote.args);
+        let message = crate::client::remote_error::exception_str(&remote.type_name, &remote.args);
         Error {
             kind: ErrorKind::Remote,
             message,
@@ -84,23 +86,26 @@ impl Error {
     }
 }
 
-/// Python's `str(exc)`: '' for no args, `str(arg)` for one, `repr(args)` otherwise (cut
-/// short past [`MESSAGE_REPR_LIMIT`], see [`repr_preview`]).
-fn remote_str(args: &Value) -> String {
-    match args {
-        Value::Tuple(items) | Value::List(items) => match items.as_slice() {
-            [] => String::new(),
-            [Value::Str(s)] => s.clone(),
-            [one] => repr_preview(one),
-            _ if repr_is_small(args) => Value::Tuple(items.clone()).repr(),
-            _ => {
-                let mut out = String::new();
-                preview_seq(&mut out, "(", ")", items);
-                out
+/// `repr(tuple(items))` for an error message: exact when small, else cut short like
+/// [`repr_preview`].
+pub(crate) fn tuple_repr_preview(items: &[Value]) -> String {
+    let mut out = String::new();
+    if repr_is_small_all(items) {
+        out.push('(');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
             }
-        },
-        other => repr_preview(other),
+            item.repr_into(&mut out);
+        }
+        if items.len() == 1 {
+            out.push(',');
+        }
+        out.push(')');
+    } else {
+        preview_seq(&mut out, "(", ")", items);
     }
+    out
 }
 
 /// Values whose `repr()` goes into an error message in full; larger ones are cut.
@@ -124,8 +129,19 @@ pub(crate) fn repr_preview(v: &Value) -> String {
 
 /// Whether `v` is within [`MESSAGE_REPR_LIMIT`], measured by a walk that stops there.
 fn repr_is_small(v: &Value) -> bool {
+    repr_is_small_all(std::slice::from_ref(v))
+}
+
+/// Whether `values` together are within [`MESSAGE_REPR_LIMIT`].
+fn repr_is_small_all(values: &[Value]) -> bool {
+    // Every value counts at least 8, so a container of more items than this is too large
+    // before any is looked at (and the stack never holds a huge container's items).
+    const MAX_ITEMS: usize = MESSAGE_REPR_LIMIT / 8;
+    if values.len() > MAX_ITEMS {
+        return false;
+    }
     let mut size = 0usize;
-    let mut stack = vec![v];
+    let mut stack: Vec<&Value> = values.iter().collect();
     while let Some(v) = stack.pop() {
         size += 8;
         match v {
@@ -133,9 +149,17 @@ fn repr_is_small(v: &Value) -> bool {
             Value::Bytes(b) => size += b.len(),
             Value::BigInt(b) => size += (b.bits() / 3) as usize,
             Value::List(items) | Value::Tuple(items) | Value::Set(items) => {
+                if items.len() > MAX_ITEMS {
+                    return false;
+                }
                 stack.extend(items.iter())
             }
-            Value::Dict(items) => stack.extend(items.iter().flat_map(|(k, v)| [k, v])),
+            Value::Dict(items) => {
+                if items.len() > MAX_ITEMS {
+                    return false;
+                }
+                stack.extend(items.iter().flat_map(|(k, v)| [k, v]))
+            }
             Value::Object(o) => {
                 size += o.class.len();
                 stack.push(&o.state);

@@ -145,24 +145,35 @@ pub fn parse_connect_reply(msg: &Message, serializer: SerializerId) -> Result<Co
                 })
             }
         }
-        MSG_CONNECTFAIL => {
-            // A rejected serializer's reason comes back marshal-encoded; show what we can.
-            let reason = decode_value(msg.serializer_id, &msg.data)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_else(|| printable_reason(&msg.data));
-            Err(Error::communication(format!(
-                "connection rejected by the server (serializer {}): {reason}",
-                serializer.name()
-            )))
-        }
+        MSG_CONNECTFAIL => Err(Error::communication(format!(
+            "connection rejected by the server: {}",
+            refusal_reason(msg, serializer)
+        ))),
         other => Err(Error::protocol(format!(
             "invalid message type {other} in reply to connect"
         ))),
     }
 }
 
-/// Best effort text from an undecodable payload (e.g. a marshal-encoded str).
+/// The server's reason for a CONNECTFAIL: Pyro4 sends `str()` of the exception that
+/// refused the connection, encoded with the client's serializer, or with marshal when it
+/// refused before reading the request (a serializer it does not accept, a connection it
+/// has no worker for).
+fn refusal_reason(msg: &Message, serializer: SerializerId) -> String {
+    let reason = match decode_value(msg.serializer_id, &msg.data) {
+        Ok(Value::Str(s)) => s,
+        Ok(other) => crate::error::repr_preview(&other),
+        Err(_) => printable_reason(&msg.data),
+    };
+    // Pyro4 names a refused serializer by its number only.
+    if reason.starts_with("message used serializer that is not accepted") {
+        format!("{reason} ({})", serializer.name())
+    } else {
+        reason
+    }
+}
+
+/// Best effort text from an undecodable payload.
 fn printable_reason(data: &[u8]) -> String {
     let text: String = data
         .iter()

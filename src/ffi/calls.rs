@@ -2,8 +2,7 @@
 //! remote attributes, batches.
 
 use crate::error::{Error, ErrorKind};
-use crate::ffi::boundary::guard;
-use crate::ffi::ctx::proxy_ref as proxy;
+use crate::ffi::boundary::{arg_mut, checked, guard, proxy_arg as proxy};
 use crate::ffi::ctx::{
     build_request, cstr, deliver, pyro_call_id, pyro_error_cb, pyro_proxy, pyro_result_cb, UserData,
 };
@@ -19,13 +18,12 @@ fn submit(
     on_result: pyro_result_cb,
     on_error: pyro_error_cb,
     ud: *mut c_void,
-) -> pyro_call_id {
+) -> Result<pyro_call_id, Error> {
     let ud = UserData(ud);
     p.call(
         req,
         Box::new(move |o: Outcome| deliver(o, on_result, on_error, ud)),
     )
-    .unwrap_or(0)
 }
 
 /// Call `method` without waiting for a reply (FLAGS_ONEWAY), whatever the server's
@@ -42,15 +40,10 @@ pub extern "C" fn pyro_call_oneway(
     on_error: pyro_error_cb,
     user_data: *mut c_void,
 ) -> pyro_call_id {
-    let (args, kwargs) = (take(args), take(kwargs));
-    guard(0, move || {
-        let Some(p) = proxy(proxy_) else { return 0 };
-        let Ok(method) = cstr(method, "method") else {
-            return 0;
-        };
-        let Ok(mut req) = build_request(method, args, kwargs) else {
-            return 0;
-        };
+    checked(0, || {
+        let (args, kwargs) = (take(args), take(kwargs));
+        let p = proxy(proxy_)?;
+        let mut req = build_request(cstr(method, "method")?, args, kwargs)?;
         req.flags |= FLAGS_ONEWAY;
         submit(p, req, on_result, on_error, user_data)
     })
@@ -65,8 +58,8 @@ pub extern "C" fn pyro_proxy_ping(
     on_error: pyro_error_cb,
     user_data: *mut c_void,
 ) -> pyro_call_id {
-    guard(0, || {
-        let Some(p) = proxy(proxy_) else { return 0 };
+    checked(0, || {
+        let p = proxy(proxy_)?;
         let mut req = CallRequest::new("<ping>", vec![], vec![]);
         req.kind = CallKind::Ping;
         submit(p, req, on_result, on_error, user_data)
@@ -77,12 +70,9 @@ pub extern "C" fn pyro_proxy_ping(
 /// Progress is visible through the state callback; failures surface on the next call.
 #[no_mangle]
 pub extern "C" fn pyro_proxy_bind(proxy_: *mut pyro_proxy) -> bool {
-    guard(false, || match proxy(proxy_) {
-        Some(p) => {
-            p.bind();
-            true
-        }
-        None => false,
+    checked(false, || {
+        proxy(proxy_)?.bind();
+        Ok(true)
     })
 }
 
@@ -90,12 +80,9 @@ pub extern "C" fn pyro_proxy_bind(proxy_: *mut pyro_proxy) -> bool {
 /// complete with PYRO_ERR_COMMUNICATION. Returns false for NULL.
 #[no_mangle]
 pub extern "C" fn pyro_proxy_release(proxy_: *mut pyro_proxy) -> bool {
-    guard(false, || match proxy(proxy_) {
-        Some(p) => {
-            p.release();
-            true
-        }
-        None => false,
+    checked(false, || {
+        proxy(proxy_)?.release();
+        Ok(true)
     })
 }
 
@@ -108,10 +95,9 @@ pub extern "C" fn pyro_get_attr(
     on_error: pyro_error_cb,
     user_data: *mut c_void,
 ) -> pyro_call_id {
-    guard(0, || {
-        let (Some(p), Ok(name)) = (proxy(proxy_), cstr(name, "name")) else {
-            return 0;
-        };
+    checked(0, || {
+        let p = proxy(proxy_)?;
+        let name = cstr(name, "name")?;
         submit(
             p,
             CallRequest::new("__getattr__", vec![Value::str(name)], vec![]),
@@ -133,11 +119,11 @@ pub extern "C" fn pyro_set_attr(
     on_error: pyro_error_cb,
     user_data: *mut c_void,
 ) -> pyro_call_id {
-    let value = take(value);
-    guard(0, move || {
-        let (Some(p), Ok(name), Some(value)) = (proxy(proxy_), cstr(name, "name"), value) else {
-            return 0;
-        };
+    checked(0, || {
+        let value = take(value);
+        let p = proxy(proxy_)?;
+        let name = cstr(name, "name")?;
+        let value = value.ok_or_else(|| crate::ffi::boundary::null("value"))?;
         submit(
             p,
             CallRequest::new("__setattr__", vec![Value::str(name), value], vec![]),
@@ -168,12 +154,11 @@ pub struct pyro_batch {
 /// the batch; `pyro_batch_send` or `pyro_batch_free` frees it. NULL for a NULL proxy.
 #[no_mangle]
 pub extern "C" fn pyro_batch_new(proxy_: *mut pyro_proxy) -> *mut pyro_batch {
-    guard(std::ptr::null_mut(), || match proxy(proxy_) {
-        Some(p) => Box::into_raw(Box::new(pyro_batch {
-            proxy: p.clone(),
+    checked(std::ptr::null_mut(), || {
+        Ok(Box::into_raw(Box::new(pyro_batch {
+            proxy: proxy(proxy_)?.clone(),
             entries: Vec::new(),
-        })),
-        None => std::ptr::null_mut(),
+        })))
     })
 }
 
@@ -190,14 +175,10 @@ pub extern "C" fn pyro_batch_add(
     on_error: pyro_error_cb,
     user_data: *mut c_void,
 ) -> bool {
-    let (args, kwargs) = (take(args), take(kwargs));
-    guard(false, move || {
-        let (Some(b), Ok(method)) = (unsafe { batch.as_mut() }, cstr(method, "method")) else {
-            return false;
-        };
-        let Ok(req) = build_request(method, args, kwargs) else {
-            return false;
-        };
+    checked(false, || {
+        let (args, kwargs) = (take(args), take(kwargs));
+        let b = arg_mut(batch, "batch")?;
+        let req = build_request(cstr(method, "method")?, args, kwargs)?;
         b.entries.push(BatchEntry {
             method: req.method,
             args: req.args,
@@ -206,7 +187,7 @@ pub extern "C" fn pyro_batch_add(
             on_error,
             user_data: UserData(user_data),
         });
-        true
+        Ok(true)
     })
 }
 
@@ -290,16 +271,17 @@ fn deliver_batch(entries: Vec<BatchEntry>, outcome: Outcome, oneway: bool) {
 /// its own result in order; at the first remote failure the batch stops (as in Pyro4):
 /// that call gets PYRO_ERR_REMOTE and the calls after it PYRO_ERR_CANCELLED. Every added
 /// call gets exactly one callback. Returns the batch's call id (cancel cancels them all),
-/// or 0 if refused (NULL or empty batch), in which case nothing calls back.
+/// or 0 if refused (NULL or empty batch, closed context), in which case nothing calls
+/// back; the batch is freed all the same.
 #[no_mangle]
 pub extern "C" fn pyro_batch_send(batch: *mut pyro_batch, oneway: bool) -> pyro_call_id {
-    guard(0, || {
+    checked(0, || {
         if batch.is_null() {
-            return 0;
+            return Err(crate::ffi::boundary::null("batch"));
         }
         let b = *unsafe { Box::from_raw(batch) };
         if b.entries.is_empty() {
-            return 0;
+            return Err(Error::invalid("batch has no calls"));
         }
         let calls: Vec<Value> = b
             .entries
@@ -321,12 +303,10 @@ pub extern "C" fn pyro_batch_send(batch: *mut pyro_batch, oneway: bool) -> pyro_
         let mut req = CallRequest::new("<batch>", calls, vec![]);
         req.flags = FLAGS_BATCH | if oneway { FLAGS_ONEWAY } else { 0 };
         let entries = b.entries;
-        b.proxy
-            .call(
-                req,
-                Box::new(move |o: Outcome| deliver_batch(entries, o, oneway)),
-            )
-            .unwrap_or(0)
+        b.proxy.call(
+            req,
+            Box::new(move |o: Outcome| deliver_batch(entries, o, oneway)),
+        )
     })
 }
 
@@ -353,15 +333,10 @@ pub extern "C" fn pyro_call_stream(
     on_error: pyro_error_cb,
     user_data: *mut c_void,
 ) -> pyro_call_id {
-    let (args, kwargs) = (take(args), take(kwargs));
-    guard(0, move || {
-        let Some(p) = proxy(proxy_) else { return 0 };
-        let Ok(method) = cstr(method, "method") else {
-            return 0;
-        };
-        let Ok(req) = build_request(method, args, kwargs) else {
-            return 0;
-        };
+    checked(0, || {
+        let (args, kwargs) = (take(args), take(kwargs));
+        let p = proxy(proxy_)?;
+        let req = build_request(cstr(method, "method")?, args, kwargs)?;
         let ud = std::sync::Arc::new(UserData(user_data));
         let (u1, u2, u3) = (ud.clone(), ud.clone(), ud);
         let handler = crate::runtime::stream::StreamHandler {
@@ -383,6 +358,6 @@ pub extern "C" fn pyro_call_stream(
                 }
             }),
         };
-        p.call_stream(req, handler).unwrap_or(0)
+        p.call_stream(req, handler)
     })
 }

@@ -1,8 +1,10 @@
 //! C ABI: context, proxies, asynchronous calls.
 
-use crate::error::{Error, ErrorKind};
-use crate::ffi::boundary::guard;
-use crate::ffi::error::{pyro_error, set_out_error};
+use crate::error::{repr_preview, Error, ErrorKind};
+use crate::ffi::boundary::{
+    a, checked, checked_out, ctx_arg, guard, null, proxy_arg, type_name, wrong_kind,
+};
+use crate::ffi::error::pyro_error;
 
 use crate::runtime::{CallRequest, Context, ContextOptions, Outcome, Patience, Proxy};
 use crate::serial::SerializerId;
@@ -142,19 +144,29 @@ pub(crate) fn patience_from_c(interval_ms: u32, max_tries: u32) -> Option<Patien
 
 fn options_from_c(raw: &pyro_ctx_options) -> Result<ContextOptions, Error> {
     let mut opts = ContextOptions::from_env();
-    opts.serializer =
-        serializer_from_c(raw.serializer).ok_or_else(|| Error::invalid("unknown serializer"))?;
+    opts.serializer = serializer_from_c(raw.serializer).ok_or_else(|| {
+        Error::invalid(format!(
+            "options->serializer is {}, not a pyro_serializer value (1..4)",
+            raw.serializer
+        ))
+    })?;
     if raw.worker_threads == 0 || raw.worker_threads > 16 {
-        return Err(Error::invalid("worker_threads must be 1..16"));
+        return Err(Error::invalid(format!(
+            "options->worker_threads is {}, not 1..16",
+            raw.worker_threads
+        )));
     }
     if raw.max_message_size < 1024 {
-        return Err(Error::invalid("max_message_size must be at least 1024"));
+        return Err(Error::invalid(format!(
+            "options->max_message_size is {}, less than 1024",
+            raw.max_message_size
+        )));
     }
     opts.max_message_size = usize::try_from(raw.max_message_size).unwrap_or(usize::MAX);
     opts.connect_timeout = Duration::from_millis(raw.connect_timeout_ms as u64);
     opts.worker_threads = raw.worker_threads as usize;
     if !raw.ns_host.is_null() {
-        opts.ns.host = cstr(raw.ns_host, "ns_host")?.to_string();
+        opts.ns.host = cstr(raw.ns_host, "options->ns_host")?.to_string();
     }
     if raw.ns_port != 0 {
         opts.ns.port = raw.ns_port;
@@ -162,7 +174,7 @@ fn options_from_c(raw: &pyro_ctx_options) -> Result<ContextOptions, Error> {
     if !raw.broadcast_addrs.is_null() {
         let addrs = crate::naming::discovery::parse_addresses(cstr(
             raw.broadcast_addrs,
-            "broadcast_addrs",
+            "options->broadcast_addrs",
         )?);
         if addrs.is_empty() {
             opts.ns.discovery = None;
@@ -186,22 +198,18 @@ fn options_from_c(raw: &pyro_ctx_options) -> Result<ContextOptions, Error> {
 }
 
 /// Create a context. `options` may be NULL for the defaults; it is only read during the
-/// call. Returns NULL if the options are invalid or the system is out of resources.
-/// Caller owns the result; free with `pyro_ctx_free`.
+/// call. Returns NULL if the options are invalid or the system is out of resources
+/// (`pyro_last_error` says which field, or what failed). Caller owns the result; free
+/// with `pyro_ctx_free`.
 #[no_mangle]
 pub extern "C" fn pyro_ctx_new(options: *const pyro_ctx_options) -> *mut pyro_ctx {
-    guard(std::ptr::null_mut(), || {
+    checked(std::ptr::null_mut(), || {
         let opts = match unsafe { options.as_ref() } {
             None => ContextOptions::from_env(),
-            Some(raw) => match options_from_c(raw) {
-                Ok(o) => o,
-                Err(_) => return std::ptr::null_mut(),
-            },
+            Some(raw) => options_from_c(raw)?,
         };
-        match Context::new(opts) {
-            Ok(ctx) => Box::into_raw(Box::new(pyro_ctx { ctx })),
-            Err(_) => std::ptr::null_mut(),
-        }
+        let ctx = Context::new(opts)?;
+        Ok(Box::into_raw(Box::new(pyro_ctx { ctx })))
     })
 }
 
@@ -213,10 +221,7 @@ pub extern "C" fn pyro_ctx_new(options: *const pyro_ctx_options) -> *mut pyro_ct
 /// Returns -1 for a NULL context.
 #[no_mangle]
 pub extern "C" fn pyro_ctx_fd(ctx: *const pyro_ctx) -> c_int {
-    guard(-1, || match unsafe { ctx.as_ref() } {
-        Some(c) => c.ctx.fd(),
-        None => -1,
-    })
+    checked(-1, || Ok(ctx_arg(ctx)?.ctx.fd()))
 }
 
 /// Let the context's I/O thread poll without sleeping for up to `microseconds` after
@@ -226,12 +231,11 @@ pub extern "C" fn pyro_ctx_fd(ctx: *const pyro_ctx) -> c_int {
 /// Returns false, changing nothing, for a NULL context or a window above 10000.
 #[no_mangle]
 pub extern "C" fn pyro_ctx_set_busy_poll(ctx: *mut pyro_ctx, microseconds: u32) -> bool {
-    guard(false, || match unsafe { ctx.as_ref() } {
-        Some(c) => c
-            .ctx
-            .set_busy_poll(Duration::from_micros(microseconds.into()))
-            .is_ok(),
-        None => false,
+    checked(false, || {
+        let c = ctx_arg(ctx)?;
+        c.ctx
+            .set_busy_poll(Duration::from_micros(microseconds.into()))?;
+        Ok(true)
     })
 }
 
@@ -268,38 +272,27 @@ pub extern "C" fn pyro_ctx_read_replies_in_dispatch(
     ctx: *mut pyro_ctx,
     error: *mut *mut pyro_error,
 ) -> bool {
-    guard(false, || {
-        let result = match unsafe { ctx.as_ref() } {
-            Some(c) => c.ctx.read_replies_in_dispatch(),
-            None => Err(Error::invalid("ctx is NULL")),
-        };
-        match result {
-            Ok(()) => true,
-            Err(e) => {
-                set_out_error(error, e);
-                false
-            }
-        }
+    checked_out(false, error, || {
+        ctx_arg(ctx)?.ctx.read_replies_in_dispatch()?;
+        Ok(true)
     })
 }
 
 /// Run up to `max` pending callbacks (0 = all pending) on the calling thread; returns
-/// how many ran. If it stops at `max`, the fd stays readable. 0 for a NULL context.
+/// how many ran. If it stops at `max`, the fd stays readable. 0 for a NULL context (and
+/// `pyro_last_error` set; it is cleared when the dispatch itself succeeded, whatever the
+/// callbacks' own calls left there).
 #[no_mangle]
 pub extern "C" fn pyro_ctx_dispatch(ctx: *mut pyro_ctx, max: usize) -> usize {
-    guard(0, || match unsafe { ctx.as_ref() } {
-        Some(c) => c.ctx.dispatch(max),
-        None => 0,
-    })
+    checked(0, || Ok(ctx_arg(ctx)?.ctx.dispatch(max)))
 }
 
-/// Number of completions waiting for `pyro_ctx_dispatch` (0 for NULL). With replies read
-/// in dispatch, replies still in the sockets are not counted until a dispatch reads them.
+/// Number of completions waiting for `pyro_ctx_dispatch` (0 for NULL, with
+/// `pyro_last_error` set). With replies read in dispatch, replies still in the sockets are
+/// not counted until a dispatch reads them.
 #[no_mangle]
 pub extern "C" fn pyro_ctx_pending(ctx: *const pyro_ctx) -> usize {
-    guard(0, || {
-        unsafe { ctx.as_ref() }.map_or(0, |c| c.ctx.pending_completions())
-    })
+    checked(0, || Ok(ctx_arg(ctx)?.ctx.pending_completions()))
 }
 
 /// Free the context. Stops the internal threads, closes every connection, then runs,
@@ -334,19 +327,9 @@ pub extern "C" fn pyro_proxy_new(
     uri: *const c_char,
     error: *mut *mut pyro_error,
 ) -> *mut pyro_proxy {
-    guard(std::ptr::null_mut(), || {
-        let result = (|| {
-            let c = unsafe { ctx.as_ref() }.ok_or_else(|| Error::invalid("ctx is NULL"))?;
-            let uri = cstr(uri, "uri")?;
-            c.ctx.proxy(uri)
-        })();
-        match result {
-            Ok(proxy) => Box::into_raw(Box::new(pyro_proxy { proxy })),
-            Err(e) => {
-                set_out_error(error, e);
-                std::ptr::null_mut()
-            }
-        }
+    checked_out(std::ptr::null_mut(), error, || {
+        let proxy = ctx_arg(ctx)?.ctx.proxy(cstr(uri, "uri")?)?;
+        Ok(Box::into_raw(Box::new(pyro_proxy { proxy })))
     })
 }
 
@@ -364,11 +347,6 @@ pub extern "C" fn pyro_proxy_free(proxy: *mut pyro_proxy) {
         let p = unsafe { Box::from_raw(proxy) };
         p.proxy.close();
     })
-}
-
-/// The Rust proxy behind a C handle (None for NULL).
-pub(crate) fn proxy_ref<'a>(p: *mut pyro_proxy) -> Option<&'a Proxy> {
-    unsafe { p.as_ref() }.map(|p| &p.proxy)
 }
 
 pub(crate) struct UserData(pub(crate) *mut c_void);
@@ -410,10 +388,10 @@ pub(crate) fn deliver(
 /// exactly once, later, inside `pyro_ctx_dispatch` on the dispatching thread (or inside
 /// `pyro_ctx_free`). Either callback may be NULL to drop that outcome on purpose.
 /// Returns the call id, or 0 if the call was refused (NULL proxy or method, args not a
-/// tuple/list, kwargs not a dict with str keys, context closed); a refused call never
-/// calls back. A method that returns an iterator (a generator) fails with
-/// PYRO_ERR_INVALID_ARGUMENT and has its stream closed on the server: use
-/// `pyro_call_stream` for those.
+/// tuple/list, kwargs not a dict with str keys, context closed; `pyro_last_error` says
+/// which); a refused call never calls back. A method that returns an iterator (a
+/// generator) fails with PYRO_ERR_INVALID_ARGUMENT and has its stream closed on the
+/// server: use `pyro_call_stream` for those.
 #[no_mangle]
 pub extern "C" fn pyro_call_async(
     proxy: *mut pyro_proxy,
@@ -424,22 +402,15 @@ pub extern "C" fn pyro_call_async(
     on_error: pyro_error_cb,
     user_data: *mut c_void,
 ) -> pyro_call_id {
-    // Take ownership first so every early return frees them.
-    let args = crate::ffi::value::take(args);
-    let kwargs = crate::ffi::value::take(kwargs);
-    guard(0, move || {
-        let Some(p) = (unsafe { proxy.as_ref() }) else {
-            return 0;
-        };
-        let Ok(method) = cstr(method, "method") else {
-            return 0;
-        };
-        let Ok(req) = build_request(method, args, kwargs) else {
-            return 0;
-        };
+    checked(0, || {
+        // Taken first, so that every refusal frees them.
+        let args = crate::ffi::value::take(args);
+        let kwargs = crate::ffi::value::take(kwargs);
+        let p = proxy_arg(proxy)?;
+        let req = build_request(cstr(method, "method")?, args, kwargs)?;
         let ud = UserData(user_data);
         let cb = Box::new(move |outcome: Outcome| deliver(outcome, on_result, on_error, ud));
-        p.proxy.call(req, cb).unwrap_or(0)
+        p.call(req, cb)
     })
 }
 
@@ -451,12 +422,7 @@ pub(crate) fn build_request(
     let args = match args {
         None => Vec::new(),
         Some(Value::Tuple(v)) | Some(Value::List(v)) => v,
-        Some(other) => {
-            return Err(Error::invalid(format!(
-                "args must be a tuple or list, not {:?}",
-                other.kind()
-            )))
-        }
+        Some(other) => return Err(wrong_kind("args", &other, "a tuple or list")),
     };
     let kwargs = match kwargs {
         None => Vec::new(),
@@ -464,10 +430,14 @@ pub(crate) fn build_request(
             .into_iter()
             .map(|(k, v)| match k {
                 Value::Str(s) => Ok((s, v)),
-                _ => Err(Error::invalid("kwargs keys must be str")),
+                other => Err(Error::invalid(format!(
+                    "kwargs has a key that is {}, not a str: {}",
+                    a(type_name(&other)),
+                    repr_preview(&other)
+                ))),
             })
             .collect::<Result<Vec<_>, _>>()?,
-        Some(_) => return Err(Error::invalid("kwargs must be a dict")),
+        Some(other) => return Err(wrong_kind("kwargs", &other, "a dict")),
     };
     Ok(CallRequest {
         method: method.to_string(),
@@ -489,26 +459,35 @@ pub extern "C" fn pyro_ctx_post(
     func: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
     user_data: *mut c_void,
 ) -> bool {
-    guard(false, || {
-        let (Some(c), Some(f)) = (unsafe { ctx.as_ref() }, func) else {
-            return false;
-        };
+    checked(false, || {
+        let c = ctx_arg(ctx)?;
+        let f = func.ok_or_else(|| null("fn"))?;
         let ud = UserData(user_data);
-        c.ctx.post(Box::new(move || {
+        let posted = c.ctx.post(Box::new(move || {
             let ud = ud;
             unsafe { f(ud.0) }
-        }))
+        }));
+        if !posted {
+            return Err(Error::invalid("context is closed"));
+        }
+        Ok(true)
     })
 }
 
 /// Cancel a pending call. Returns true if it was still pending: its `on_error` then gets
 /// PYRO_ERR_CANCELLED at the next `pyro_ctx_dispatch` (the fd turns readable at once).
 /// A call already on the wire is not stopped on the server; its late reply is dropped.
+/// False for a NULL context or a call that is not pending (completed, cancelled, never
+/// issued).
 #[no_mangle]
 pub extern "C" fn pyro_call_cancel(ctx: *mut pyro_ctx, id: pyro_call_id) -> bool {
-    guard(false, || match unsafe { ctx.as_ref() } {
-        Some(c) => c.ctx.cancel(id),
-        None => false,
+    checked(false, || {
+        if !ctx_arg(ctx)?.ctx.cancel(id) {
+            return Err(Error::invalid(format!(
+                "call {id} is not pending (it completed or was cancelled, or was never issued)"
+            )));
+        }
+        Ok(true)
     })
 }
 

@@ -1,13 +1,12 @@
 //! C ABI: patient proxies, connection state, retries, deadlines, and the name server.
 
 use crate::error::Error;
-use crate::ffi::boundary::guard;
-use crate::ffi::ctx::proxy_ref as proxy;
+use crate::ffi::boundary::{checked, checked_out, ctx_arg, proxy_arg as proxy, type_name};
 use crate::ffi::ctx::{
     cstr, deliver, patience_from_c, pyro_call_id, pyro_ctx, pyro_error_cb, pyro_proxy,
     pyro_result_cb, UserData,
 };
-use crate::ffi::error::{pyro_error, set_out_error};
+use crate::ffi::error::pyro_error;
 use crate::ffi::value::take;
 use crate::runtime::{CallRequest, ConnState, Outcome};
 use crate::value::Value;
@@ -60,12 +59,9 @@ pub extern "C" fn pyro_proxy_set_patience(
     interval_ms: u32,
     max_tries: u32,
 ) -> bool {
-    guard(false, || match proxy(p) {
-        Some(p) => {
-            p.set_patience(patience_from_c(interval_ms, max_tries));
-            true
-        }
-        None => false,
+    checked(false, || {
+        proxy(p)?.set_patience(patience_from_c(interval_ms, max_tries));
+        Ok(true)
     })
 }
 
@@ -78,15 +74,15 @@ pub extern "C" fn pyro_proxy_set_state_callback(
     cb: pyro_state_cb,
     user_data: *mut c_void,
 ) -> bool {
-    guard(false, || {
-        let Some(p) = proxy(p) else { return false };
+    checked(false, || {
+        let p = proxy(p)?;
         let ud = Arc::new(UserData(user_data));
         p.set_state_callback(cb.map(|f| {
             let cb: crate::runtime::StateCallback =
                 Arc::new(move |s: ConnState| unsafe { f(s.into(), ud.0) });
             cb
         }));
-        true
+        Ok(true)
     })
 }
 
@@ -94,12 +90,9 @@ pub extern "C" fn pyro_proxy_set_state_callback(
 /// connection (Pyro4's MAX_RETRIES). Note: a retried call may run twice on the server.
 #[no_mangle]
 pub extern "C" fn pyro_proxy_set_max_retries(p: *mut pyro_proxy, n: u32) -> bool {
-    guard(false, || match proxy(p) {
-        Some(p) => {
-            p.set_max_retries(n);
-            true
-        }
-        None => false,
+    checked(false, || {
+        proxy(p)?.set_max_retries(n);
+        Ok(true)
     })
 }
 
@@ -112,12 +105,9 @@ pub extern "C" fn pyro_proxy_set_max_retries(p: *mut pyro_proxy, n: u32) -> bool
 /// server object, as after any reconnect.
 #[no_mangle]
 pub extern "C" fn pyro_proxy_set_timeout(p: *mut pyro_proxy, timeout_ms: u32) -> bool {
-    guard(false, || match proxy(p) {
-        Some(p) => {
-            p.set_timeout((timeout_ms > 0).then(|| Duration::from_millis(timeout_ms as u64)));
-            true
-        }
-        None => false,
+    checked(false, || {
+        proxy(p)?.set_timeout((timeout_ms > 0).then(|| Duration::from_millis(timeout_ms as u64)));
+        Ok(true)
     })
 }
 
@@ -130,23 +120,13 @@ pub extern "C" fn pyro_ns_proxy_new(
     ctx: *mut pyro_ctx,
     error: *mut *mut pyro_error,
 ) -> *mut pyro_proxy {
-    guard(std::ptr::null_mut(), || {
+    checked_out(std::ptr::null_mut(), error, || {
         // Not the context's cached proxy: freeing the caller's closes it.
-        let r = unsafe { ctx.as_ref() }
-            .ok_or_else(|| Error::invalid("ctx is NULL"))
-            .and_then(|c| {
-                c.ctx.proxy(&format!(
-                    "PYRONAME:{}",
-                    crate::naming::resolve::NAMESERVER_NAME
-                ))
-            });
-        match r {
-            Ok(proxy) => Box::into_raw(Box::new(pyro_proxy { proxy })),
-            Err(e) => {
-                set_out_error(error, e);
-                std::ptr::null_mut()
-            }
-        }
+        let proxy = ctx_arg(ctx)?.ctx.proxy(&format!(
+            "PYRONAME:{}",
+            crate::naming::resolve::NAMESERVER_NAME
+        ))?;
+        Ok(Box::into_raw(Box::new(pyro_proxy { proxy })))
     })
 }
 
@@ -156,27 +136,26 @@ struct NsCall {
     kwargs: Vec<(String, Value)>,
 }
 
+/// `call` converts the arguments (inside the guard, and first: it takes ownership of
+/// the consumed ones, so a refusal frees them).
 fn ns_call(
     ctx: *mut pyro_ctx,
-    call: Option<NsCall>,
+    call: impl FnOnce() -> Result<NsCall, Error>,
     on_result: pyro_result_cb,
     on_error: pyro_error_cb,
     user_data: *mut c_void,
 ) -> pyro_call_id {
-    guard(0, move || {
-        let (Some(c), Some(call)) = (unsafe { ctx.as_ref() }, call) else {
-            return 0;
-        };
-        let Ok(ns) = c.ctx.name_server() else {
-            return 0;
-        };
+    checked(0, move || {
+        let call = call();
+        let c = ctx_arg(ctx)?;
+        let call = call?;
+        let ns = c.ctx.name_server()?;
         let ud = UserData(user_data);
         let req = CallRequest::new(call.method, call.args, call.kwargs);
         ns.call(
             req,
             Box::new(move |o: Outcome| deliver(o, on_result, on_error, ud)),
         )
-        .unwrap_or(0)
     })
 }
 
@@ -188,13 +167,14 @@ fn opt_str(p: *const c_char, what: &str) -> Result<Value, Error> {
     }
 }
 
-fn as_set(v: Option<Value>) -> Result<Value, Error> {
+fn as_set(v: Option<Value>, what: &str) -> Result<Value, Error> {
     match v {
         None => Ok(Value::None),
         Some(Value::Set(items) | Value::List(items) | Value::Tuple(items)) => Ok(Value::Set(items)),
-        Some(_) => Err(Error::invalid(
-            "metadata must be a set, list or tuple of str",
-        )),
+        Some(other) => Err(Error::invalid(format!(
+            "{what} is {}, not a set, list or tuple of str",
+            crate::ffi::boundary::a(type_name(&other))
+        ))),
     }
 }
 
@@ -210,11 +190,16 @@ pub extern "C" fn pyro_ns_lookup(
     on_error: pyro_error_cb,
     user_data: *mut c_void,
 ) -> pyro_call_id {
-    let call = cstr(name, "name").ok().map(|n| NsCall {
-        method: "lookup",
-        args: vec![Value::str(n), Value::Bool(return_metadata)],
-        kwargs: vec![],
-    });
+    let call = || {
+        Ok(NsCall {
+            method: "lookup",
+            args: vec![
+                Value::str(cstr(name, "name")?),
+                Value::Bool(return_metadata),
+            ],
+            kwargs: vec![],
+        })
+    };
     ns_call(ctx, call, on_result, on_error, user_data)
 }
 
@@ -233,21 +218,20 @@ pub extern "C" fn pyro_ns_list(
     on_error: pyro_error_cb,
     user_data: *mut c_void,
 ) -> pyro_call_id {
-    let (all, any) = (take(metadata_all), take(metadata_any));
-    let call = (|| {
-        Ok::<_, Error>(NsCall {
+    let call = || {
+        let (all, any) = (take(metadata_all), take(metadata_any));
+        Ok(NsCall {
             method: "list",
             args: vec![],
             kwargs: vec![
                 ("prefix".into(), opt_str(prefix, "prefix")?),
                 ("regex".into(), opt_str(regex, "regex")?),
-                ("metadata_all".into(), as_set(all)?),
-                ("metadata_any".into(), as_set(any)?),
+                ("metadata_all".into(), as_set(all, "metadata_all")?),
+                ("metadata_any".into(), as_set(any, "metadata_any")?),
                 ("return_metadata".into(), Value::Bool(return_metadata)),
             ],
         })
-    })()
-    .ok();
+    };
     ns_call(ctx, call, on_result, on_error, user_data)
 }
 
@@ -265,19 +249,18 @@ pub extern "C" fn pyro_ns_register(
     on_error: pyro_error_cb,
     user_data: *mut c_void,
 ) -> pyro_call_id {
-    let meta = take(metadata);
-    let call = (|| {
-        Ok::<_, Error>(NsCall {
+    let call = || {
+        let meta = take(metadata);
+        Ok(NsCall {
             method: "register",
             args: vec![
                 Value::str(cstr(name, "name")?),
                 Value::str(cstr(uri, "uri")?),
                 Value::Bool(safe),
             ],
-            kwargs: vec![("metadata".into(), as_set(meta)?)],
+            kwargs: vec![("metadata".into(), as_set(meta, "metadata")?)],
         })
-    })()
-    .ok();
+    };
     ns_call(ctx, call, on_result, on_error, user_data)
 }
 
@@ -293,8 +276,8 @@ pub extern "C" fn pyro_ns_remove(
     on_error: pyro_error_cb,
     user_data: *mut c_void,
 ) -> pyro_call_id {
-    let call = (|| {
-        Ok::<_, Error>(NsCall {
+    let call = || {
+        Ok(NsCall {
             method: "remove",
             args: vec![
                 opt_str(name, "name")?,
@@ -303,8 +286,7 @@ pub extern "C" fn pyro_ns_remove(
             ],
             kwargs: vec![],
         })
-    })()
-    .ok();
+    };
     ns_call(ctx, call, on_result, on_error, user_data)
 }
 
@@ -318,11 +300,13 @@ pub extern "C" fn pyro_ns_ping(
 ) -> pyro_call_id {
     ns_call(
         ctx,
-        Some(NsCall {
-            method: "ping",
-            args: vec![],
-            kwargs: vec![],
-        }),
+        || {
+            Ok(NsCall {
+                method: "ping",
+                args: vec![],
+                kwargs: vec![],
+            })
+        },
         on_result,
         on_error,
         user_data,
@@ -339,11 +323,13 @@ pub extern "C" fn pyro_ns_count(
 ) -> pyro_call_id {
     ns_call(
         ctx,
-        Some(NsCall {
-            method: "count",
-            args: vec![],
-            kwargs: vec![],
-        }),
+        || {
+            Ok(NsCall {
+                method: "count",
+                args: vec![],
+                kwargs: vec![],
+            })
+        },
         on_result,
         on_error,
         user_data,

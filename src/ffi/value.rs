@@ -6,9 +6,11 @@
 //! [`terminate_strings`], which stores a NUL just past each string's bytes (in its spare
 //! capacity), so `pyro_value_as_str` can return the bytes in place.
 
-use crate::error::Error;
-use crate::ffi::boundary::guard;
-use crate::ffi::error::{pyro_error, set_out_error};
+use crate::error::{repr_preview, Error};
+use crate::ffi::boundary::{
+    a, arg, arg_mut, checked, checked_out, guard, null, type_name, wrong_kind,
+};
+use crate::ffi::error::pyro_error;
 use crate::serial::{serpent, MAX_DEPTH};
 use crate::value::{Object, Value, ValueKind};
 use num_bigint::BigInt;
@@ -122,8 +124,17 @@ pub(crate) fn take(v: *mut Value) -> Option<Value> {
     }
 }
 
-fn borrow<'a>(v: *const Value) -> Option<&'a Value> {
-    unsafe { v.as_ref() }
+fn value<'a>(v: *const Value) -> Result<&'a Value, Error> {
+    arg(v, "v")
+}
+
+/// Every string a host can see was terminated (see the module comment); one that is not
+/// is this library's bug.
+fn unterminated() -> Error {
+    Error::new(
+        crate::error::ErrorKind::Internal,
+        "internal error in pyro_async (please report it): a string was not NUL-terminated",
+    )
 }
 
 /// Parse Python literal syntax, e.g. `"(1, 'a', {'k': 2})"`, `"b'\\x00'"`, `"{1, 2}"`,
@@ -137,30 +148,18 @@ pub extern "C" fn pyro_value_from_literal(
     text: *const c_char,
     error: *mut *mut pyro_error,
 ) -> *mut Value {
-    guard(std::ptr::null_mut(), || {
-        if text.is_null() {
-            set_out_error(error, Error::invalid("literal text is NULL"));
-            return std::ptr::null_mut();
+    checked_out(std::ptr::null_mut(), error, || {
+        let text = crate::ffi::ctx::cstr(text, "text")?;
+        let v = serpent::parse_literal(text)?;
+        // The parser counts the levels it enters, which lets empty containers reach one
+        // level past the limit; the host only ever holds values within it.
+        if v.depth_capped(MAX_DEPTH) > MAX_DEPTH {
+            v.free_deep();
+            return Err(Error::serialization(format!(
+                "literal nests deeper than PYRO_VALUE_MAX_DEPTH ({MAX_DEPTH})"
+            )));
         }
-        let Ok(text) = unsafe { CStr::from_ptr(text) }.to_str() else {
-            set_out_error(error, Error::invalid("literal text is not valid UTF-8"));
-            return std::ptr::null_mut();
-        };
-        match serpent::parse_literal(text) {
-            // The parser counts the levels it enters, which lets empty containers reach
-            // one level past the limit; the host only ever holds values within it.
-            Ok(v) if v.depth_capped(MAX_DEPTH) > MAX_DEPTH => {
-                v.free_deep();
-                let msg = format!("literal nests deeper than PYRO_VALUE_MAX_DEPTH ({MAX_DEPTH})");
-                set_out_error(error, Error::serialization(msg));
-                std::ptr::null_mut()
-            }
-            Ok(v) => boxed(v),
-            Err(e) => {
-                set_out_error(error, e);
-                std::ptr::null_mut()
-            }
-        }
+        Ok(boxed(v))
     })
 }
 
@@ -168,10 +167,10 @@ pub extern "C" fn pyro_value_from_literal(
 /// `pyro_string_free`. NULL for NULL.
 #[no_mangle]
 pub extern "C" fn pyro_value_repr(v: *const Value) -> *mut c_char {
-    guard(std::ptr::null_mut(), || match borrow(v) {
+    checked(std::ptr::null_mut(), || {
         // repr escapes NUL, so the text has none.
-        Some(v) => CString::new(v.repr()).map_or(std::ptr::null_mut(), CString::into_raw),
-        None => std::ptr::null_mut(),
+        let text = CString::new(value(v)?.repr()).expect("repr has no NUL");
+        Ok(text.into_raw())
     })
 }
 
@@ -186,13 +185,14 @@ pub extern "C" fn pyro_value_repr(v: *const Value) -> *mut c_char {
 /// a str, `pyro_value_as_str` gives its bytes and length).
 #[no_mangle]
 pub extern "C" fn pyro_value_to_str(v: *const Value) -> *mut c_char {
-    guard(std::ptr::null_mut(), || {
-        let text = match borrow(v) {
-            Some(Value::Str(s)) => s.clone(),
-            Some(v) => crate::client::target::uri_text_from_value(v).unwrap_or_else(|| v.repr()),
-            None => return std::ptr::null_mut(),
+    checked(std::ptr::null_mut(), || {
+        let text = match value(v)? {
+            Value::Str(s) => s.clone(),
+            v => crate::client::target::uri_text_from_value(v).unwrap_or_else(|| v.repr()),
         };
-        CString::new(text).map_or(std::ptr::null_mut(), CString::into_raw)
+        CString::new(text)
+            .map(CString::into_raw)
+            .map_err(|_| Error::invalid("the text holds a NUL character"))
     })
 }
 
@@ -211,64 +211,72 @@ pub extern "C" fn pyro_string_free(s: *mut c_char) {
 /// None. Caller owns the result; free with `pyro_value_free` (or pass it where consumed).
 #[no_mangle]
 pub extern "C" fn pyro_value_none() -> *mut Value {
-    guard(std::ptr::null_mut(), || boxed(Value::None))
+    checked(std::ptr::null_mut(), || Ok(boxed(Value::None)))
 }
 
 /// A bool. Caller owns the result; free with `pyro_value_free`.
 #[no_mangle]
 pub extern "C" fn pyro_value_bool(b: bool) -> *mut Value {
-    guard(std::ptr::null_mut(), || boxed(Value::Bool(b)))
+    checked(std::ptr::null_mut(), || Ok(boxed(Value::Bool(b))))
 }
 
 /// An int. Caller owns the result; free with `pyro_value_free`.
 #[no_mangle]
 pub extern "C" fn pyro_value_int(i: i64) -> *mut Value {
-    guard(std::ptr::null_mut(), || boxed(Value::Int(i)))
+    checked(std::ptr::null_mut(), || Ok(boxed(Value::Int(i))))
 }
 
 /// An int of any size from decimal text (optional sign). NULL on bad text.
 /// Caller owns the result; free with `pyro_value_free`.
 #[no_mangle]
 pub extern "C" fn pyro_value_bigint_from_str(decimal: *const c_char) -> *mut Value {
-    guard(std::ptr::null_mut(), || {
+    checked(std::ptr::null_mut(), || {
         if decimal.is_null() {
-            return std::ptr::null_mut();
+            return Err(null("decimal"));
         }
         let bytes = unsafe { CStr::from_ptr(decimal) }.to_bytes();
         if bytes.len() > 4300 {
-            return std::ptr::null_mut();
+            return Err(Error::invalid(format!(
+                "decimal has {} characters, more than the 4300 digits Python reads",
+                bytes.len()
+            )));
         }
-        match BigInt::parse_bytes(bytes, 10) {
-            Some(b) => boxed(Value::from_bigint(b)),
-            None => std::ptr::null_mut(),
-        }
+        let b = BigInt::parse_bytes(bytes, 10).ok_or_else(|| {
+            Error::invalid(format!(
+                "decimal is not an integer in decimal: {}",
+                repr_preview(&Value::str(String::from_utf8_lossy(bytes)))
+            ))
+        })?;
+        Ok(boxed(Value::from_bigint(b)))
     })
 }
 
 /// A float. Caller owns the result; free with `pyro_value_free`.
 #[no_mangle]
 pub extern "C" fn pyro_value_float(f: f64) -> *mut Value {
-    guard(std::ptr::null_mut(), || boxed(Value::Float(f)))
+    checked(std::ptr::null_mut(), || Ok(boxed(Value::Float(f))))
 }
 
 /// A complex number. Caller owns the result; free with `pyro_value_free`.
 #[no_mangle]
 pub extern "C" fn pyro_value_complex(re: f64, im: f64) -> *mut Value {
-    guard(std::ptr::null_mut(), || boxed(Value::Complex { re, im }))
+    checked(std::ptr::null_mut(), || {
+        Ok(boxed(Value::Complex { re, im }))
+    })
 }
 
 /// A str from NUL-terminated UTF-8 (copied). NULL for NULL or invalid UTF-8.
 /// Caller owns the result; free with `pyro_value_free`.
 #[no_mangle]
 pub extern "C" fn pyro_value_str(s: *const c_char) -> *mut Value {
-    guard(std::ptr::null_mut(), || {
+    checked(std::ptr::null_mut(), || {
         if s.is_null() {
-            return std::ptr::null_mut();
+            return Err(null("s"));
         }
-        match unsafe { CStr::from_ptr(s) }.to_str() {
-            Ok(s) => boxed(Value::str(s)),
-            Err(_) => std::ptr::null_mut(),
-        }
+        Ok(boxed(Value::str(utf8(
+            unsafe { CStr::from_ptr(s) }.to_bytes(),
+            "s",
+        )?)))
     })
 }
 
@@ -276,61 +284,68 @@ pub extern "C" fn pyro_value_str(s: *const c_char) -> *mut Value {
 /// a NULL pointer with len > 0. Caller owns the result; free with `pyro_value_free`.
 #[no_mangle]
 pub extern "C" fn pyro_value_str_len(s: *const c_char, len: usize) -> *mut Value {
-    guard(std::ptr::null_mut(), || {
-        let bytes = match slice(s as *const u8, len) {
-            Some(b) => b,
-            None => return std::ptr::null_mut(),
-        };
-        match std::str::from_utf8(bytes) {
-            Ok(s) => boxed(Value::str(s)),
-            Err(_) => std::ptr::null_mut(),
-        }
+    checked(std::ptr::null_mut(), || {
+        let bytes = slice(s as *const u8, len, "s")?;
+        Ok(boxed(Value::str(utf8(bytes, "s")?)))
     })
 }
 
-fn slice<'a>(p: *const u8, len: usize) -> Option<&'a [u8]> {
+fn utf8<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str, Error> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        Error::invalid(format!(
+            "{name} is not valid UTF-8 (at byte {})",
+            e.valid_up_to()
+        ))
+    })
+}
+
+fn slice<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8], Error> {
     if len == 0 {
-        return Some(&[]);
+        return Ok(&[]);
     }
-    if p.is_null() || len > isize::MAX as usize {
-        return None;
+    if p.is_null() {
+        return Err(Error::invalid(format!("{name} is NULL and len is {len}")));
+    }
+    if len > isize::MAX as usize {
+        return Err(Error::invalid(format!(
+            "len is {len}, larger than any object"
+        )));
     }
     // SAFETY: non-NULL and the caller promises `len` readable bytes.
-    Some(unsafe { std::slice::from_raw_parts(p, len) })
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
 /// A bytes value (copied). NULL if `data` is NULL with len > 0.
 /// Caller owns the result; free with `pyro_value_free`.
 #[no_mangle]
 pub extern "C" fn pyro_value_bytes(data: *const u8, len: usize) -> *mut Value {
-    guard(std::ptr::null_mut(), || match slice(data, len) {
-        Some(b) => boxed(Value::Bytes(b.to_vec())),
-        None => std::ptr::null_mut(),
+    checked(std::ptr::null_mut(), || {
+        Ok(boxed(Value::Bytes(slice(data, len, "data")?.to_vec())))
     })
 }
 
 /// An empty list. Caller owns the result; free with `pyro_value_free`.
 #[no_mangle]
 pub extern "C" fn pyro_value_list() -> *mut Value {
-    guard(std::ptr::null_mut(), || boxed(Value::List(Vec::new())))
+    checked(std::ptr::null_mut(), || Ok(boxed(Value::List(Vec::new()))))
 }
 
 /// An empty tuple. Caller owns the result; free with `pyro_value_free`.
 #[no_mangle]
 pub extern "C" fn pyro_value_tuple() -> *mut Value {
-    guard(std::ptr::null_mut(), || boxed(Value::Tuple(Vec::new())))
+    checked(std::ptr::null_mut(), || Ok(boxed(Value::Tuple(Vec::new()))))
 }
 
 /// An empty set. Caller owns the result; free with `pyro_value_free`.
 #[no_mangle]
 pub extern "C" fn pyro_value_set() -> *mut Value {
-    guard(std::ptr::null_mut(), || boxed(Value::Set(Vec::new())))
+    checked(std::ptr::null_mut(), || Ok(boxed(Value::Set(Vec::new()))))
 }
 
 /// An empty dict. Caller owns the result; free with `pyro_value_free`.
 #[no_mangle]
 pub extern "C" fn pyro_value_dict() -> *mut Value {
-    guard(std::ptr::null_mut(), || boxed(Value::Dict(Vec::new())))
+    checked(std::ptr::null_mut(), || Ok(boxed(Value::Dict(Vec::new()))))
 }
 
 /// Whether `item` can go one level down into a container without the container nesting
@@ -341,13 +356,28 @@ fn fits_inside(item: &Value) -> bool {
     item.depth_capped(MAX_DEPTH - 1) < MAX_DEPTH
 }
 
-/// How deeply containers nest in `v`: 0 for a scalar (and for NULL), 1 + the deepest item
-/// for a list, tuple, set or dict, 1 + the state's depth for an object. An item needs a
-/// depth below PYRO_VALUE_MAX_DEPTH to go into a container. Costs time proportional to
-/// the size of `v`; does not recurse.
+/// How deeply containers nest in `v`: 0 for a scalar (and for NULL, with
+/// `pyro_last_error` set), 1 + the deepest item for a list, tuple, set or dict, 1 + the
+/// state's depth for an object. An item needs a depth below PYRO_VALUE_MAX_DEPTH to go
+/// into a container. Costs time proportional to the size of `v`; does not recurse.
 #[no_mangle]
 pub extern "C" fn pyro_value_depth(v: *const Value) -> usize {
-    guard(0, || borrow(v).map_or(0, Value::depth))
+    checked(0, || Ok(value(v)?.depth()))
+}
+
+/// "NAME is PYRO_VALUE_MAX_DEPTH or more deep".
+fn too_deep(name: &str) -> Error {
+    Error::invalid(format!(
+        "{name} nests {MAX_DEPTH} or more levels deep (PYRO_VALUE_MAX_DEPTH): it cannot go \
+         into a container"
+    ))
+}
+
+fn unhashable(name: &str, v: &Value) -> Error {
+    Error::invalid(format!(
+        "{name} is {}, which is unhashable",
+        a(type_name(v))
+    ))
 }
 
 fn hashable(v: &Value) -> bool {
@@ -366,31 +396,27 @@ fn hashable(v: &Value) -> bool {
 /// its size), never `seq`; adding to a set also compares `item` with each element.
 #[no_mangle]
 pub extern "C" fn pyro_value_append(seq: *mut Value, item: *mut Value) -> bool {
-    let item = take(item);
-    guard(false, move || {
-        let (Some(seq), Some(item)) = (unsafe { seq.as_mut() }, item) else {
-            return false;
-        };
+    checked(false, || {
+        let item = take(item);
+        let seq = arg_mut(seq, "seq")?;
+        let item = item.ok_or_else(|| null("item"))?;
         if !fits_inside(&item) {
             item.free_deep();
-            return false;
+            return Err(too_deep("item"));
         }
         match seq {
-            Value::List(v) | Value::Tuple(v) => {
-                v.push(item);
-                true
-            }
+            Value::List(v) | Value::Tuple(v) => v.push(item),
             Value::Set(v) => {
                 if !hashable(&item) {
-                    return false;
+                    return Err(unhashable("item", &item));
                 }
                 if !v.contains(&item) {
                     v.push(item);
                 }
-                true
             }
-            _ => false,
+            other => return Err(wrong_kind("seq", other, "a list, tuple or set")),
         }
+        Ok(true)
     })
 }
 
@@ -402,31 +428,38 @@ pub extern "C" fn pyro_value_append(seq: *mut Value, item: *mut Value) -> bool {
 /// equal key compares `key` with each key of `dict`.
 #[no_mangle]
 pub extern "C" fn pyro_value_dict_set(dict: *mut Value, key: *mut Value, val: *mut Value) -> bool {
-    let key = take(key);
-    let val = take(val);
-    guard(false, move || {
-        let (Some(dict), Some(key), Some(val)) = (unsafe { dict.as_mut() }, key, val) else {
-            return false;
+    checked(false, || {
+        let (key, val) = (take(key), take(val));
+        let dict = arg_mut(dict, "dict")?;
+        let (key, val) = (
+            key.ok_or_else(|| null("key"))?,
+            val.ok_or_else(|| null("val"))?,
+        );
+        let refusal = if !matches!(dict, Value::Dict(_)) {
+            Some(wrong_kind("dict", dict, "a dict"))
+        } else if !hashable(&key) {
+            Some(unhashable("key", &key))
+        } else if !fits_inside(&key) {
+            Some(too_deep("key"))
+        } else if !fits_inside(&val) {
+            Some(too_deep("val"))
+        } else {
+            None
         };
-        if !matches!(dict, Value::Dict(_))
-            || !hashable(&key)
-            || !fits_inside(&key)
-            || !fits_inside(&val)
-        {
+        if let Some(e) = refusal {
             key.free_deep();
             val.free_deep();
-            return false;
+            return Err(e);
         }
-        dict.dict_set(key, val)
+        dict.dict_set(key, val);
+        Ok(true)
     })
 }
 
 /// A deep copy. Caller owns the result; free with `pyro_value_free`. NULL for NULL.
 #[no_mangle]
 pub extern "C" fn pyro_value_clone(v: *const Value) -> *mut Value {
-    guard(std::ptr::null_mut(), || {
-        borrow(v).map_or(std::ptr::null_mut(), |v| boxed(v.clone()))
-    })
+    checked(std::ptr::null_mut(), || Ok(boxed(value(v)?.clone())))
 }
 
 /// Free a value the caller owns. NULL is ignored. Never free borrowed pointers (callback
@@ -436,11 +469,11 @@ pub extern "C" fn pyro_value_free(v: *mut Value) {
     guard((), || take(v).map_or((), Value::free_deep))
 }
 
-/// The value's kind; PYRO_VALUE_NONE for NULL.
+/// The value's kind; PYRO_VALUE_NONE for NULL (with `pyro_last_error` set).
 #[no_mangle]
 pub extern "C" fn pyro_value_get_kind(v: *const Value) -> pyro_value_kind {
-    guard(pyro_value_kind::PYRO_VALUE_NONE, || {
-        borrow(v).map_or(pyro_value_kind::PYRO_VALUE_NONE, |v| v.kind().into())
+    checked(pyro_value_kind::PYRO_VALUE_NONE, || {
+        Ok(value(v)?.kind().into())
     })
 }
 
@@ -448,14 +481,13 @@ pub extern "C" fn pyro_value_get_kind(v: *const Value) -> pyro_value_kind {
 /// outside int64_t, or NULL arguments.
 #[no_mangle]
 pub extern "C" fn pyro_value_as_int(v: *const Value, out: *mut i64) -> bool {
-    guard(false, || {
-        match (borrow(v).and_then(Value::as_i64), unsafe { out.as_mut() }) {
-            (Some(i), Some(out)) => {
-                *out = i;
-                true
-            }
-            _ => false,
-        }
+    checked(false, || {
+        let i = match value(v)? {
+            Value::BigInt(_) => return Err(Error::invalid("v is an int outside int64_t")),
+            v => v.as_i64().ok_or_else(|| wrong_kind("v", v, "an int"))?,
+        };
+        *arg_mut(out, "out")? = i;
+        Ok(true)
     })
 }
 
@@ -464,54 +496,45 @@ pub extern "C" fn pyro_value_as_int(v: *const Value, out: *mut i64) -> bool {
 #[no_mangle]
 pub extern "C" fn pyro_value_as_float(v: *const Value, out: *mut f64) -> bool {
     use num_traits::ToPrimitive;
-    guard(false, || {
-        let f = match borrow(v) {
-            Some(Value::Float(f)) => *f,
-            Some(Value::Int(i)) => *i as f64,
-            Some(Value::Bool(b)) => *b as i64 as f64,
-            Some(Value::BigInt(b)) => b.to_f64().unwrap_or(f64::NAN),
-            _ => return false,
+    checked(false, || {
+        let f = match value(v)? {
+            Value::Float(f) => *f,
+            Value::Int(i) => *i as f64,
+            Value::Bool(b) => *b as i64 as f64,
+            Value::BigInt(b) => b.to_f64().unwrap_or(f64::NAN),
+            other => return Err(wrong_kind("v", other, "a float or int")),
         };
-        match unsafe { out.as_mut() } {
-            Some(out) => {
-                *out = f;
-                true
-            }
-            None => false,
-        }
+        *arg_mut(out, "out")? = f;
+        Ok(true)
     })
 }
 
 /// Read a bool into `*out`. False for other kinds or NULL arguments.
 #[no_mangle]
 pub extern "C" fn pyro_value_as_bool(v: *const Value, out: *mut bool) -> bool {
-    guard(false, || match (borrow(v), unsafe { out.as_mut() }) {
-        (Some(Value::Bool(b)), Some(out)) => {
-            *out = *b;
-            true
+    checked(false, || match value(v)? {
+        Value::Bool(b) => {
+            *arg_mut(out, "out")? = *b;
+            Ok(true)
         }
-        _ => false,
+        other => Err(wrong_kind("v", other, "a bool")),
     })
 }
 
 /// Read a complex into `*re`, `*im` (ints and floats convert with im = 0).
 #[no_mangle]
 pub extern "C" fn pyro_value_as_complex(v: *const Value, re: *mut f64, im: *mut f64) -> bool {
-    guard(false, || {
-        let (r, i) = match borrow(v) {
-            Some(Value::Complex { re, im }) => (*re, *im),
-            Some(Value::Float(f)) => (*f, 0.0),
-            Some(Value::Int(n)) => (*n as f64, 0.0),
-            _ => return false,
+    checked(false, || {
+        let (r, i) = match value(v)? {
+            Value::Complex { re, im } => (*re, *im),
+            Value::Float(f) => (*f, 0.0),
+            Value::Int(n) => (*n as f64, 0.0),
+            other => return Err(wrong_kind("v", other, "a complex, float or int")),
         };
-        match (unsafe { re.as_mut() }, unsafe { im.as_mut() }) {
-            (Some(re), Some(im)) => {
-                *re = r;
-                *im = i;
-                true
-            }
-            _ => false,
-        }
+        let (re, im) = (arg_mut(re, "re")?, arg_mut(im, "im")?);
+        *re = r;
+        *im = i;
+        Ok(true)
     })
 }
 
@@ -520,14 +543,17 @@ pub extern "C" fn pyro_value_as_complex(v: *const Value, re: *mut f64, im: *mut 
 /// also right for strings containing NUL. NULL for other kinds.
 #[no_mangle]
 pub extern "C" fn pyro_value_as_str(v: *const Value, len: *mut usize) -> *const c_char {
-    guard(std::ptr::null(), || match borrow(v) {
-        Some(Value::Str(s)) if s.capacity() > s.len() => {
+    checked(std::ptr::null(), || match value(v)? {
+        Value::Str(s) => {
+            if s.capacity() == s.len() {
+                return Err(unterminated());
+            }
             if let Some(len) = unsafe { len.as_mut() } {
                 *len = s.len();
             }
-            s.as_ptr() as *const c_char
+            Ok(s.as_ptr() as *const c_char)
         }
-        _ => std::ptr::null(),
+        other => Err(wrong_kind("v", other, "a str")),
     })
 }
 
@@ -535,18 +561,18 @@ pub extern "C" fn pyro_value_as_str(v: *const Value, len: *mut usize) -> *const 
 /// NULL for other kinds (an empty bytes value gives a non-NULL pointer and len 0).
 #[no_mangle]
 pub extern "C" fn pyro_value_as_bytes(v: *const Value, len: *mut usize) -> *const u8 {
-    guard(std::ptr::null(), || match borrow(v) {
-        Some(Value::Bytes(b)) => {
+    checked(std::ptr::null(), || match value(v)? {
+        Value::Bytes(b) => {
             if let Some(len) = unsafe { len.as_mut() } {
                 *len = b.len();
             }
-            if b.is_empty() {
+            Ok(if b.is_empty() {
                 std::ptr::NonNull::<u8>::dangling().as_ptr()
             } else {
                 b.as_ptr()
-            }
+            })
         }
-        _ => std::ptr::null(),
+        other => Err(wrong_kind("v", other, "bytes")),
     })
 }
 
@@ -554,25 +580,29 @@ pub extern "C" fn pyro_value_as_bytes(v: *const Value, len: *mut usize) -> *cons
 /// NULL for other kinds.
 #[no_mangle]
 pub extern "C" fn pyro_value_bigint_to_str(v: *const Value) -> *mut c_char {
-    guard(std::ptr::null_mut(), || {
-        let text = match borrow(v) {
-            Some(Value::Int(i)) => i.to_string(),
-            Some(Value::BigInt(b)) => b.to_string(),
-            _ => return std::ptr::null_mut(),
+    checked(std::ptr::null_mut(), || {
+        let text = match value(v)? {
+            Value::Int(i) => i.to_string(),
+            Value::BigInt(b) => b.to_string(),
+            other => return Err(wrong_kind("v", other, "an int")),
         };
-        CString::new(text).map_or(std::ptr::null_mut(), CString::into_raw)
+        Ok(CString::new(text).expect("digits").into_raw())
     })
 }
 
-/// Number of items of a list, tuple, set or dict; bytes of str/bytes; 0 otherwise.
+/// Number of items of a list, tuple, set or dict; bytes of str/bytes; 0 otherwise (with
+/// `pyro_last_error` set).
 #[no_mangle]
 pub extern "C" fn pyro_value_len(v: *const Value) -> usize {
-    guard(0, || match borrow(v) {
-        Some(Value::List(x) | Value::Tuple(x) | Value::Set(x)) => x.len(),
-        Some(Value::Dict(x)) => x.len(),
-        Some(Value::Str(s)) => s.len(),
-        Some(Value::Bytes(b)) => b.len(),
-        _ => 0,
+    checked(0, || match value(v)? {
+        Value::List(x) | Value::Tuple(x) | Value::Set(x) => Ok(x.len()),
+        Value::Dict(x) => Ok(x.len()),
+        Value::Str(s) => Ok(s.len()),
+        Value::Bytes(b) => Ok(b.len()),
+        other => Err(Error::invalid(format!(
+            "v is {}, which has no length",
+            a(type_name(other))
+        ))),
     })
 }
 
@@ -580,11 +610,19 @@ pub extern "C" fn pyro_value_len(v: *const Value) -> usize {
 /// not modified). NULL if out of range or not a sequence.
 #[no_mangle]
 pub extern "C" fn pyro_value_get(seq: *const Value, i: usize) -> *const Value {
-    guard(std::ptr::null(), || {
-        borrow(seq)
-            .and_then(Value::as_seq)
-            .and_then(|s| s.get(i))
-            .map_or(std::ptr::null(), |v| v as *const Value)
+    checked(std::ptr::null(), || {
+        let seq = arg(seq, "seq")?;
+        let items = seq
+            .as_seq()
+            .ok_or_else(|| wrong_kind("seq", seq, "a list, tuple or set"))?;
+        let item = items.get(i).ok_or_else(|| {
+            Error::invalid(format!(
+                "index {i} is out of range for {} of length {}",
+                a(type_name(seq)),
+                items.len()
+            ))
+        })?;
+        Ok(item as *const Value)
     })
 }
 
@@ -594,11 +632,11 @@ pub extern "C" fn pyro_value_get(seq: *const Value, i: usize) -> *const Value {
 /// entry, iterate with `pyro_value_dict_item` instead, which costs O(1) per entry.
 #[no_mangle]
 pub extern "C" fn pyro_value_dict_get(dict: *const Value, key: *const Value) -> *const Value {
-    guard(std::ptr::null(), || match (borrow(dict), borrow(key)) {
-        (Some(d), Some(k)) => d
-            .dict_get(k)
-            .map_or(std::ptr::null(), |v| v as *const Value),
-        _ => std::ptr::null(),
+    checked(std::ptr::null(), || {
+        let (d, k) = (dict_arg(dict)?, arg(key, "key")?);
+        d.dict_get(k)
+            .map(|v| v as *const Value)
+            .ok_or_else(|| missing_key(k))
     })
 }
 
@@ -606,17 +644,24 @@ pub extern "C" fn pyro_value_dict_get(dict: *const Value, key: *const Value) -> 
 /// A scan of the dict's keys, like `pyro_value_dict_get`.
 #[no_mangle]
 pub extern "C" fn pyro_value_dict_get_str(dict: *const Value, key: *const c_char) -> *const Value {
-    guard(std::ptr::null(), || {
-        if key.is_null() {
-            return std::ptr::null();
-        }
-        let Ok(key) = unsafe { CStr::from_ptr(key) }.to_str() else {
-            return std::ptr::null();
-        };
-        borrow(dict)
-            .and_then(|d| d.dict_get_str(key))
-            .map_or(std::ptr::null(), |v| v as *const Value)
+    checked(std::ptr::null(), || {
+        let d = dict_arg(dict)?;
+        let key = crate::ffi::ctx::cstr(key, "key")?;
+        d.dict_get_str(key)
+            .map(|v| v as *const Value)
+            .ok_or_else(|| missing_key(&Value::str(key)))
     })
+}
+
+fn dict_arg<'a>(dict: *const Value) -> Result<&'a Value, Error> {
+    match arg(dict, "dict")? {
+        d @ Value::Dict(_) => Ok(d),
+        other => Err(wrong_kind("dict", other, "a dict")),
+    }
+}
+
+fn missing_key(key: &Value) -> Error {
+    Error::invalid(format!("key {} is not in the dict", repr_preview(key)))
 }
 
 /// The `i`-th item of a dict in insertion order: `*key` and `*val` get borrowed pointers.
@@ -629,29 +674,31 @@ pub extern "C" fn pyro_value_dict_item(
     key: *mut *const Value,
     val: *mut *const Value,
 ) -> bool {
-    guard(false, || {
-        let Some(Value::Dict(items)) = borrow(dict) else {
-            return false;
+    checked(false, || {
+        let items = match arg(dict, "dict")? {
+            Value::Dict(items) => items,
+            other => return Err(wrong_kind("dict", other, "a dict")),
         };
-        let (Some((k, v)), false, false) = (items.get(i), key.is_null(), val.is_null()) else {
-            return false;
-        };
-        unsafe {
-            *key = k;
-            *val = v;
-        }
-        true
+        let (key, val) = (arg_mut(key, "key")?, arg_mut(val, "val")?);
+        let (k, v) = items.get(i).ok_or_else(|| {
+            Error::invalid(format!(
+                "index {i} is out of range for a dict of length {}",
+                items.len()
+            ))
+        })?;
+        *key = k;
+        *val = v;
+        Ok(true)
     })
 }
 
 /// The class name of an object value, e.g. "mymodule.Thing" (borrowed); NULL otherwise.
 #[no_mangle]
 pub extern "C" fn pyro_value_object_class(v: *const Value) -> *const c_char {
-    guard(std::ptr::null(), || match borrow(v) {
-        Some(Value::Object(o)) if o.class.capacity() > o.class.len() => {
-            o.class.as_ptr() as *const c_char
-        }
-        _ => std::ptr::null(),
+    checked(std::ptr::null(), || match value(v)? {
+        Value::Object(o) if o.class.capacity() == o.class.len() => Err(unterminated()),
+        Value::Object(o) => Ok(o.class.as_ptr() as *const c_char),
+        other => Err(wrong_kind("v", other, "an object")),
     })
 }
 
@@ -659,9 +706,9 @@ pub extern "C" fn pyro_value_object_class(v: *const Value) -> *const c_char {
 /// otherwise.
 #[no_mangle]
 pub extern "C" fn pyro_value_object_state(v: *const Value) -> *const Value {
-    guard(std::ptr::null(), || match borrow(v) {
-        Some(Value::Object(o)) => &o.state as *const Value,
-        _ => std::ptr::null(),
+    checked(std::ptr::null(), || match value(v)? {
+        Value::Object(o) => Ok(&o.state as *const Value),
+        other => Err(wrong_kind("v", other, "an object")),
     })
 }
 
@@ -672,25 +719,20 @@ pub extern "C" fn pyro_value_object_state(v: *const Value) -> *const Value {
 /// `pyro_value_free`.
 #[no_mangle]
 pub extern "C" fn pyro_value_object(class_name: *const c_char, state: *mut Value) -> *mut Value {
-    let state = take(state);
-    guard(std::ptr::null_mut(), move || {
-        let state = state.unwrap_or(Value::Dict(Vec::new()));
-        let class = if class_name.is_null() {
-            None
-        } else {
-            unsafe { CStr::from_ptr(class_name) }.to_str().ok()
-        };
+    checked(std::ptr::null_mut(), || {
+        let state = take(state).unwrap_or(Value::Dict(Vec::new()));
+        let class = crate::ffi::ctx::cstr(class_name, "class_name");
         let class = match class {
-            Some(class) if fits_inside(&state) => class,
-            _ => {
+            Ok(class) if fits_inside(&state) => class,
+            refused => {
                 state.free_deep();
-                return std::ptr::null_mut();
+                return Err(refused.err().unwrap_or_else(|| too_deep("state")));
             }
         };
-        boxed(Value::Object(Box::new(Object {
+        Ok(boxed(Value::Object(Box::new(Object {
             class: class.to_string(),
             state,
-        })))
+        }))))
     })
 }
 

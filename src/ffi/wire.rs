@@ -1,8 +1,8 @@
 //! C ABI: message options (HMAC, compression, annotations, handshake) and what the
 //! server returns besides values (handshake reply, metadata, response annotations).
 
-use crate::ffi::boundary::guard;
-use crate::ffi::ctx::proxy_ref as proxy;
+use crate::error::Error;
+use crate::ffi::boundary::{arg, checked, checked_out, ctx_arg, guard, null, proxy_arg as proxy};
 use crate::ffi::ctx::pyro_proxy;
 use crate::ffi::value::{boxed, take};
 use crate::protocol::Annotations;
@@ -28,11 +28,11 @@ fn bytes<'a>(p: *const u8, len: usize) -> Option<&'a [u8]> {
 /// the next connection (`pyro_proxy_release` to reconnect now). False for NULL proxy.
 #[no_mangle]
 pub extern "C" fn pyro_proxy_set_hmac_key(p: *mut pyro_proxy, key: *const u8, len: usize) -> bool {
-    guard(false, || {
-        let Some(p) = proxy(p) else { return false };
+    checked(false, || {
+        let p = proxy(p)?;
         let key = bytes(key, len).map(<[u8]>::to_vec);
         p.update_wire(|w| w.hmac_key = key);
-        true
+        Ok(true)
     })
 }
 
@@ -40,12 +40,9 @@ pub extern "C" fn pyro_proxy_set_hmac_key(p: *mut pyro_proxy, key: *const u8, le
 /// COMPRESSION does. Compressed replies are always accepted.
 #[no_mangle]
 pub extern "C" fn pyro_proxy_set_compression(p: *mut pyro_proxy, on: bool) -> bool {
-    guard(false, || match proxy(p) {
-        Some(p) => {
-            p.update_wire(|w| w.compress = on);
-            true
-        }
-        None => false,
+    checked(false, || {
+        proxy(p)?.update_wire(|w| w.compress = on);
+        Ok(true)
     })
 }
 
@@ -67,21 +64,30 @@ pub extern "C" fn pyro_proxy_set_annotation(
     data: *const u8,
     len: usize,
 ) -> bool {
-    guard(false, || {
-        let Some(p) = proxy(p) else { return false };
-        if key.is_null() || len > 65535 {
-            return false;
+    checked(false, || {
+        let p = proxy(p)?;
+        if key.is_null() {
+            return Err(null("key"));
+        }
+        if len > 65535 {
+            return Err(Error::invalid(format!("len is {len}, more than 65535")));
         }
         let k = unsafe { CStr::from_ptr(key) }.to_bytes();
-        let Ok(k) = <[u8; 4]>::try_from(k) else {
-            return false;
-        };
-        if !k.iter().all(u8::is_ascii_graphic) || &k == b"HMAC" {
-            return false;
+        let shown = String::from_utf8_lossy(k);
+        let k = <[u8; 4]>::try_from(k)
+            .ok()
+            .filter(|k| k.iter().all(u8::is_ascii_graphic))
+            .ok_or_else(|| {
+                Error::invalid(format!("key {shown:?} is not 4 printable ASCII characters"))
+            })?;
+        if &k == b"HMAC" {
+            return Err(Error::invalid(
+                "key \"HMAC\" is the message signature's (pyro_proxy_set_hmac_key)",
+            ));
         }
         let value = bytes(data, len).map(<[u8]>::to_vec);
         p.update_wire(|w| set_annotation(&mut w.annotations, k, value));
-        true
+        Ok(true)
     })
 }
 
@@ -89,11 +95,11 @@ pub extern "C" fn pyro_proxy_set_annotation(
 /// `current_context.correlation_id`; NULL removes it. The server echoes it in replies.
 #[no_mangle]
 pub extern "C" fn pyro_proxy_set_correlation_id(p: *mut pyro_proxy, id: *const u8) -> bool {
-    guard(false, || {
-        let Some(p) = proxy(p) else { return false };
+    checked(false, || {
+        let p = proxy(p)?;
         let value = bytes(id, 16).map(<[u8]>::to_vec);
         p.update_wire(|w| set_annotation(&mut w.annotations, *b"CORR", value));
-        true
+        Ok(true)
     })
 }
 
@@ -102,13 +108,12 @@ pub extern "C" fn pyro_proxy_set_correlation_id(p: *mut pyro_proxy, id: *const u
 /// `pyro_proxy_handshake_reply`.
 #[no_mangle]
 pub extern "C" fn pyro_proxy_set_handshake(p: *mut pyro_proxy, data: *mut Value) -> bool {
-    let data = take(data);
-    guard(false, move || {
-        let (Some(p), Some(data)) = (proxy(p), data) else {
-            return false;
-        };
+    checked(false, || {
+        let data = take(data);
+        let p = proxy(p)?;
+        let data = data.ok_or_else(|| null("data"))?;
         p.update_wire(|w| w.handshake = data);
-        true
+        Ok(true)
     })
 }
 
@@ -116,11 +121,8 @@ pub extern "C" fn pyro_proxy_set_handshake(p: *mut pyro_proxy, data: *mut Value)
 /// `pyro_value_free`. NULL before the proxy first connected.
 #[no_mangle]
 pub extern "C" fn pyro_proxy_handshake_reply(p: *mut pyro_proxy) -> *mut Value {
-    guard(std::ptr::null_mut(), || {
-        match proxy(p).and_then(Proxy::connect_info) {
-            Some(info) => boxed(info.handshake),
-            None => std::ptr::null_mut(),
-        }
+    checked(std::ptr::null_mut(), || {
+        Ok(boxed(connect_info(p)?.handshake))
     })
 }
 
@@ -129,18 +131,14 @@ pub extern "C" fn pyro_proxy_handshake_reply(p: *mut pyro_proxy) -> *mut Value {
 /// `pyro_value_free`. NULL before the proxy first connected.
 #[no_mangle]
 pub extern "C" fn pyro_proxy_metadata(p: *mut pyro_proxy) -> *mut Value {
-    guard(std::ptr::null_mut(), || {
-        match proxy(p).and_then(Proxy::connect_info) {
-            Some(info) => {
-                let list = |l: Vec<String>| Value::List(l.into_iter().map(Value::Str).collect());
-                boxed(Value::Dict(vec![
-                    (Value::str("methods"), list(info.methods)),
-                    (Value::str("oneway"), list(info.oneway)),
-                    (Value::str("attrs"), list(info.attrs)),
-                ]))
-            }
-            None => std::ptr::null_mut(),
-        }
+    checked(std::ptr::null_mut(), || {
+        let info = connect_info(p)?;
+        let list = |l: Vec<String>| Value::List(l.into_iter().map(Value::Str).collect());
+        Ok(boxed(Value::Dict(vec![
+            (Value::str("methods"), list(info.methods)),
+            (Value::str("oneway"), list(info.oneway)),
+            (Value::str("attrs"), list(info.attrs)),
+        ])))
     })
 }
 
@@ -153,9 +151,9 @@ fn c_text(text: &str) -> *mut c_char {
 /// Caller owns the string; free with `pyro_string_free`. NULL for NULL.
 #[no_mangle]
 pub extern "C" fn pyro_proxy_uri(p: *const pyro_proxy) -> *mut c_char {
-    guard(std::ptr::null_mut(), || match unsafe { p.as_ref() } {
-        Some(p) => c_text(p.proxy.uri()),
-        None => std::ptr::null_mut(),
+    checked(std::ptr::null_mut(), || {
+        let p = unsafe { p.as_ref() }.ok_or_else(|| null("p"))?;
+        Ok(c_text(p.proxy.uri()))
     })
 }
 
@@ -176,6 +174,10 @@ pub extern "C" fn pyro_proxy_resolved_uri(p: *const pyro_proxy) -> *mut c_char {
     })
 }
 
+fn connect_info(p: *mut pyro_proxy) -> Result<crate::client::wire::ConnectInfo, Error> {
+    Proxy::connect_info(proxy(p)?).ok_or_else(|| Error::invalid("the proxy has not connected yet"))
+}
+
 thread_local! {
     static RESPONSE_ANNOTATIONS: Cell<*const Annotations> = const { Cell::new(std::ptr::null()) };
 }
@@ -192,22 +194,27 @@ pub(crate) fn with_response_annotations(anns: &Annotations, f: impl FnOnce()) {
 /// called outside a result callback.
 #[no_mangle]
 pub extern "C" fn pyro_response_annotation(key: *const c_char, len: *mut usize) -> *const u8 {
-    guard(std::ptr::null(), || {
+    checked(std::ptr::null(), || {
         if key.is_null() {
-            return std::ptr::null();
+            return Err(null("key"));
         }
         let k = unsafe { CStr::from_ptr(key) }.to_bytes();
         let Some(anns) = response_annotations() else {
-            return std::ptr::null();
+            return Err(Error::invalid(
+                "pyro_response_annotation is called outside a result callback",
+            ));
         };
         match anns.iter().find(|(ak, _)| ak.as_slice() == k) {
             Some((_, v)) => {
                 if let Some(len) = unsafe { len.as_mut() } {
                     *len = v.len();
                 }
-                annotation_ptr(v)
+                Ok(annotation_ptr(v))
             }
-            None => std::ptr::null(),
+            None => Err(Error::invalid(format!(
+                "the reply has no {:?} annotation",
+                String::from_utf8_lossy(k)
+            ))),
         }
     })
 }
@@ -288,9 +295,9 @@ pub extern "C" fn pyro_proxy_set_tls(
     error: *mut *mut crate::ffi::error::pyro_error,
 ) -> bool {
     use crate::ffi::ctx::cstr;
-    guard(false, || {
+    checked_out(false, error, || {
         let result = (|| {
-            let p = proxy(p).ok_or_else(|| crate::Error::invalid("proxy is NULL"))?;
+            let p = proxy(p)?;
             if ca_file.is_null() {
                 p.set_tls(None);
                 return Ok(());
@@ -310,13 +317,7 @@ pub extern "C" fn pyro_proxy_set_tls(
             p.set_tls(Some(crate::client::tls::client_config(&files)?));
             Ok(())
         })();
-        match result {
-            Ok(()) => true,
-            Err(e) => {
-                crate::ffi::error::set_out_error(error, e);
-                false
-            }
-        }
+        result.map(|()| true)
     })
 }
 
@@ -329,22 +330,14 @@ pub extern "C" fn pyro_value_to_proxy(
     ctx: *mut crate::ffi::ctx::pyro_ctx,
     v: *const Value,
 ) -> *mut pyro_proxy {
-    guard(std::ptr::null_mut(), || {
-        let (Some(c), Some(v)) = (unsafe { ctx.as_ref() }, unsafe { v.as_ref() }) else {
-            return std::ptr::null_mut();
-        };
-        let Ok((target, hmac)) = crate::naming::resolve::proxy_target_from_value(v) else {
-            return std::ptr::null_mut();
-        };
-        match c.ctx.proxy(&target.display()) {
-            Ok(proxy) => {
-                if hmac.is_some() {
-                    proxy.update_wire(|w| w.hmac_key = hmac);
-                }
-                Box::into_raw(Box::new(pyro_proxy { proxy }))
-            }
-            Err(_) => std::ptr::null_mut(),
+    checked(std::ptr::null_mut(), || {
+        let c = ctx_arg(ctx)?;
+        let (target, hmac) = crate::naming::resolve::proxy_target_from_value(arg(v, "v")?)?;
+        let proxy = c.ctx.proxy(&target.display())?;
+        if hmac.is_some() {
+            proxy.update_wire(|w| w.hmac_key = hmac);
         }
+        Ok(Box::into_raw(Box::new(pyro_proxy { proxy })))
     })
 }
 
@@ -357,18 +350,18 @@ pub extern "C" fn pyro_proxy_set_serializer(
     p: *mut pyro_proxy,
     serializer: std::ffi::c_int,
 ) -> bool {
-    guard(false, || {
-        let Some(p) = (unsafe { p.as_mut() }) else {
-            return false;
-        };
-        let Some(s) = u16::try_from(serializer)
+    checked(false, || {
+        let p = crate::ffi::boundary::arg_mut(p, "proxy")?;
+        let s = u16::try_from(serializer)
             .ok()
             .and_then(crate::serial::SerializerId::from_u16)
-        else {
-            return false;
-        };
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "serializer is {serializer}, not a pyro_serializer value (1..4)"
+                ))
+            })?;
         p.proxy.set_serializer(s);
-        true
+        Ok(true)
     })
 }
 
@@ -403,10 +396,8 @@ pub extern "C" fn pyro_ctx_set_log_callback(
     user_data: *mut std::ffi::c_void,
 ) -> bool {
     use crate::runtime::LogLevel;
-    guard(false, || {
-        let Some(c) = (unsafe { ctx.as_ref() }) else {
-            return false;
-        };
+    checked(false, || {
+        let c = ctx_arg(ctx)?;
         let max = match max_level as i32 {
             1 => LogLevel::Error,
             2 => LogLevel::Warning,
@@ -432,7 +423,7 @@ pub extern "C" fn pyro_ctx_set_log_callback(
                 cb
             }),
         );
-        true
+        Ok(true)
     })
 }
 
@@ -440,5 +431,8 @@ pub extern "C" fn pyro_ctx_set_log_callback(
 /// PYRO_ASYNC_VERSION_* macros of the header it was built with.
 #[no_mangle]
 pub extern "C" fn pyro_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr() as *const c_char
+    const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+    guard(VERSION.as_ptr() as *const c_char, || {
+        VERSION.as_ptr() as *const c_char
+    })
 }

@@ -1300,10 +1300,13 @@ fn peer_closed(fd: std::os::fd::RawFd) -> bool {
 
 /// Name the endpoint in connection errors, so a log line says which server failed.
 fn with_context(mut err: Error, label: &str) -> Error {
+    // Only once: the same error passes here again when a failed connection leaves calls
+    // unreachable. A server's reason may end in ')' of its own.
+    let suffix = format!(" ({label})");
     if matches!(err.kind, ErrorKind::Communication | ErrorKind::Protocol)
-        && !err.message.ends_with(')')
+        && !err.message.ends_with(&suffix)
     {
-        err.message = format!("{} ({label})", err.message);
+        err.message.push_str(&suffix);
     }
     err
 }
