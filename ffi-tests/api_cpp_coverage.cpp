@@ -112,22 +112,26 @@ static void test_values_and_refs() {
     for (auto [k, val] : ab.ref().items())
         joined += k.as_string() + "=" + val.repr() + ";";
     CHECK(joined == "a=1;b=2;");
-    for (pyro::ValueRef x : pyro::Value(5).ref()) (void)x, joined += "!";  // scalars: nothing
+    pyro::Value five(5);
+    for (pyro::ValueRef x : five.ref()) (void)x, joined += "!";  // scalars: nothing
     CHECK(joined == "a=1;b=2;");
-    CHECK(pyro::Value::set(1, 2).ref().as_int_vector().size() == 2);
-    auto m = pyro::Value::literal("{'x': 1}").ref().as_map();
+    pyro::Value s12 = pyro::Value::set(1, 2);
+    CHECK(s12.ref().as_int_vector().size() == 2);
+    pyro::Value x1 = pyro::Value::literal("{'x': 1}");
+    auto m = x1.ref().as_map();
     CHECK(m.size() == 1 && m.at("x").as_int() == 1);
     // clone, complex, object
     pyro::Value c = r["l"].clone();
     CHECK(c.repr() == "[1, [2, 3]]" && c.get() != r["l"].get());
-    CHECK(pyro::Value::complex(0, 1).repr() == "1j");
+    CHECK(pyro::Value::complex(0, 1).repr() == "1j" && pyro::Value::complex(0, 1).kind() == PYRO_VALUE_COMPLEX);
     pyro::Value obj = pyro::Value::object("mymod.Thing", pyro::Value::dict().insert("a", 1));
     CHECK(obj.kind() == PYRO_VALUE_OBJECT && obj.ref().object_class() == "mymod.Thing");
     CHECK(obj.ref().object_state()["a"].as_int() == 1);
-    CHECK(pyro::Value::object("mymod.Empty").ref().object_state().size() == 0);
-    CHECK(throws_kind([] { pyro::Value(1).ref().object_class(); }, PYRO_ERR_INVALID_ARGUMENT));
-    CHECK(throws_kind([] { pyro::Value(1).ref().object_state(); }, PYRO_ERR_INVALID_ARGUMENT));
-    CHECK(pyro::Value::none().ref().is_none() && pyro::ValueRef().is_none());
+    pyro::Value empty_obj = pyro::Value::object("mymod.Empty");
+    CHECK(empty_obj.ref().object_state().size() == 0);
+    CHECK(throws_kind([&] { five.ref().object_class(); }, PYRO_ERR_INVALID_ARGUMENT));
+    CHECK(throws_kind([&] { five.ref().object_state(); }, PYRO_ERR_INVALID_ARGUMENT));
+    CHECK(pyro::Value::none().kind() == PYRO_VALUE_NONE && pyro::ValueRef().is_none());
     pyro::Value released = pyro::Value::list(1);
     pyro_value *raw = released.release();
     pyro::Value adopted = pyro::Value::adopt(raw);
@@ -249,7 +253,7 @@ static void test_calls_and_proxy_options(const char *uri) {
     ctx.set_busy_poll(0us);
     // exceptions seen without Context::dispatch (a loop calling pyro_ctx_dispatch itself)
     ctx.post([] { throw std::runtime_error("seen by take_exception"); });
-    CHECK(pyro_ctx_dispatch(ctx.get(), 0) == 1);
+    CHECK(pyro_ctx_dispatch(ctx.get(), 0) >= 1);  // (state changes may run too)
     CHECK(ctx.pending_exceptions() == 1);
     std::exception_ptr e = ctx.take_exception();
     std::string what;
@@ -428,11 +432,11 @@ static void test_name_server(const char *uri) {
     Got e1;
     via.call("echo", pyro::Value::tuple("via uri object"), e1.ok(), e1.err());
     CHECK(wait(ctx, e1) && e1.repr == "'via uri object'");
-    pyro::Proxy via_text = pyro::Proxy::from_value(ctx, pyro::Value(uri).ref());
+    pyro::Proxy via_text = pyro::Proxy::from_value(ctx, pyro::Value(uri));
     Got e2;
     via_text.call("echo", pyro::Value::tuple(2), e2.ok(), e2.err());
     CHECK(wait(ctx, e2) && e2.repr == "2");
-    CHECK(throws_kind([&] { pyro::Proxy::from_value(ctx, pyro::Value(5).ref()); }, PYRO_ERR_INVALID_ARGUMENT));
+    CHECK(throws_kind([&] { pyro::Proxy::from_value(ctx, pyro::Value(5)); }, PYRO_ERR_INVALID_ARGUMENT));
     // an autoproxy returned by a method
     pyro::Value auto_proxy;
     Got mp;

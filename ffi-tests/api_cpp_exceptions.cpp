@@ -41,21 +41,30 @@ static_assert(!std::is_copy_constructible_v<pyro::Context> && std::is_nothrow_mo
 static_assert(!std::is_copy_constructible_v<pyro::Proxy> && std::is_nothrow_move_constructible_v<pyro::Proxy>);
 static_assert(!std::is_copy_constructible_v<pyro::Batch> && std::is_nothrow_move_constructible_v<pyro::Batch>);
 static_assert(std::is_nothrow_destructible_v<pyro::Context> && std::is_nothrow_destructible_v<pyro::Proxy>);
+// a view of a temporary Value would dangle: ref() is for named values only
+template <typename T, typename = void> struct can_ref : std::false_type {};
+template <typename T> struct can_ref<T, std::void_t<decltype(std::declval<T>().ref())>> : std::true_type {};
+static_assert(can_ref<pyro::Value &>::value && can_ref<const pyro::Value &>::value && !can_ref<pyro::Value>::value);
 
 static void check_repr(const pyro::Value &v, const char *want) {
     std::string r = v.repr();
     CHECK_STR(r.c_str(), want);
 }
 
+static int64_t as_int(const pyro::Value &v) { return v.ref().as_int(); }
+static bool as_bool(const pyro::Value &v) { return v.ref().as_bool(); }
+static double as_double(const pyro::Value &v) { return v.ref().as_double(); }
+static size_t size(const pyro::Value &v) { return v.ref().size(); }
+
 static void test_value_constructors() {
-    CHECK(pyro::Value(42LL).kind() == PYRO_VALUE_INT && pyro::Value(42LL).ref().as_int() == 42);
-    CHECK(pyro::Value(42u).kind() == PYRO_VALUE_INT && pyro::Value(42u).ref().as_int() == 42);
-    CHECK(pyro::Value(size_t{7}).kind() == PYRO_VALUE_INT && pyro::Value(size_t{7}).ref().as_int() == 7);
-    CHECK(pyro::Value(42L).ref().as_int() == 42 && pyro::Value(42UL).ref().as_int() == 42);
-    CHECK(pyro::Value(42ULL).ref().as_int() == 42 && pyro::Value(int64_t{-3}).ref().as_int() == -3);
-    CHECK(pyro::Value(short{-2}).ref().as_int() == -2 && pyro::Value(uint16_t{65535}).ref().as_int() == 65535);
-    CHECK(pyro::Value(int8_t{-5}).ref().as_int() == -5 && pyro::Value(uint8_t{200}).ref().as_int() == 200);
-    CHECK(pyro::Value(INT64_MIN).ref().as_int() == INT64_MIN);
+    CHECK(pyro::Value(42LL).kind() == PYRO_VALUE_INT && as_int(pyro::Value(42LL)) == 42);
+    CHECK(pyro::Value(42u).kind() == PYRO_VALUE_INT && as_int(pyro::Value(42u)) == 42);
+    CHECK(pyro::Value(size_t{7}).kind() == PYRO_VALUE_INT && as_int(pyro::Value(size_t{7})) == 7);
+    CHECK(as_int(pyro::Value(42L)) == 42 && as_int(pyro::Value(42UL)) == 42);
+    CHECK(as_int(pyro::Value(42ULL)) == 42 && as_int(pyro::Value(int64_t{-3})) == -3);
+    CHECK(as_int(pyro::Value(short{-2})) == -2 && as_int(pyro::Value(uint16_t{65535})) == 65535);
+    CHECK(as_int(pyro::Value(int8_t{-5})) == -5 && as_int(pyro::Value(uint8_t{200})) == 200);
+    CHECK(as_int(pyro::Value(INT64_MIN)) == INT64_MIN);
     // above INT64_MAX: a Python int all the same
     pyro::Value big(UINT64_MAX);
     CHECK(big.kind() == PYRO_VALUE_BIGINT);
@@ -64,14 +73,14 @@ static void test_value_constructors() {
     CHECK(pyro::Value(uint64_t{1} << 63).kind() == PYRO_VALUE_BIGINT);
     CHECK(pyro::Value((uint64_t{1} << 63) - 1).kind() == PYRO_VALUE_INT);
     // bool is a bool, not an int; a string literal is a str, not a bool
-    CHECK(pyro::Value(true).kind() == PYRO_VALUE_BOOL && pyro::Value(true).ref().as_bool());
-    CHECK(pyro::Value(false).kind() == PYRO_VALUE_BOOL && !pyro::Value(false).ref().as_bool());
+    CHECK(pyro::Value(true).kind() == PYRO_VALUE_BOOL && as_bool(pyro::Value(true)));
+    CHECK(pyro::Value(false).kind() == PYRO_VALUE_BOOL && !as_bool(pyro::Value(false)));
     check_repr(pyro::Value(true), "True");
     CHECK(pyro::Value("x").kind() == PYRO_VALUE_STR);
     check_repr(pyro::Value("x"), "'x'");
     CHECK(pyro::Value(std::string("s")).kind() == PYRO_VALUE_STR);
-    CHECK(pyro::Value(std::string_view("a\0b", 3)).ref().size() == 3);
-    CHECK(pyro::Value(2.5f).kind() == PYRO_VALUE_FLOAT && pyro::Value(2.5f).ref().as_double() == 2.5);
+    CHECK(size(pyro::Value(std::string_view("a\0b", 3))) == 3);
+    CHECK(pyro::Value(2.5f).kind() == PYRO_VALUE_FLOAT && as_double(pyro::Value(2.5f)) == 2.5);
     CHECK(pyro::Value(2.5).kind() == PYRO_VALUE_FLOAT);
     CHECK(pyro::Value(nullptr).kind() == PYRO_VALUE_NONE && pyro::Value().kind() == PYRO_VALUE_NONE);
     check_repr(pyro::Value(std::complex<double>(1, -2)), "(1-2j)");

@@ -509,7 +509,11 @@ public:
     Value &&insert(Value key, Value val) && { return std::move(insert(std::move(key), std::move(val))); }
 
     Value clone() const { return v_ ? checked(pyro_value_clone(v_.get()), "out of memory") : adopt(nullptr); }
-    ValueRef ref() const noexcept { return ValueRef(v_.get()); }
+    /// A borrowed view, valid while this value lives unchanged.
+    ValueRef ref() const & noexcept { return ValueRef(v_.get()); }
+    /// Not on a temporary: the view would dangle once the full expression ends (e.g. in
+    /// `for (auto x : Value::literal("[1]").ref())`). Name the value first.
+    ValueRef ref() const && = delete;
     pyro_value_kind kind() const noexcept { return ref().kind(); }
     std::string repr() const { return ref().repr(); }
     /// Hand ownership to a C function that consumes it.
@@ -1013,6 +1017,7 @@ public:
         if (!p) throw Error(PYRO_ERR_INVALID_ARGUMENT, "not a proxy or URI (or a closed context): " + v.repr());
         return Proxy(ctx.st_, p);
     }
+    static Proxy from_value(Context &ctx, const Value &v) { return from_value(ctx, v.ref()); }
     /// Frees the proxy; its pending calls complete with PYRO_ERR_CANCELLED at the next
     /// dispatch.
     ~Proxy() { reset(); }
