@@ -70,6 +70,8 @@ static void test_version_and_options() {
     CHECK(raw.is_open());
     CHECK(throws_kind([] { pyro::Context bad(pyro::Options().worker_threads(99)); }, PYRO_ERR_INVALID_ARGUMENT));
     CHECK(throws_kind([] { pyro::Options().call_timeout(-1ms); }, PYRO_ERR_INVALID_ARGUMENT));
+    CHECK(pyro::Options().call_timeout(500us).c_options().call_timeout_ms == 1);  // rounded up, not "none"
+    CHECK(pyro::Options().call_timeout(0ms).c_options().call_timeout_ms == 0);
     pyro::Context moved = std::move(ctx);
     CHECK(moved.is_open() && !ctx.is_open() && ctx.fd() == -1 && ctx.dispatch() == 0);
     CHECK(throws_kind([&] { pyro::Proxy p(ctx, "PYRO:x@127.0.0.1:1"); }, PYRO_ERR_INVALID_ARGUMENT));

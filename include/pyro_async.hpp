@@ -711,8 +711,9 @@ inline void free_ctx(CtxState &st) noexcept {
     if (pyro_ctx *c = std::exchange(st.ctx, nullptr)) pyro_ctx_free(c);
 }
 
+// Whole milliseconds, rounded up (a 500 us deadline is 1 ms, not "none").
 template <typename Rep, typename Period> uint32_t to_ms(std::chrono::duration<Rep, Period> d, const char *what) {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
     if (ms < 0 || static_cast<unsigned long long>(ms) > std::numeric_limits<uint32_t>::max())
         throw Error(PYRO_ERR_INVALID_ARGUMENT, std::string(what) + " out of range (0 .. 2^32-1 ms)");
     return static_cast<uint32_t>(ms);
@@ -1109,7 +1110,9 @@ public:
     }
     /// Reports connection state changes inside dispatch (an empty fn stops). A change
     /// queued before a replacement goes to the callback current when it is dispatched;
-    /// none runs once the proxy is destroyed.
+    /// none runs once the proxy is destroyed (the library may still deliver changes it
+    /// queued before: a small slot per proxy that set a callback stays with the Context
+    /// until it is destroyed, so that they find nothing to call).
     void set_state_callback(StateFn fn) {
         detail::CtxState *st = state();
         detail::require(p_ != nullptr, "set_state_callback: moved-from proxy");
