@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <complex>
+#include <future>
 
 using namespace std::chrono_literals;
 
@@ -174,6 +175,21 @@ static void test_calls_and_proxy_options(const char *uri) {
     CHECK(run_until(ctx, [&] { return va.done() && ga.done() && sa.done() && ga2.done(); }));
     CHECK(va.repr == "(('a',), {'k': 1})");
     CHECK(ga.repr == "42" && sa.repr == "None" && ga2.repr == "7");
+
+    // move-only callbacks (a promise), empty ones (the outcome is dropped)
+    std::promise<int64_t> promise;
+    std::future<int64_t> future = promise.get_future();
+    p.call("echo", pyro::Value::tuple(5),
+           [pr = std::move(promise)](pyro::ValueRef r) mutable { pr.set_value(r.as_int()); });
+    pyro::ResultFn empty_fn;
+    int (*no_fn)(pyro::ValueRef) = nullptr;
+    p.call("echo", pyro::Value::tuple(6), empty_fn, nullptr);
+    p.call("boom", pyro::Value::tuple(), no_fn, pyro::ErrorFn());
+    p.call("echo", pyro::Value::tuple(7), {});
+    Got last;
+    p.call("echo", pyro::Value::tuple(8), last.ok(), last.err());
+    CHECK(wait(ctx, last) && last.repr == "8" && ctx.pending_exceptions() == 0);
+    CHECK(future.wait_for(0s) == std::future_status::ready && future.get() == 5);
 
     // oneway: written, not waited for; the server ran it
     Got ow;

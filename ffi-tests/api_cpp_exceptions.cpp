@@ -41,6 +41,12 @@ static_assert(!std::is_copy_constructible_v<pyro::Context> && std::is_nothrow_mo
 static_assert(!std::is_copy_constructible_v<pyro::Proxy> && std::is_nothrow_move_constructible_v<pyro::Proxy>);
 static_assert(!std::is_copy_constructible_v<pyro::Batch> && std::is_nothrow_move_constructible_v<pyro::Batch>);
 static_assert(std::is_nothrow_destructible_v<pyro::Context> && std::is_nothrow_destructible_v<pyro::Proxy>);
+// callbacks: any fitting callable, move-only ones too; not a non-callable
+static_assert(std::is_constructible_v<pyro::OnResult, void (*)(pyro::ValueRef)>);
+static_assert(std::is_constructible_v<pyro::OnResult, pyro::ResultFn>);
+static_assert(!std::is_constructible_v<pyro::OnResult, int>);
+static_assert(!std::is_constructible_v<pyro::OnResult, void (*)(int *)>);
+static_assert(!std::is_copy_constructible_v<pyro::OnResult>);
 // a view of a temporary Value would dangle: ref() is for named values only
 template <typename T, typename = void> struct can_ref : std::false_type {};
 template <typename T> struct can_ref<T, std::void_t<decltype(std::declval<T>().ref())>> : std::true_type {};

@@ -550,6 +550,55 @@ inline std::optional<std::string> response_annotation(const std::string &key) {
     return std::string(reinterpret_cast<const char *>(d), len);
 }
 
+/// A callback: any callable with a fitting signature, move-only ones included (a lambda
+/// holding a std::promise or a std::unique_ptr), or nothing ({} or nullptr, or an empty
+/// std::function / function pointer): the outcome is then dropped. Move-only.
+template <typename Sig> class Callback;
+template <typename R, typename... A> class Callback<R(A...)> {
+    template <typename T> struct is_function : std::false_type {};
+    template <typename S> struct is_function<std::function<S>> : std::true_type {};
+
+public:
+    Callback() noexcept = default;
+    Callback(std::nullptr_t) noexcept {}
+    template <typename F, typename D = std::decay_t<F>,
+              std::enable_if_t<!std::is_same_v<D, Callback> && std::is_invocable_r_v<R, D &, A...>, int> = 0>
+    Callback(F &&f) {
+        if constexpr (std::is_pointer_v<D> || std::is_member_pointer_v<D> || is_function<D>::value) {
+            if (!f) return;
+        }
+        impl_ = std::make_unique<Impl<D>>(std::forward<F>(f));
+    }
+    Callback(Callback &&) noexcept = default;
+    Callback &operator=(Callback &&) noexcept = default;
+    explicit operator bool() const noexcept { return impl_ != nullptr; }
+    /// Calls the callable; only when there is one.
+    R operator()(A... a) { return impl_->call(std::forward<A>(a)...); }
+
+private:
+    struct Base {
+        virtual ~Base() = default;
+        virtual R call(A... a) = 0;
+    };
+    template <typename D> struct Impl final : Base {
+        template <typename F> explicit Impl(F &&x) : f(std::forward<F>(x)) {}
+        R call(A... a) override {
+            if constexpr (std::is_void_v<R>)
+                std::invoke(f, std::forward<A>(a)...);  // a result, if any, is ignored
+            else
+                return std::invoke(f, std::forward<A>(a)...);
+        }
+        D f;
+    };
+    std::unique_ptr<Base> impl_;
+};
+
+using OnResult = Callback<void(ValueRef)>;
+using OnError = Callback<void(const Error &)>;
+using OnEnd = Callback<void()>;
+using OnState = Callback<void(pyro_conn_state)>;
+using OnLog = Callback<void(pyro_log_level, std::string_view)>;
+/// std::function types that fit the callbacks (to store one; any callable is accepted).
 using ResultFn = std::function<void(ValueRef)>;
 using ErrorFn = std::function<void(const Error &)>;
 using EndFn = std::function<void()>;
@@ -565,7 +614,7 @@ struct CtxState {
     pyro_ctx *ctx = nullptr;
     std::mutex mu;
     std::deque<std::exception_ptr> errors;
-    std::shared_ptr<LogFn> log;
+    std::shared_ptr<OnLog> log;
     std::vector<std::unique_ptr<StateSlot>> slots;
 
     void capture(std::exception_ptr e) noexcept {
@@ -597,7 +646,7 @@ struct CtxState {
 // long as the context's state: a freed proxy's slot is emptied and kept.
 struct StateSlot {
     CtxState *st;
-    std::shared_ptr<StateFn> fn;  // guarded by st->mu
+    std::shared_ptr<OnState> fn;  // guarded by st->mu
 };
 
 // Marks, per thread, the contexts whose callbacks are running (nesting allowed).
@@ -631,8 +680,8 @@ template <typename F> inline void guarded(CtxState *st, F &&f) noexcept {
 
 struct CallHolder {
     CtxState *st;
-    ResultFn on_result;
-    ErrorFn on_error;
+    OnResult on_result;
+    OnError on_error;
 };
 // Every accepted call completes exactly once, so its holder is freed exactly once.
 inline void result_trampoline(const pyro_value *v, void *ud) noexcept {
@@ -650,9 +699,9 @@ inline void error_trampoline(const pyro_error *e, void *ud) noexcept {
 
 struct StreamHolder {
     CtxState *st;
-    ResultFn on_item;
-    EndFn on_end;
-    ErrorFn on_error;
+    OnResult on_item;
+    OnEnd on_end;
+    OnError on_error;
 };
 // Items, then exactly one of end / error (which frees the holder).
 inline void item_trampoline(const pyro_value *v, void *ud) noexcept {
@@ -676,7 +725,7 @@ inline void stream_error_trampoline(const pyro_error *e, void *ud) noexcept {
 
 struct PostHolder {
     CtxState *st;
-    std::function<void()> fn;
+    Callback<void()> fn;
 };
 inline void post_trampoline(void *ud) noexcept {
     std::unique_ptr<PostHolder> h(static_cast<PostHolder *>(ud));
@@ -689,7 +738,7 @@ inline void wake_trampoline(void *) noexcept {}
 
 inline void state_trampoline(pyro_conn_state s, void *ud) noexcept {
     auto *slot = static_cast<StateSlot *>(ud);
-    std::shared_ptr<StateFn> fn;
+    std::shared_ptr<OnState> fn;
     {
         std::lock_guard<std::mutex> lock(slot->st->mu);
         fn = slot->fn;
@@ -699,7 +748,7 @@ inline void state_trampoline(pyro_conn_state s, void *ud) noexcept {
 
 inline void log_trampoline(pyro_log_level level, const char *message, void *ud) noexcept {
     auto *st = static_cast<CtxState *>(ud);
-    std::shared_ptr<LogFn> fn;
+    std::shared_ptr<OnLog> fn;
     {
         std::lock_guard<std::mutex> lock(st->mu);
         fn = st->log;
@@ -721,7 +770,7 @@ template <typename Rep, typename Period> uint32_t to_ms(std::chrono::duration<Re
 
 // Starts a call with a CallHolder; the holder belongs to the library once accepted.
 template <typename Start>
-pyro_call_id start_call(CtxState *st, ResultFn on_result, ErrorFn on_error, const std::string &what, Start &&start) {
+pyro_call_id start_call(CtxState *st, OnResult on_result, OnError on_error, const std::string &what, Start &&start) {
     auto h = std::make_unique<CallHolder>(CallHolder{st, std::move(on_result), std::move(on_error)});
     pyro_call_id id = start(h.get());
     if (id == 0) throw Error(PYRO_ERR_INVALID_ARGUMENT, what + " refused (arguments, a closed context or a moved-from handle)");
@@ -857,7 +906,7 @@ public:
     bool cancel(pyro_call_id id) noexcept { return pyro_call_cancel(c(), id); }
     /// Runs `f` on the dispatching thread in the next dispatch (callable from any thread);
     /// false (f never runs) once the context is closed.
-    bool post(std::function<void()> f) {
+    bool post(Callback<void()> f) {
         if (!st_ || !st_->ctx) return false;
         auto h = std::make_unique<detail::PostHolder>(detail::PostHolder{st_.get(), std::move(f)});
         if (!pyro_ctx_post(st_->ctx, detail::post_trampoline, h.get())) return false;
@@ -880,9 +929,9 @@ public:
     /// Routes the library's messages at `max_level` and more severe to `fn`, called inside
     /// dispatch (an empty fn stops logging). A message queued before a change goes to the
     /// callback current when it is dispatched.
-    void set_log_callback(pyro_log_level max_level, LogFn fn) {
+    void set_log_callback(pyro_log_level max_level, OnLog fn) {
         if (!st_) throw Error(PYRO_ERR_INVALID_ARGUMENT, "moved-from context");
-        std::shared_ptr<LogFn> f = fn ? std::make_shared<LogFn>(std::move(fn)) : nullptr;
+        std::shared_ptr<OnLog> f = fn ? std::make_shared<OnLog>(std::move(fn)) : nullptr;
         {
             std::lock_guard<std::mutex> lock(st_->mu);
             st_->log = f;
@@ -907,7 +956,7 @@ public:
 
     // --- name server (located as configured by the Options) ---
     /// Looks a name up: the URI (an object of class "Pyro4.core.URI"), or (uri, metadata).
-    pyro_call_id ns_lookup(const std::string &name, ResultFn on_result, ErrorFn on_error = {},
+    pyro_call_id ns_lookup(const std::string &name, OnResult on_result, OnError on_error = {},
                            bool return_metadata = false) {
         return detail::start_call(state(), std::move(on_result), std::move(on_error), "ns_lookup", [&](void *h) {
             return pyro_ns_lookup(c(), name.c_str(), return_metadata, detail::result_trampoline,
@@ -915,7 +964,7 @@ public:
         });
     }
     /// Lists registrations: a dict name -> URI text (or -> (uri, metadata)).
-    pyro_call_id ns_list(NsQuery query, ResultFn on_result, ErrorFn on_error = {}) {
+    pyro_call_id ns_list(NsQuery query, OnResult on_result, OnError on_error = {}) {
         return detail::start_call(state(), std::move(on_result), std::move(on_error), "ns_list", [&](void *h) {
             return pyro_ns_list(c(), detail::opt_cstr(query.prefix), detail::opt_cstr(query.regex),
                                 detail::opt_release(query.metadata_all), detail::opt_release(query.metadata_any),
@@ -924,32 +973,32 @@ public:
     }
     /// Registers name -> uri (URI text), with optional metadata (a set or list of str).
     /// With `safe`, an existing name is an error instead of being replaced.
-    pyro_call_id ns_register(const std::string &name, const std::string &uri, ResultFn on_result = {},
-                             ErrorFn on_error = {}, bool safe = false, std::optional<Value> metadata = std::nullopt) {
+    pyro_call_id ns_register(const std::string &name, const std::string &uri, OnResult on_result = {},
+                             OnError on_error = {}, bool safe = false, std::optional<Value> metadata = std::nullopt) {
         return detail::start_call(state(), std::move(on_result), std::move(on_error), "ns_register", [&](void *h) {
             return pyro_ns_register(c(), name.c_str(), uri.c_str(), safe, detail::opt_release(metadata),
                                     detail::result_trampoline, detail::error_trampoline, h);
         });
     }
     /// Removes a name; the result is the number removed.
-    pyro_call_id ns_remove(const std::string &name, ResultFn on_result = {}, ErrorFn on_error = {}) {
+    pyro_call_id ns_remove(const std::string &name, OnResult on_result = {}, OnError on_error = {}) {
         return ns_remove_impl(name.c_str(), nullptr, nullptr, std::move(on_result), std::move(on_error));
     }
     /// Removes every name under `prefix`.
-    pyro_call_id ns_remove_prefix(const std::string &prefix, ResultFn on_result = {}, ErrorFn on_error = {}) {
+    pyro_call_id ns_remove_prefix(const std::string &prefix, OnResult on_result = {}, OnError on_error = {}) {
         return ns_remove_impl(nullptr, prefix.c_str(), nullptr, std::move(on_result), std::move(on_error));
     }
     /// Removes every name matching `regex`.
-    pyro_call_id ns_remove_regex(const std::string &regex, ResultFn on_result = {}, ErrorFn on_error = {}) {
+    pyro_call_id ns_remove_regex(const std::string &regex, OnResult on_result = {}, OnError on_error = {}) {
         return ns_remove_impl(nullptr, nullptr, regex.c_str(), std::move(on_result), std::move(on_error));
     }
-    pyro_call_id ns_ping(ResultFn on_result, ErrorFn on_error = {}) {
+    pyro_call_id ns_ping(OnResult on_result, OnError on_error = {}) {
         return detail::start_call(state(), std::move(on_result), std::move(on_error), "ns_ping", [&](void *h) {
             return pyro_ns_ping(c(), detail::result_trampoline, detail::error_trampoline, h);
         });
     }
     /// The number of registrations.
-    pyro_call_id ns_count(ResultFn on_result, ErrorFn on_error = {}) {
+    pyro_call_id ns_count(OnResult on_result, OnError on_error = {}) {
         return detail::start_call(state(), std::move(on_result), std::move(on_error), "ns_count", [&](void *h) {
             return pyro_ns_count(c(), detail::result_trampoline, detail::error_trampoline, h);
         });
@@ -969,8 +1018,8 @@ private:
         if (!st_) throw Error(PYRO_ERR_INVALID_ARGUMENT, "moved-from context");
         return st_.get();
     }
-    pyro_call_id ns_remove_impl(const char *name, const char *prefix, const char *regex, ResultFn on_result,
-                                ErrorFn on_error) {
+    pyro_call_id ns_remove_impl(const char *name, const char *prefix, const char *regex, OnResult on_result,
+                                OnError on_error) {
         return detail::start_call(state(), std::move(on_result), std::move(on_error), "ns_remove", [&](void *h) {
             return pyro_ns_remove(c(), name, prefix, regex, detail::result_trampoline, detail::error_trampoline, h);
         });
@@ -1038,7 +1087,7 @@ public:
 
     /// Calls `method(*args, **kwargs)` (args a tuple or list); exactly one of the
     /// callbacks runs later in Context::dispatch. Throws pyro::Error if refused.
-    pyro_call_id call(const std::string &method, Value args, ResultFn on_result, ErrorFn on_error = {},
+    pyro_call_id call(const std::string &method, Value args, OnResult on_result, OnError on_error = {},
                       std::optional<Value> kwargs = std::nullopt) {
         return detail::start_call(state(), std::move(on_result), std::move(on_error), "call to " + method, [&](void *h) {
             return pyro_call_async(p_, method.c_str(), args.release(), detail::opt_release(kwargs),
@@ -1046,7 +1095,7 @@ public:
         });
     }
     /// Sends `method` without waiting for a reply; `on_result` gets None once written.
-    pyro_call_id oneway(const std::string &method, Value args, ResultFn on_result = {}, ErrorFn on_error = {},
+    pyro_call_id oneway(const std::string &method, Value args, OnResult on_result = {}, OnError on_error = {},
                         std::optional<Value> kwargs = std::nullopt) {
         return detail::start_call(state(), std::move(on_result), std::move(on_error), "oneway " + method, [&](void *h) {
             return pyro_call_oneway(p_, method.c_str(), args.release(), detail::opt_release(kwargs),
@@ -1056,8 +1105,8 @@ public:
     /// Streams a remote generator's items to `on_item`, then exactly one of `on_end` or
     /// `on_error` runs. Context::cancel(id) stops it (PYRO_ERR_CANCELLED). An exception
     /// from `on_item` does not stop the stream: cancel it to stop.
-    pyro_call_id stream(const std::string &method, Value args, ResultFn on_item, EndFn on_end,
-                        ErrorFn on_error = {}, std::optional<Value> kwargs = std::nullopt) {
+    pyro_call_id stream(const std::string &method, Value args, OnResult on_item, OnEnd on_end,
+                        OnError on_error = {}, std::optional<Value> kwargs = std::nullopt) {
         auto h = std::make_unique<detail::StreamHolder>(
             detail::StreamHolder{state(), std::move(on_item), std::move(on_end), std::move(on_error)});
         pyro_call_id id = pyro_call_stream(p_, method.c_str(), args.release(), detail::opt_release(kwargs),
@@ -1068,20 +1117,20 @@ public:
         return id;
     }
     /// Reads a remote attribute.
-    pyro_call_id get_attr(const std::string &name, ResultFn on_result, ErrorFn on_error = {}) {
+    pyro_call_id get_attr(const std::string &name, OnResult on_result, OnError on_error = {}) {
         return detail::start_call(state(), std::move(on_result), std::move(on_error), "get_attr " + name, [&](void *h) {
             return pyro_get_attr(p_, name.c_str(), detail::result_trampoline, detail::error_trampoline, h);
         });
     }
     /// Sets a remote attribute; `on_result` gets None.
-    pyro_call_id set_attr(const std::string &name, Value value, ResultFn on_result = {}, ErrorFn on_error = {}) {
+    pyro_call_id set_attr(const std::string &name, Value value, OnResult on_result = {}, OnError on_error = {}) {
         return detail::start_call(state(), std::move(on_result), std::move(on_error), "set_attr " + name, [&](void *h) {
             return pyro_set_attr(p_, name.c_str(), value.release(), detail::result_trampoline,
                                  detail::error_trampoline, h);
         });
     }
     /// Pings the daemon (connects first if needed); `on_result` gets None.
-    pyro_call_id ping(ResultFn on_result, ErrorFn on_error = {}) {
+    pyro_call_id ping(OnResult on_result, OnError on_error = {}) {
         return detail::start_call(state(), std::move(on_result), std::move(on_error), "ping", [&](void *h) {
             return pyro_proxy_ping(p_, detail::result_trampoline, detail::error_trampoline, h);
         });
@@ -1113,10 +1162,10 @@ public:
     /// none runs once the proxy is destroyed (the library may still deliver changes it
     /// queued before: a small slot per proxy that set a callback stays with the Context
     /// until it is destroyed, so that they find nothing to call).
-    void set_state_callback(StateFn fn) {
+    void set_state_callback(OnState fn) {
         detail::CtxState *st = state();
         detail::require(p_ != nullptr, "set_state_callback: moved-from proxy");
-        std::shared_ptr<StateFn> f = fn ? std::make_shared<StateFn>(std::move(fn)) : nullptr;
+        std::shared_ptr<OnState> f = fn ? std::make_shared<OnState>(std::move(fn)) : nullptr;
         {
             std::lock_guard<std::mutex> lock(st->mu);
             if (!slot_) {
@@ -1193,7 +1242,7 @@ private:
     void reset() noexcept {
         if (p_) pyro_proxy_free(std::exchange(p_, nullptr));
         if (slot_) {
-            std::shared_ptr<StateFn> old;
+            std::shared_ptr<OnState> old;
             std::lock_guard<std::mutex> lock(st_->mu);
             old.swap(slot_->fn);  // destroyed after the lock is released
             slot_ = nullptr;
@@ -1231,7 +1280,7 @@ public:
     Batch &operator=(const Batch &) = delete;
 
     /// Adds a call; its callbacks run in order with the others when the reply arrives.
-    Batch &add(const std::string &method, Value args, ResultFn on_result = {}, ErrorFn on_error = {},
+    Batch &add(const std::string &method, Value args, OnResult on_result = {}, OnError on_error = {},
                std::optional<Value> kwargs = std::nullopt) {
         detail::require(b_ != nullptr, "batch already sent");
         holders_.reserve(holders_.size() + 1);
