@@ -124,6 +124,9 @@ template <> struct is_char<char> : std::true_type {};
 template <> struct is_char<wchar_t> : std::true_type {};
 template <> struct is_char<char16_t> : std::true_type {};
 template <> struct is_char<char32_t> : std::true_type {};
+#ifdef __cpp_char8_t
+template <> struct is_char<char8_t> : std::true_type {};
+#endif
 /// Integer types a Value is built from: every integral type except bool and characters.
 template <typename T>
 inline constexpr bool is_integer_v = std::is_integral_v<T> && !std::is_same_v<T, bool> && !is_char<T>::value;
@@ -389,6 +392,9 @@ public:
     Value(wchar_t) = delete;
     Value(char16_t) = delete;
     Value(char32_t) = delete;
+#ifdef __cpp_char8_t
+    Value(char8_t) = delete;
+#endif
     template <typename F>
     Value(const std::complex<F> &c)
         : v_(pyro_value_complex(static_cast<double>(c.real()), static_cast<double>(c.imag()))) {
