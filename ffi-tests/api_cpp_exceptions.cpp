@@ -449,6 +449,39 @@ static void test_proxy_freed_in_callback(const char *uri) {
     CHECK(!p);
 }
 
+// A Context destroyed by one of its own callbacks is freed when that dispatch round is
+// over: the outstanding calls' callbacks run then, nothing leaks, nothing dangles.
+static void test_context_destroyed_in_callback(const char *uri) {
+    auto ctx = std::make_unique<pyro::Context>(test_ctx_new_cpp());
+    auto p = std::make_unique<pyro::Proxy>(*ctx, uri);
+    int cancelled = 0, destroyed = 0;
+    p->call("slow", pyro::Value::tuple(5), [](pyro::ValueRef) {}, [&](const pyro::Error &e) {
+        cancelled += e.kind() == PYRO_ERR_CANCELLED;
+        throw std::runtime_error("discarded with the context");
+    });
+    // destroyed by the callback itself, and by a capture's destructor after it ran
+    ctx->post([&] {
+        ctx.reset();
+        destroyed++;
+    });
+    pyro::Context *raw = ctx.get();
+    bool threw = false;
+    try {
+        raw->dispatch();  // *raw is destroyed during this call
+    } catch (...) {
+        threw = true;
+    }
+    CHECK(!ctx && destroyed == 1 && cancelled == 1 && !threw);
+    p.reset();  // a proxy outliving its context
+
+    auto ctx2 = std::make_unique<pyro::Context>(test_ctx_new_cpp());
+    std::shared_ptr<void> on_destroy(nullptr, [&](void *) { ctx2.reset(); });  // runs when the capture goes
+    ctx2->post([h = std::move(on_destroy)] {});
+    raw = ctx2.get();
+    raw->dispatch();
+    CHECK(!ctx2);
+}
+
 int main() {
     RUN(test_value_constructors());
     RUN(test_refused_items_throw());
@@ -465,6 +498,7 @@ int main() {
     RUN(test_per_context(uri));
     RUN(test_teardown(uri));
     RUN(test_proxy_freed_in_callback(uri));
+    RUN(test_context_destroyed_in_callback(uri));
     test_server_stop(&s);
     return check_report();
 }

@@ -622,6 +622,10 @@ struct CtxState {
     std::deque<std::exception_ptr> errors;
     std::shared_ptr<OnLog> log;
     std::vector<std::unique_ptr<StateSlot>> slots;
+    // The Context was destroyed inside one of its callbacks: the dispatch running that
+    // round frees the C context when the round is over (`self` keeps this alive until).
+    bool orphaned = false;
+    std::shared_ptr<CtxState> self;
 
     void capture(std::exception_ptr e) noexcept {
         try {
@@ -674,11 +678,16 @@ struct CallbackScope {
     }
 };
 
-// Runs a user callback: nothing escapes to the library; exceptions go to the context.
-template <typename F> inline void guarded(CtxState *st, F &&f) noexcept {
+// Runs a user callback with its holder `h` (freed here too when `owned`): nothing
+// escapes to the library, exceptions go to the context. The holder (the user's callable
+// and its captures) is destroyed inside the callback scope, so that a capture's
+// destructor that destroys the Context is seen as running inside a callback.
+template <typename H, typename F> inline void run_callback(H *h, bool owned, F &&f) noexcept {
+    CtxState *st = h->st;
     CallbackScope scope(st);
+    std::unique_ptr<H> holder(owned ? h : nullptr);
     try {
-        f();
+        f(*h);
     } catch (...) {
         st->capture(std::current_exception());
     }
@@ -691,15 +700,13 @@ struct CallHolder {
 };
 // Every accepted call completes exactly once, so its holder is freed exactly once.
 inline void result_trampoline(const pyro_value *v, void *ud) noexcept {
-    std::unique_ptr<CallHolder> h(static_cast<CallHolder *>(ud));
-    guarded(h->st, [&] {
-        if (h->on_result) h->on_result(ValueRef(v));
+    run_callback(static_cast<CallHolder *>(ud), true, [&](CallHolder &h) {
+        if (h.on_result) h.on_result(ValueRef(v));
     });
 }
 inline void error_trampoline(const pyro_error *e, void *ud) noexcept {
-    std::unique_ptr<CallHolder> h(static_cast<CallHolder *>(ud));
-    guarded(h->st, [&] {
-        if (h->on_error) h->on_error(Error::from(e));
+    run_callback(static_cast<CallHolder *>(ud), true, [&](CallHolder &h) {
+        if (h.on_error) h.on_error(Error::from(e));
     });
 }
 
@@ -711,21 +718,18 @@ struct StreamHolder {
 };
 // Items, then exactly one of end / error (which frees the holder).
 inline void item_trampoline(const pyro_value *v, void *ud) noexcept {
-    auto *h = static_cast<StreamHolder *>(ud);
-    guarded(h->st, [&] {
-        if (h->on_item) h->on_item(ValueRef(v));
+    run_callback(static_cast<StreamHolder *>(ud), false, [&](StreamHolder &h) {
+        if (h.on_item) h.on_item(ValueRef(v));
     });
 }
 inline void end_trampoline(void *ud) noexcept {
-    std::unique_ptr<StreamHolder> h(static_cast<StreamHolder *>(ud));
-    guarded(h->st, [&] {
-        if (h->on_end) h->on_end();
+    run_callback(static_cast<StreamHolder *>(ud), true, [&](StreamHolder &h) {
+        if (h.on_end) h.on_end();
     });
 }
 inline void stream_error_trampoline(const pyro_error *e, void *ud) noexcept {
-    std::unique_ptr<StreamHolder> h(static_cast<StreamHolder *>(ud));
-    guarded(h->st, [&] {
-        if (h->on_error) h->on_error(Error::from(e));
+    run_callback(static_cast<StreamHolder *>(ud), true, [&](StreamHolder &h) {
+        if (h.on_error) h.on_error(Error::from(e));
     });
 }
 
@@ -734,36 +738,61 @@ struct PostHolder {
     Callback<void()> fn;
 };
 inline void post_trampoline(void *ud) noexcept {
-    std::unique_ptr<PostHolder> h(static_cast<PostHolder *>(ud));
-    guarded(h->st, [&] {
-        if (h->fn) h->fn();
+    run_callback(static_cast<PostHolder *>(ud), true, [&](PostHolder &h) {
+        if (h.fn) h.fn();
     });
 }
 // Keeps the fd readable while exceptions are left to rethrow.
 inline void wake_trampoline(void *) noexcept {}
 
+// State and log callbacks can be replaced (or their proxy destroyed) while they run:
+// each call holds its own reference to the callable.
+template <typename Fn> struct SharedCall {
+    CtxState *st;
+    std::shared_ptr<Fn> fn;
+};
 inline void state_trampoline(pyro_conn_state s, void *ud) noexcept {
     auto *slot = static_cast<StateSlot *>(ud);
-    std::shared_ptr<OnState> fn;
+    SharedCall<OnState> call{slot->st, nullptr};
     {
         std::lock_guard<std::mutex> lock(slot->st->mu);
-        fn = slot->fn;
+        call.fn = slot->fn;
     }
-    if (fn && *fn) guarded(slot->st, [&] { (*fn)(s); });
+    if (call.fn) run_callback(&call, false, [&](SharedCall<OnState> &c) {
+            std::shared_ptr<OnState> fn = std::move(c.fn);  // released inside the scope
+            if (*fn) (*fn)(s);
+        });
 }
 
 inline void log_trampoline(pyro_log_level level, const char *message, void *ud) noexcept {
     auto *st = static_cast<CtxState *>(ud);
-    std::shared_ptr<OnLog> fn;
+    SharedCall<OnLog> call{st, nullptr};
     {
         std::lock_guard<std::mutex> lock(st->mu);
-        fn = st->log;
+        call.fn = st->log;
     }
-    if (fn && *fn) guarded(st, [&] { (*fn)(level, message ? std::string_view(message) : std::string_view()); });
+    if (call.fn) run_callback(&call, false, [&](SharedCall<OnLog> &c) {
+            std::shared_ptr<OnLog> fn = std::move(c.fn);
+            if (*fn) (*fn)(level, message ? std::string_view(message) : std::string_view());
+        });
 }
 
 inline void free_ctx(CtxState &st) noexcept {
     if (pyro_ctx *c = std::exchange(st.ctx, nullptr)) pyro_ctx_free(c);
+}
+// Frees the C context and drops what the destroyed Context left: its exceptions, its
+// log callback, the reference that kept an orphaned state alive.
+inline void discard(CtxState &st) noexcept {
+    free_ctx(st);
+    std::deque<std::exception_ptr> errors;
+    std::shared_ptr<OnLog> log;
+    std::shared_ptr<CtxState> self;
+    {
+        std::lock_guard<std::mutex> lock(st.mu);
+        errors.swap(st.errors);
+        log.swap(st.log);
+        self.swap(st.self);
+    }
 }
 
 // Whole milliseconds, rounded up (a 500 us deadline is 1 ms, not "none").
@@ -871,9 +900,11 @@ public:
     explicit Context(const Options &o) : Context(o.c_options()) {}
     explicit Context(const pyro_ctx_options &o) : Context(&o) {}
     /// Frees the context (see the top of this file: outstanding calls' callbacks run,
-    /// their exceptions are discarded). Destroying a Context inside one of its own
-    /// callbacks is a programming error: the library refuses to free the context then,
-    /// so it is left allocated (leaked) rather than freed under its running callback.
+    /// their exceptions are discarded). Destroyed inside one of its own callbacks (where
+    /// the library refuses to free it), the context is freed by the Context::dispatch
+    /// running that round, once the round is over; if the round was run by
+    /// pyro_ctx_dispatch directly (an adapter), it is left allocated (leaked) rather
+    /// than freed under its running callback.
     ~Context() { teardown(); }
     Context(Context &&o) noexcept = default;
     Context &operator=(Context &&o) noexcept {
@@ -895,6 +926,10 @@ public:
         if (!st) return 0;
         size_t n = st->ctx ? pyro_ctx_dispatch(st->ctx, max) : 0;
         if (detail::CallbackScope::inside(st.get())) return n;  // the outer dispatch rethrows
+        if (st->orphaned) {  // destroyed by a callback of this round: tear down now
+            detail::discard(*st);
+            return n;
+        }
         bool more = false;
         std::exception_ptr e = st->take(&more);
         if (!e) return n;
@@ -1033,17 +1068,13 @@ private:
     void teardown() noexcept {
         if (!st_) return;
         if (st_->ctx && detail::CallbackScope::inside(st_.get())) {
-            // Refused by the library (see ~Context): keep everything alive.
-            new std::shared_ptr<detail::CtxState>(std::move(st_));
+            // Refused by the library now (see ~Context): left to the running dispatch.
+            detail::CtxState &st = *st_;
+            st.orphaned = true;
+            st.self = std::move(st_);
             return;
         }
-        detail::free_ctx(*st_);
-        std::deque<std::exception_ptr> discarded;
-        {
-            std::lock_guard<std::mutex> lock(st_->mu);
-            discarded.swap(st_->errors);
-            st_->log.reset();
-        }
+        detail::discard(*st_);
         st_.reset();
     }
     friend class Proxy;
