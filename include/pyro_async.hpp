@@ -987,11 +987,12 @@ public:
     /// context's own callbacks (the library refuses to free it then). Afterwards the
     /// context is closed: calls and proxies are refused, fd() is -1.
     void close() {
-        if (!st_) return;
-        if (detail::CallbackScope::inside(st_.get()))
+        std::shared_ptr<detail::CtxState> st = st_;  // a teardown callback may destroy *this
+        if (!st) return;
+        if (detail::CallbackScope::inside(st.get()))
             throw Error(PYRO_ERR_INVALID_ARGUMENT, "Context::close() inside one of the context's own callbacks");
-        detail::free_ctx(*st_);
-        if (std::exception_ptr e = st_->take()) std::rethrow_exception(e);
+        detail::free_ctx(*st);
+        if (std::exception_ptr e = st->take()) std::rethrow_exception(e);
     }
     bool is_open() const noexcept { return c() != nullptr; }
 
