@@ -51,12 +51,6 @@
 #define PYRO_ASYNC_VERSION_PATCH 0
 
 
-// Members are named by a token; this one is reserved for the completion fd.
-#define SIGNAL_TOKEN UINT64_MAX
-
-// At most this many ready members are taken per `ready` call; the rest stay ready.
-#define MAX_READY 64
-
 // Default patience interval (ms) when patience is enabled.
 #define PYRO_PATIENCE_DEFAULT_INTERVAL_MS 2000
 
@@ -74,9 +68,6 @@
 // levels down (in the call tuple's argument list or keyword dict), so an argument may be
 // at most PYRO_VALUE_MAX_DEPTH - 2 deep; deeper ones fail with PYRO_ERR_SERIALIZATION.
 #define PYRO_VALUE_MAX_DEPTH 1000
-
-// Items requested ahead of delivery.
-#define FETCH_AHEAD 4
 
 // Error categories. `pyro_error_kind_name` gives each one's name as text.
 typedef enum pyro_error_kind {
@@ -255,7 +246,7 @@ extern "C" {
 // metadata says. `on_result` gets None once the request is written. Arguments and
 // callbacks as `pyro_call_async` (methods the server marks `@oneway` are sent this way
 // by `pyro_call_async` too).
-pyro_call_id pyro_call_oneway(struct pyro_proxy *proxy_,
+pyro_call_id pyro_call_oneway(struct pyro_proxy *proxy,
                               const char *method,
                               struct pyro_value *args,
                               struct pyro_value *kwargs,
@@ -265,21 +256,21 @@ pyro_call_id pyro_call_oneway(struct pyro_proxy *proxy_,
 
 // Ping the proxy's daemon (Pyro4's MSG_PING; connects first if needed). `on_result`
 // gets None when the daemon answers.
-pyro_call_id pyro_proxy_ping(struct pyro_proxy *proxy_,
+pyro_call_id pyro_proxy_ping(struct pyro_proxy *proxy,
                              pyro_result_cb on_result,
                              pyro_error_cb on_error,
                              void *user_data);
 
 // Connect (and handshake) now instead of at the first call. Returns false for NULL.
 // Progress is visible through the state callback; failures surface on the next call.
-bool pyro_proxy_bind(struct pyro_proxy *proxy_);
+bool pyro_proxy_bind(struct pyro_proxy *proxy);
 
 // Close the proxy's connection; the next call connects again. Calls in flight on it
 // complete with PYRO_ERR_COMMUNICATION. Returns false for NULL.
-bool pyro_proxy_release(struct pyro_proxy *proxy_);
+bool pyro_proxy_release(struct pyro_proxy *proxy);
 
 // Read a remote attribute (Pyro4's `__getattr__`); `on_result` gets its value.
-pyro_call_id pyro_get_attr(struct pyro_proxy *proxy_,
+pyro_call_id pyro_get_attr(struct pyro_proxy *proxy,
                            const char *name,
                            pyro_result_cb on_result,
                            pyro_error_cb on_error,
@@ -287,7 +278,7 @@ pyro_call_id pyro_get_attr(struct pyro_proxy *proxy_,
 
 // Set a remote attribute (Pyro4's `__setattr__`) to `value` (consumed); `on_result`
 // gets None.
-pyro_call_id pyro_set_attr(struct pyro_proxy *proxy_,
+pyro_call_id pyro_set_attr(struct pyro_proxy *proxy,
                            const char *name,
                            struct pyro_value *value,
                            pyro_result_cb on_result,
@@ -296,7 +287,7 @@ pyro_call_id pyro_set_attr(struct pyro_proxy *proxy_,
 
 // A new, empty batch for `proxy` (borrowed; the batch keeps what it needs). Caller owns
 // the batch; `pyro_batch_send` or `pyro_batch_free` frees it. NULL for a NULL proxy.
-struct pyro_batch *pyro_batch_new(struct pyro_proxy *proxy_);
+struct pyro_batch *pyro_batch_new(struct pyro_proxy *proxy);
 
 // Add a call to the batch. `args`/`kwargs` are consumed as in `pyro_call_async`. Its
 // callbacks run, in order with the others, when the batch's reply arrives. False (and
@@ -330,7 +321,7 @@ pyro_call_id pyro_batch_send(struct pyro_batch *batch, bool oneway);
 // PYRO_ERR_CANCELLED. Returns 0 if refused (as `pyro_call_async`). A plain call of such
 // a method (`pyro_call_async`) gets no items: it fails with PYRO_ERR_INVALID_ARGUMENT,
 // whose message names this function, and the stream is closed on the server.
-pyro_call_id pyro_call_stream(struct pyro_proxy *proxy_,
+pyro_call_id pyro_call_stream(struct pyro_proxy *proxy,
                               const char *method,
                               struct pyro_value *args,
                               struct pyro_value *kwargs,
