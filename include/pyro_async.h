@@ -190,10 +190,18 @@ typedef void (*pyro_error_cb)(const struct pyro_error *error, void *user_data);
 // Called when a stream has delivered its last item.
 typedef void (*pyro_end_cb)(void *user_data);
 
-// Context options. Always initialise with `pyro_ctx_options_init` first, then set the
-// fields you care about: fields are only ever added at the end. String fields are
-// borrowed during `pyro_ctx_new` only.
+// Context options. Always initialise with `pyro_ctx_options_init(&o, sizeof o)` first,
+// then set the fields you care about. String fields are borrowed during `pyro_ctx_new`
+// only.
+//
+// Fields are only ever added at the end, and `struct_size` tells the library which
+// layout the program was built with: a newer library writes and reads only the fields
+// an older program's struct has (the rest take their defaults), and an older library
+// refuses a newer program's struct only if a field it does not know is set (non-zero).
 typedef struct pyro_ctx_options {
+  // `sizeof` the caller's struct, as passed to `pyro_ctx_options_init` (which sets
+  // it). `pyro_ctx_new` refuses a struct whose `struct_size` is 0 (not initialised).
+  uintptr_t struct_size;
   // Serializer for new proxies (a `pyro_serializer` value). Default: serpent, or
   // `PYRO_SERIALIZER` from the environment.
   int serializer;
@@ -330,8 +338,12 @@ pyro_call_id pyro_call_stream(struct pyro_proxy *proxy,
                               pyro_error_cb on_error,
                               void *user_data);
 
-// Fill `options` with the defaults (environment variables included). NULL is ignored.
-void pyro_ctx_options_init(struct pyro_ctx_options *options);
+// Fill `options` with the defaults (environment variables included). `size` is
+// `sizeof *options` as the caller compiled it: only that many bytes are written (an
+// older layout gets the fields it has; a newer one gets its unknown fields zeroed).
+// NULL is ignored. Refused (`pyro_last_error`, nothing written) if `size` is too small
+// to hold `struct_size`.
+void pyro_ctx_options_init(struct pyro_ctx_options *options, uintptr_t size);
 
 // Create a context. `options` may be NULL for the defaults; it is only read during the
 // call. Returns NULL if the options are invalid or the system is out of resources
@@ -463,9 +475,9 @@ bool pyro_call_cancel(struct pyro_ctx *ctx, pyro_call_id id);
 // `pyro_error **` out-parameter stores the same error there too.
 //
 // These never set or clear it, so that it can be read and things freed in between:
-// the `pyro_*_free` functions, `pyro_ctx_options_init`, `pyro_version`,
-// `pyro_last_error`, `pyro_error_kind_name` and the `pyro_error_*` accessors. Calls made
-// inside callbacks set it as usual; `pyro_ctx_dispatch` sets its own outcome last.
+// the `pyro_*_free` functions, `pyro_version`, `pyro_last_error`, `pyro_error_kind_name`
+// and the `pyro_error_*` accessors. Calls made inside callbacks set it as usual;
+// `pyro_ctx_dispatch` sets its own outcome last.
 //
 // Borrowed: do not free it. It stays valid until a function that sets or clears it is
 // next called on this thread. Each thread has its own.

@@ -109,14 +109,15 @@ fn declared_names(text: &str, c_scope: bool) -> (Vec<String>, Vec<String>) {
             ";" => pending_enum = false,
             "enum" => pending_enum = true,
             _ if is_ident(tok) => {
-                if matches!(prev, "struct" | "enum" | "union") {
-                    names.push(tok.clone());
-                } else if enum_bodies.last() == Some(&braces) && matches!(prev, "{" | ",") {
-                    names.push(tok.clone());
-                } else if braces == 0 && parens == 0 && matches!(next, "(" | ";" | "=" | "[") {
-                    names.push(tok.clone());
-                } else if braces == 0 && parens == 1 && prev2 == "(" && prev == "*" && next == ")" {
-                    // `typedef void (*name)(...)`
+                let tag = matches!(prev, "struct" | "enum" | "union");
+                let enumerator = enum_bodies.last() == Some(&braces) && matches!(prev, "{" | ",");
+                // functions, typedef names, file-scope variables
+                let file_scope =
+                    braces == 0 && parens == 0 && matches!(next, "(" | ";" | "=" | "[");
+                // `typedef void (*name)(...)`
+                let fn_pointer =
+                    braces == 0 && parens == 1 && prev2 == "(" && prev == "*" && next == ")";
+                if tag || enumerator || file_scope || fn_pointer {
                     names.push(tok.clone());
                 } else if braces == 0 && parens >= 1 && matches!(next, "," | ")") {
                     params.push(tok.clone());
