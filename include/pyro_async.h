@@ -870,7 +870,8 @@ bool pyro_proxy_set_serializer(struct pyro_proxy *p, int serializer);
 // Route the library's messages (connections failing, names not found, state changes)
 // at `max_level` and more severe to `cb` (NULL stops logging). Like every callback it is
 // called inside `pyro_ctx_dispatch`, on the dispatching thread, never from an internal
-// thread. Returns false for a NULL context.
+// thread. Returns false for a NULL context. While a callback is set, the
+// `PYRO_LOGLEVEL`/`PYRO_LOGFILE` log (README, Configuration) stays silent.
 bool pyro_ctx_set_log_callback(struct pyro_ctx *ctx,
                                enum pyro_log_level max_level,
                                pyro_log_cb cb,
