@@ -84,7 +84,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     pyro_ctx_options opts;
-    pyro_ctx_options_init(&opts);
+    pyro_ctx_options_init(&opts, sizeof opts);
     opts.serializer = id;
     if (argc > 6) opts.max_message_size = strtoull(argv[6], NULL, 10);
     pyro_ctx *ctx = pyro_ctx_new(&opts);

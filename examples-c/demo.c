@@ -64,7 +64,7 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* line by line, interleaved with the script's output */
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pyro_ctx_options opts;
-    pyro_ctx_options_init(&opts);
+    pyro_ctx_options_init(&opts, sizeof opts);
     opts.ns_host = "127.0.0.1";
     opts.ns_port = (uint16_t)atoi(argv[1]);
     opts.broadcast_addrs = ""; /* the demo never broadcasts */

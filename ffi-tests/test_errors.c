@@ -3,7 +3,9 @@
  * every kind; pyro_error_get_kind(NULL). Consumed arguments of refused calls are freed
  * (valgrind checks). */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "outcome.h"
@@ -49,22 +51,22 @@ static void test_kind_names(void) {
 static void test_ctx_options(void) {
     CHECK(pyro_last_error() == NULL); /* nothing refused on this thread yet */
     pyro_ctx_options o;
-    pyro_ctx_options_init(&o);
+    pyro_ctx_options_init(&o, sizeof o);
     o.serializer = 99;
     CHECK(pyro_ctx_new(&o) == NULL);
     CHECK_LAST(PYRO_ERR_INVALID_ARGUMENT, "options->serializer is 99, not a pyro_serializer value (1..4)");
 
-    pyro_ctx_options_init(&o);
+    pyro_ctx_options_init(&o, sizeof o);
     o.worker_threads = 0;
     CHECK(pyro_ctx_new(&o) == NULL);
     CHECK_LAST(PYRO_ERR_INVALID_ARGUMENT, "options->worker_threads is 0, not 1..16");
 
-    pyro_ctx_options_init(&o);
+    pyro_ctx_options_init(&o, sizeof o);
     o.max_message_size = 100;
     CHECK(pyro_ctx_new(&o) == NULL);
     CHECK_LAST(PYRO_ERR_INVALID_ARGUMENT, "options->max_message_size is 100, less than 1024");
 
-    pyro_ctx_options_init(&o);
+    pyro_ctx_options_init(&o, sizeof o);
     o.ns_host = "\xff\xfe";
     CHECK(pyro_ctx_new(&o) == NULL);
     CHECK_LAST(PYRO_ERR_INVALID_ARGUMENT, "options->ns_host is not valid UTF-8");
@@ -74,6 +76,79 @@ static void test_ctx_options(void) {
     CHECK(ctx != NULL);
     CHECK_NO_LAST();
     pyro_ctx_free(ctx);
+}
+
+/* A program built against an older, shorter pyro_ctx_options: its first five fields. */
+typedef struct {
+    uintptr_t struct_size;
+    int serializer;
+    uint64_t max_message_size;
+    uint32_t connect_timeout_ms;
+    uint32_t worker_threads;
+} options_v0;
+_Static_assert(offsetof(options_v0, worker_threads) == offsetof(pyro_ctx_options, worker_threads),
+               "options_v0 is a prefix of pyro_ctx_options");
+_Static_assert(sizeof(options_v0) == offsetof(pyro_ctx_options, ns_host), "options_v0 ends at a field");
+
+static void check_canary(const unsigned char *c, size_t n) {
+    for (size_t i = 0; i < n; i++) CHECK(c[i] == 0xAB);
+}
+
+static void test_ctx_options_layouts(void) {
+    /* older program, newer library: nothing written past its struct, and the fields it
+     * lacks are defaults (the canary, read as ns_host or broadcast_addrs, would crash or
+     * be refused) */
+    struct {
+        options_v0 o;
+        unsigned char canary[64];
+    } old;
+    memset(&old, 0xAB, sizeof old);
+    pyro_ctx_options_init((pyro_ctx_options *)&old.o, sizeof old.o);
+    CHECK_NO_LAST();
+    check_canary(old.canary, sizeof old.canary);
+    CHECK(old.o.struct_size == sizeof old.o);
+    CHECK(old.o.max_message_size == 64u << 20);
+    CHECK(old.o.worker_threads == 2);
+    old.o.worker_threads = 1;
+    pyro_ctx *ctx = pyro_ctx_new((const pyro_ctx_options *)&old.o);
+    CHECK(ctx != NULL);
+    CHECK_NO_LAST();
+    check_canary(old.canary, sizeof old.canary);
+    pyro_ctx_free(ctx);
+
+    /* newer program, older library: its unknown fields are zeroed by init, accepted
+     * while zero, refused once set */
+    struct {
+        pyro_ctx_options o;
+        uint64_t newer_field;
+    } newer;
+    memset(&newer, 0xAB, sizeof newer);
+    pyro_ctx_options_init(&newer.o, sizeof newer);
+    CHECK(newer.o.struct_size == sizeof newer);
+    CHECK(newer.newer_field == 0);
+    ctx = pyro_ctx_new(&newer.o);
+    CHECK(ctx != NULL);
+    pyro_ctx_free(ctx);
+    newer.newer_field = 1;
+    CHECK(pyro_ctx_new(&newer.o) == NULL);
+    CHECK(pyro_error_get_kind(pyro_last_error()) == PYRO_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(last_message(), "the program was built against a newer pyro_async.h") != NULL);
+
+    /* not initialised */
+    pyro_ctx_options zero;
+    memset(&zero, 0, sizeof zero);
+    CHECK(pyro_ctx_new(&zero) == NULL);
+    CHECK_LAST(PYRO_ERR_INVALID_ARGUMENT,
+               "options->struct_size is 0: pyro_ctx_options was not initialised with "
+               "pyro_ctx_options_init(&o, sizeof o)");
+
+    /* too small to hold even struct_size: refused, nothing written */
+    unsigned char tiny[4 + 16];
+    memset(tiny, 0xAB, sizeof tiny);
+    pyro_ctx_options_init((pyro_ctx_options *)(void *)tiny, 4);
+    CHECK_LAST(PYRO_ERR_INVALID_ARGUMENT,
+               "size is 4: pyro_ctx_options was not initialised with pyro_ctx_options_init(&o, sizeof o)");
+    check_canary(tiny, sizeof tiny);
 }
 
 static void test_null_and_closed(void) {
@@ -227,8 +302,6 @@ static void test_values(void) {
     (void)pyro_error_kind_name(pyro_error_get_kind(last));
     (void)pyro_error_remote_type(last);
     (void)pyro_version();
-    pyro_ctx_options o;
-    pyro_ctx_options_init(&o);
     CHECK(pyro_last_error() == last);
     CHECK_STR(pyro_error_message(last), "index 9 is out of range for a list of length 1");
     CHECK(pyro_error_remote_type(last) == NULL && pyro_error_remote_args(last) == NULL);
@@ -317,6 +390,7 @@ static void test_with_server(void) {
 int main(void) {
     RUN(test_kind_names());
     RUN(test_ctx_options());
+    RUN(test_ctx_options_layouts());
     RUN(test_null_and_closed());
     RUN(test_values());
     RUN(test_threads());

@@ -44,7 +44,7 @@ int main(void) {
     /* The Python server hands out 1,000 connections slowly when the machine is busy:
      * give the handshakes time (the library's own concurrency is what is measured). */
     pyro_ctx_options opts;
-    pyro_ctx_options_init(&opts);
+    pyro_ctx_options_init(&opts, sizeof opts);
     opts.connect_timeout_ms = 60000;
     pyro_ctx *ctx = test_ctx_new(&opts);
     static pyro_proxy *ps[N];

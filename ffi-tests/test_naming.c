@@ -23,7 +23,7 @@ static int ns_port, bc_port;
 
 static pyro_ctx *ctx_for(const char *host, int port, const char *bcaddrs) {
     pyro_ctx_options o;
-    pyro_ctx_options_init(&o);
+    pyro_ctx_options_init(&o, sizeof o);
     o.ns_host = host;
     o.ns_port = port;
     o.ns_bcport = bc_port;

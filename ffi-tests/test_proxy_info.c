@@ -17,7 +17,7 @@ static pyro_value *lit(const char *s) { return pyro_value_from_literal(s, NULL);
 
 static pyro_ctx *ctx_new(void) {
     pyro_ctx_options o;
-    pyro_ctx_options_init(&o);
+    pyro_ctx_options_init(&o, sizeof o);
     o.ns_host = "127.0.0.1";
     o.ns_port = ns_port;
     o.ns_bcport = bc_port;

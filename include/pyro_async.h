@@ -51,12 +51,6 @@
 #define PYRO_ASYNC_VERSION_PATCH 0
 
 
-// Members are named by a token; this one is reserved for the completion fd.
-#define SIGNAL_TOKEN UINT64_MAX
-
-// At most this many ready members are taken per `ready` call; the rest stay ready.
-#define MAX_READY 64
-
 // Default patience interval (ms) when patience is enabled.
 #define PYRO_PATIENCE_DEFAULT_INTERVAL_MS 2000
 
@@ -74,9 +68,6 @@
 // levels down (in the call tuple's argument list or keyword dict), so an argument may be
 // at most PYRO_VALUE_MAX_DEPTH - 2 deep; deeper ones fail with PYRO_ERR_SERIALIZATION.
 #define PYRO_VALUE_MAX_DEPTH 1000
-
-// Items requested ahead of delivery.
-#define FETCH_AHEAD 4
 
 // Error categories. `pyro_error_kind_name` gives each one's name as text.
 typedef enum pyro_error_kind {
@@ -199,10 +190,18 @@ typedef void (*pyro_error_cb)(const struct pyro_error *error, void *user_data);
 // Called when a stream has delivered its last item.
 typedef void (*pyro_end_cb)(void *user_data);
 
-// Context options. Always initialise with `pyro_ctx_options_init` first, then set the
-// fields you care about: fields are only ever added at the end. String fields are
-// borrowed during `pyro_ctx_new` only.
+// Context options. Always initialise with `pyro_ctx_options_init(&o, sizeof o)` first,
+// then set the fields you care about. String fields are borrowed during `pyro_ctx_new`
+// only.
+//
+// Fields are only ever added at the end, and `struct_size` tells the library which
+// layout the program was built with: a newer library writes and reads only the fields
+// an older program's struct has (the rest take their defaults), and an older library
+// refuses a newer program's struct only if a field it does not know is set (non-zero).
 typedef struct pyro_ctx_options {
+  // `sizeof` the caller's struct, as passed to `pyro_ctx_options_init` (which sets
+  // it). `pyro_ctx_new` refuses a struct whose `struct_size` is 0 (not initialised).
+  uintptr_t struct_size;
   // Serializer for new proxies (a `pyro_serializer` value). Default: serpent, or
   // `PYRO_SERIALIZER` from the environment.
   int serializer;
@@ -255,7 +254,7 @@ extern "C" {
 // metadata says. `on_result` gets None once the request is written. Arguments and
 // callbacks as `pyro_call_async` (methods the server marks `@oneway` are sent this way
 // by `pyro_call_async` too).
-pyro_call_id pyro_call_oneway(struct pyro_proxy *proxy_,
+pyro_call_id pyro_call_oneway(struct pyro_proxy *proxy,
                               const char *method,
                               struct pyro_value *args,
                               struct pyro_value *kwargs,
@@ -265,21 +264,21 @@ pyro_call_id pyro_call_oneway(struct pyro_proxy *proxy_,
 
 // Ping the proxy's daemon (Pyro4's MSG_PING; connects first if needed). `on_result`
 // gets None when the daemon answers.
-pyro_call_id pyro_proxy_ping(struct pyro_proxy *proxy_,
+pyro_call_id pyro_proxy_ping(struct pyro_proxy *proxy,
                              pyro_result_cb on_result,
                              pyro_error_cb on_error,
                              void *user_data);
 
 // Connect (and handshake) now instead of at the first call. Returns false for NULL.
 // Progress is visible through the state callback; failures surface on the next call.
-bool pyro_proxy_bind(struct pyro_proxy *proxy_);
+bool pyro_proxy_bind(struct pyro_proxy *proxy);
 
 // Close the proxy's connection; the next call connects again. Calls in flight on it
 // complete with PYRO_ERR_COMMUNICATION. Returns false for NULL.
-bool pyro_proxy_release(struct pyro_proxy *proxy_);
+bool pyro_proxy_release(struct pyro_proxy *proxy);
 
 // Read a remote attribute (Pyro4's `__getattr__`); `on_result` gets its value.
-pyro_call_id pyro_get_attr(struct pyro_proxy *proxy_,
+pyro_call_id pyro_get_attr(struct pyro_proxy *proxy,
                            const char *name,
                            pyro_result_cb on_result,
                            pyro_error_cb on_error,
@@ -287,7 +286,7 @@ pyro_call_id pyro_get_attr(struct pyro_proxy *proxy_,
 
 // Set a remote attribute (Pyro4's `__setattr__`) to `value` (consumed); `on_result`
 // gets None.
-pyro_call_id pyro_set_attr(struct pyro_proxy *proxy_,
+pyro_call_id pyro_set_attr(struct pyro_proxy *proxy,
                            const char *name,
                            struct pyro_value *value,
                            pyro_result_cb on_result,
@@ -296,7 +295,7 @@ pyro_call_id pyro_set_attr(struct pyro_proxy *proxy_,
 
 // A new, empty batch for `proxy` (borrowed; the batch keeps what it needs). Caller owns
 // the batch; `pyro_batch_send` or `pyro_batch_free` frees it. NULL for a NULL proxy.
-struct pyro_batch *pyro_batch_new(struct pyro_proxy *proxy_);
+struct pyro_batch *pyro_batch_new(struct pyro_proxy *proxy);
 
 // Add a call to the batch. `args`/`kwargs` are consumed as in `pyro_call_async`. Its
 // callbacks run, in order with the others, when the batch's reply arrives. False (and
@@ -330,7 +329,7 @@ pyro_call_id pyro_batch_send(struct pyro_batch *batch, bool oneway);
 // PYRO_ERR_CANCELLED. Returns 0 if refused (as `pyro_call_async`). A plain call of such
 // a method (`pyro_call_async`) gets no items: it fails with PYRO_ERR_INVALID_ARGUMENT,
 // whose message names this function, and the stream is closed on the server.
-pyro_call_id pyro_call_stream(struct pyro_proxy *proxy_,
+pyro_call_id pyro_call_stream(struct pyro_proxy *proxy,
                               const char *method,
                               struct pyro_value *args,
                               struct pyro_value *kwargs,
@@ -339,8 +338,12 @@ pyro_call_id pyro_call_stream(struct pyro_proxy *proxy_,
                               pyro_error_cb on_error,
                               void *user_data);
 
-// Fill `options` with the defaults (environment variables included). NULL is ignored.
-void pyro_ctx_options_init(struct pyro_ctx_options *options);
+// Fill `options` with the defaults (environment variables included). `size` is
+// `sizeof *options` as the caller compiled it: only that many bytes are written (an
+// older layout gets the fields it has; a newer one gets its unknown fields zeroed).
+// NULL is ignored. Refused (`pyro_last_error`, nothing written) if `size` is too small
+// to hold `struct_size`.
+void pyro_ctx_options_init(struct pyro_ctx_options *options, uintptr_t size);
 
 // Create a context. `options` may be NULL for the defaults; it is only read during the
 // call. Returns NULL if the options are invalid or the system is out of resources
@@ -472,9 +475,9 @@ bool pyro_call_cancel(struct pyro_ctx *ctx, pyro_call_id id);
 // `pyro_error **` out-parameter stores the same error there too.
 //
 // These never set or clear it, so that it can be read and things freed in between:
-// the `pyro_*_free` functions, `pyro_ctx_options_init`, `pyro_version`,
-// `pyro_last_error`, `pyro_error_kind_name` and the `pyro_error_*` accessors. Calls made
-// inside callbacks set it as usual; `pyro_ctx_dispatch` sets its own outcome last.
+// the `pyro_*_free` functions, `pyro_version`, `pyro_last_error`, `pyro_error_kind_name`
+// and the `pyro_error_*` accessors. Calls made inside callbacks set it as usual;
+// `pyro_ctx_dispatch` sets its own outcome last.
 //
 // Borrowed: do not free it. It stays valid until a function that sets or clears it is
 // next called on this thread. Each thread has its own.
@@ -867,7 +870,8 @@ bool pyro_proxy_set_serializer(struct pyro_proxy *p, int serializer);
 // Route the library's messages (connections failing, names not found, state changes)
 // at `max_level` and more severe to `cb` (NULL stops logging). Like every callback it is
 // called inside `pyro_ctx_dispatch`, on the dispatching thread, never from an internal
-// thread. Returns false for a NULL context.
+// thread. Returns false for a NULL context. While a callback is set, the
+// `PYRO_LOGLEVEL`/`PYRO_LOGFILE` log (README, Configuration) stays silent.
 bool pyro_ctx_set_log_callback(struct pyro_ctx *ctx,
                                enum pyro_log_level max_level,
                                pyro_log_cb cb,

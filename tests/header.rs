@@ -43,3 +43,179 @@ fn version_macros_match_cargo() {
         );
     }
 }
+
+/// Every name an installed header puts into the includer's namespace: macros, tags,
+/// typedefs, enumerators, functions and file-scope variables. The C++ headers' own
+/// declarations live in `namespace pyro`, so only their macros count.
+fn declared_names(text: &str, c_scope: bool) -> (Vec<String>, Vec<String>) {
+    let mut names = Vec::new();
+    let mut params = Vec::new();
+    let mut code = String::new();
+    let mut in_cplusplus = false;
+    let text = strip_comments(text);
+    for line in text.lines() {
+        let t = line.trim_start();
+        if let Some(rest) = t.strip_prefix('#') {
+            let rest = rest.trim_start();
+            if let Some(def) = rest.strip_prefix("define") {
+                let name: String = def
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                names.push(name);
+            }
+            // `extern "C" {` and its `}` sit between these; they declare nothing.
+            if rest.starts_with("ifdef __cplusplus") {
+                in_cplusplus = true;
+            } else if rest.starts_with("endif") {
+                in_cplusplus = false;
+            }
+            continue;
+        }
+        if !in_cplusplus {
+            code.push_str(line);
+            code.push('\n');
+        }
+    }
+    if !c_scope {
+        return (names, params);
+    }
+    let tokens = tokenize(&code);
+    let (mut braces, mut parens) = (0usize, 0usize);
+    // Brace depth of each enum body currently open.
+    let mut enum_bodies: Vec<usize> = Vec::new();
+    let mut pending_enum = false;
+    for (i, tok) in tokens.iter().enumerate() {
+        let next = tokens.get(i + 1).map(String::as_str).unwrap_or("");
+        let prev = if i > 0 { tokens[i - 1].as_str() } else { "" };
+        let prev2 = if i > 1 { tokens[i - 2].as_str() } else { "" };
+        match tok.as_str() {
+            "{" => {
+                braces += 1;
+                if pending_enum {
+                    enum_bodies.push(braces);
+                    pending_enum = false;
+                }
+            }
+            "}" => {
+                if enum_bodies.last() == Some(&braces) {
+                    enum_bodies.pop();
+                }
+                braces -= 1;
+            }
+            "(" => parens += 1,
+            ")" => parens -= 1,
+            ";" => pending_enum = false,
+            "enum" => pending_enum = true,
+            _ if is_ident(tok) => {
+                let tag = matches!(prev, "struct" | "enum" | "union");
+                let enumerator = enum_bodies.last() == Some(&braces) && matches!(prev, "{" | ",");
+                // functions, typedef names, file-scope variables
+                let file_scope =
+                    braces == 0 && parens == 0 && matches!(next, "(" | ";" | "=" | "[");
+                // `typedef void (*name)(...)`
+                let fn_pointer =
+                    braces == 0 && parens == 1 && prev2 == "(" && prev == "*" && next == ")";
+                if tag || enumerator || file_scope || fn_pointer {
+                    names.push(tok.clone());
+                } else if braces == 0 && parens >= 1 && matches!(next, "," | ")") {
+                    params.push(tok.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    (names, params)
+}
+
+fn strip_comments(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.find("*/").map_or("", |e| &r[e + 2..]);
+            out.push(' ');
+        } else if let Some(r) = rest.strip_prefix("//") {
+            rest = r.find('\n').map_or("", |e| &r[e..]);
+        } else {
+            let c = rest.chars().next().unwrap();
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+fn tokenize(code: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut chars = code.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_alphanumeric() || c == '_' {
+            let mut t = c.to_string();
+            while let Some(&d) = chars.peek() {
+                if !(d.is_alphanumeric() || d == '_') {
+                    break;
+                }
+                t.push(d);
+                chars.next();
+            }
+            tokens.push(t);
+        } else if c == '"' {
+            for d in chars.by_ref() {
+                if d == '"' {
+                    break;
+                }
+            }
+        } else if !c.is_whitespace() {
+            tokens.push(c.to_string());
+        }
+    }
+    tokens
+}
+
+/// Identifiers, less the C keywords (`typedef void (*cb)(...)` puts `void` before a `(`).
+fn is_ident(t: &str) -> bool {
+    const KEYWORDS: &[&str] = &[
+        "void", "char", "short", "int", "long", "float", "double", "signed", "unsigned", "const",
+        "volatile", "static", "inline", "extern", "typedef", "struct", "enum", "union", "return",
+        "if", "else", "sizeof",
+    ];
+    t.starts_with(|c: char| c.is_alphabetic() || c == '_') && !KEYWORDS.contains(&t)
+}
+
+#[test]
+fn installed_headers_declare_only_prefixed_names() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("include");
+    let headers = [
+        ("pyro_async.h", true),
+        ("pyro_async/libuv.h", true),
+        ("pyro_async/glib.h", true),
+        ("pyro_async.hpp", false),
+        ("pyro_async/qt.hpp", false),
+    ];
+    let mut bad = Vec::new();
+    let mut seen = 0;
+    for (file, c_scope) in headers {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        let (names, params) = declared_names(&text, c_scope);
+        seen += names.len();
+        for n in names {
+            if !(n.starts_with("pyro_") || n.starts_with("PYRO_")) {
+                bad.push(format!("{file}: `{n}` lacks the pyro_/PYRO_ prefix"));
+            }
+        }
+        // A trailing underscore is the Rust way around a clashing name; C readers see noise.
+        for p in params {
+            if p.ends_with('_') {
+                bad.push(format!("{file}: parameter `{p}` reads as Rust"));
+            }
+        }
+    }
+    // The parser must see the API, or the check proves nothing.
+    assert!(
+        seen > 150,
+        "only {seen} names found: the header parser is broken"
+    );
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}

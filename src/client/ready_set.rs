@@ -10,10 +10,10 @@ use std::io;
 use std::os::fd::RawFd;
 
 /// Members are named by a token; this one is reserved for the completion fd.
-pub const SIGNAL_TOKEN: u64 = u64::MAX;
+pub(crate) const SIGNAL_TOKEN: u64 = u64::MAX;
 
 /// At most this many ready members are taken per `ready` call; the rest stay ready.
-pub const MAX_READY: usize = 64;
+pub(crate) const MAX_READY: usize = 64;
 
 #[cfg(target_os = "linux")]
 pub struct ReadySet {

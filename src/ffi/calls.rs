@@ -2,7 +2,7 @@
 //! remote attributes, batches.
 
 use crate::error::{Error, ErrorKind};
-use crate::ffi::boundary::{arg_mut, checked, guard, proxy_arg as proxy};
+use crate::ffi::boundary::{arg_mut, checked, guard, proxy_arg};
 use crate::ffi::ctx::{
     build_request, cstr, deliver, pyro_call_id, pyro_error_cb, pyro_proxy, pyro_result_cb, UserData,
 };
@@ -32,7 +32,7 @@ fn submit(
 /// by `pyro_call_async` too).
 #[no_mangle]
 pub extern "C" fn pyro_call_oneway(
-    proxy_: *mut pyro_proxy,
+    proxy: *mut pyro_proxy,
     method: *const c_char,
     args: *mut Value,
     kwargs: *mut Value,
@@ -42,7 +42,7 @@ pub extern "C" fn pyro_call_oneway(
 ) -> pyro_call_id {
     checked(0, || {
         let (args, kwargs) = (take(args), take(kwargs));
-        let p = proxy(proxy_)?;
+        let p = proxy_arg(proxy)?;
         let mut req = build_request(cstr(method, "method")?, args, kwargs)?;
         req.flags |= FLAGS_ONEWAY;
         submit(p, req, on_result, on_error, user_data)
@@ -53,13 +53,13 @@ pub extern "C" fn pyro_call_oneway(
 /// gets None when the daemon answers.
 #[no_mangle]
 pub extern "C" fn pyro_proxy_ping(
-    proxy_: *mut pyro_proxy,
+    proxy: *mut pyro_proxy,
     on_result: pyro_result_cb,
     on_error: pyro_error_cb,
     user_data: *mut c_void,
 ) -> pyro_call_id {
     checked(0, || {
-        let p = proxy(proxy_)?;
+        let p = proxy_arg(proxy)?;
         let mut req = CallRequest::new("<ping>", vec![], vec![]);
         req.kind = CallKind::Ping;
         submit(p, req, on_result, on_error, user_data)
@@ -69,9 +69,9 @@ pub extern "C" fn pyro_proxy_ping(
 /// Connect (and handshake) now instead of at the first call. Returns false for NULL.
 /// Progress is visible through the state callback; failures surface on the next call.
 #[no_mangle]
-pub extern "C" fn pyro_proxy_bind(proxy_: *mut pyro_proxy) -> bool {
+pub extern "C" fn pyro_proxy_bind(proxy: *mut pyro_proxy) -> bool {
     checked(false, || {
-        proxy(proxy_)?.bind();
+        proxy_arg(proxy)?.bind();
         Ok(true)
     })
 }
@@ -79,9 +79,9 @@ pub extern "C" fn pyro_proxy_bind(proxy_: *mut pyro_proxy) -> bool {
 /// Close the proxy's connection; the next call connects again. Calls in flight on it
 /// complete with PYRO_ERR_COMMUNICATION. Returns false for NULL.
 #[no_mangle]
-pub extern "C" fn pyro_proxy_release(proxy_: *mut pyro_proxy) -> bool {
+pub extern "C" fn pyro_proxy_release(proxy: *mut pyro_proxy) -> bool {
     checked(false, || {
-        proxy(proxy_)?.release();
+        proxy_arg(proxy)?.release();
         Ok(true)
     })
 }
@@ -89,14 +89,14 @@ pub extern "C" fn pyro_proxy_release(proxy_: *mut pyro_proxy) -> bool {
 /// Read a remote attribute (Pyro4's `__getattr__`); `on_result` gets its value.
 #[no_mangle]
 pub extern "C" fn pyro_get_attr(
-    proxy_: *mut pyro_proxy,
+    proxy: *mut pyro_proxy,
     name: *const c_char,
     on_result: pyro_result_cb,
     on_error: pyro_error_cb,
     user_data: *mut c_void,
 ) -> pyro_call_id {
     checked(0, || {
-        let p = proxy(proxy_)?;
+        let p = proxy_arg(proxy)?;
         let name = cstr(name, "name")?;
         submit(
             p,
@@ -112,7 +112,7 @@ pub extern "C" fn pyro_get_attr(
 /// gets None.
 #[no_mangle]
 pub extern "C" fn pyro_set_attr(
-    proxy_: *mut pyro_proxy,
+    proxy: *mut pyro_proxy,
     name: *const c_char,
     value: *mut Value,
     on_result: pyro_result_cb,
@@ -121,7 +121,7 @@ pub extern "C" fn pyro_set_attr(
 ) -> pyro_call_id {
     checked(0, || {
         let value = take(value);
-        let p = proxy(proxy_)?;
+        let p = proxy_arg(proxy)?;
         let name = cstr(name, "name")?;
         let value = value.ok_or_else(|| crate::ffi::boundary::null("value"))?;
         submit(
@@ -153,10 +153,10 @@ pub struct pyro_batch {
 /// A new, empty batch for `proxy` (borrowed; the batch keeps what it needs). Caller owns
 /// the batch; `pyro_batch_send` or `pyro_batch_free` frees it. NULL for a NULL proxy.
 #[no_mangle]
-pub extern "C" fn pyro_batch_new(proxy_: *mut pyro_proxy) -> *mut pyro_batch {
+pub extern "C" fn pyro_batch_new(proxy: *mut pyro_proxy) -> *mut pyro_batch {
     checked(std::ptr::null_mut(), || {
         Ok(Box::into_raw(Box::new(pyro_batch {
-            proxy: proxy(proxy_)?.clone(),
+            proxy: proxy_arg(proxy)?.clone(),
             entries: Vec::new(),
         })))
     })
@@ -324,7 +324,7 @@ pub type pyro_end_cb = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 /// whose message names this function, and the stream is closed on the server.
 #[no_mangle]
 pub extern "C" fn pyro_call_stream(
-    proxy_: *mut pyro_proxy,
+    proxy: *mut pyro_proxy,
     method: *const c_char,
     args: *mut Value,
     kwargs: *mut Value,
@@ -335,7 +335,7 @@ pub extern "C" fn pyro_call_stream(
 ) -> pyro_call_id {
     checked(0, || {
         let (args, kwargs) = (take(args), take(kwargs));
-        let p = proxy(proxy_)?;
+        let p = proxy_arg(proxy)?;
         let req = build_request(cstr(method, "method")?, args, kwargs)?;
         let ud = std::sync::Arc::new(UserData(user_data));
         let (u1, u2, u3) = (ud.clone(), ud.clone(), ud);

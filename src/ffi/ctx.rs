@@ -45,12 +45,20 @@ pub enum pyro_serializer {
     PYRO_SERIALIZER_PICKLE = 4,
 }
 
-/// Context options. Always initialise with `pyro_ctx_options_init` first, then set the
-/// fields you care about: fields are only ever added at the end. String fields are
-/// borrowed during `pyro_ctx_new` only.
+/// Context options. Always initialise with `pyro_ctx_options_init(&o, sizeof o)` first,
+/// then set the fields you care about. String fields are borrowed during `pyro_ctx_new`
+/// only.
+///
+/// Fields are only ever added at the end, and `struct_size` tells the library which
+/// layout the program was built with: a newer library writes and reads only the fields
+/// an older program's struct has (the rest take their defaults), and an older library
+/// refuses a newer program's struct only if a field it does not know is set (non-zero).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct pyro_ctx_options {
+    /// `sizeof` the caller's struct, as passed to `pyro_ctx_options_init` (which sets
+    /// it). `pyro_ctx_new` refuses a struct whose `struct_size` is 0 (not initialised).
+    pub struct_size: usize,
     /// Serializer for new proxies (a `pyro_serializer` value). Default: serpent, or
     /// `PYRO_SERIALIZER` from the environment.
     pub serializer: c_int,
@@ -89,6 +97,14 @@ pub struct pyro_ctx_options {
     pub call_timeout_ms: u32,
 }
 
+// Each layout must end exactly at its last field: an older layout's size then covers
+// exactly its own fields, never a newer field in its trailing padding. Add fields in
+// groups that keep this true (pad with an explicit reserved field if need be).
+const _: () = assert!(
+    std::mem::offset_of!(pyro_ctx_options, call_timeout_ms) + 4
+        == std::mem::size_of::<pyro_ctx_options>()
+);
+
 /// Default patience interval (ms) when patience is enabled.
 pub const PYRO_PATIENCE_DEFAULT_INTERVAL_MS: u32 = 2000;
 /// Default number of tries when patience is enabled (2 s x 43,200 = 24 h).
@@ -102,33 +118,101 @@ fn ms(d: Option<Duration>) -> u32 {
     d.map_or(0, |d| d.as_millis().min(u32::MAX as u128) as u32)
 }
 
-/// Fill `options` with the defaults (environment variables included). NULL is ignored.
+/// Fill `options` with the defaults (environment variables included). `size` is
+/// `sizeof *options` as the caller compiled it: only that many bytes are written (an
+/// older layout gets the fields it has; a newer one gets its unknown fields zeroed).
+/// NULL is ignored. Refused (`pyro_last_error`, nothing written) if `size` is too small
+/// to hold `struct_size`.
 #[no_mangle]
-pub extern "C" fn pyro_ctx_options_init(options: *mut pyro_ctx_options) {
-    guard((), || {
+pub extern "C" fn pyro_ctx_options_init(options: *mut pyro_ctx_options, size: usize) {
+    checked((), || {
         if options.is_null() {
-            return;
+            return Ok(());
         }
-        let d = ContextOptions::from_env();
-        let c = pyro_ctx_options {
-            serializer: d.serializer as c_int,
-            max_message_size: d.max_message_size as u64,
-            connect_timeout_ms: ms(Some(d.connect_timeout)),
-            worker_threads: d.worker_threads as u32,
-            ns_host: std::ptr::null(),
-            ns_port: 0,
-            ns_bcport: 0,
-            broadcast_addrs: std::ptr::null(),
-            patience_interval_ms: d
-                .patience
-                .map_or(PYRO_PATIENCE_DEFAULT_INTERVAL_MS, |p| ms(Some(p.interval))),
-            patience_max_tries: d.patience.map_or(0, |p| p.max_tries),
-            max_retries: d.max_retries,
-            call_timeout_ms: ms(d.call_timeout),
-        };
-        // SAFETY: checked non-NULL; the caller provides a writable options struct.
-        unsafe { options.write(c) };
+        check_options_size(size, "size")?;
+        let c = default_options(size);
+        let ours = std::mem::size_of::<pyro_ctx_options>();
+        let dst = options.cast::<u8>();
+        // SAFETY: the caller's struct is `size` writable bytes (C contract); we write at
+        // most that many.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                (&c as *const pyro_ctx_options).cast::<u8>(),
+                dst,
+                size.min(ours),
+            );
+            if size > ours {
+                std::ptr::write_bytes(dst.add(ours), 0, size - ours);
+            }
+        }
+        Ok(())
     })
+}
+
+fn default_options(struct_size: usize) -> pyro_ctx_options {
+    let d = ContextOptions::from_env();
+    pyro_ctx_options {
+        struct_size,
+        serializer: d.serializer as c_int,
+        max_message_size: d.max_message_size as u64,
+        connect_timeout_ms: ms(Some(d.connect_timeout)),
+        worker_threads: d.worker_threads as u32,
+        ns_host: std::ptr::null(),
+        ns_port: 0,
+        ns_bcport: 0,
+        broadcast_addrs: std::ptr::null(),
+        patience_interval_ms: d
+            .patience
+            .map_or(PYRO_PATIENCE_DEFAULT_INTERVAL_MS, |p| ms(Some(p.interval))),
+        patience_max_tries: d.patience.map_or(0, |p| p.max_tries),
+        max_retries: d.max_retries,
+        call_timeout_ms: ms(d.call_timeout),
+    }
+}
+
+fn check_options_size(size: usize, name: &str) -> Result<(), Error> {
+    if size < std::mem::size_of::<usize>() {
+        return Err(Error::invalid(format!(
+            "{name} is {size}: pyro_ctx_options was not initialised with \
+             pyro_ctx_options_init(&o, sizeof o)"
+        )));
+    }
+    Ok(())
+}
+
+/// The caller's options as this library's layout: fields past the caller's
+/// `struct_size` take their defaults; a newer caller's fields we do not know must be 0.
+fn options_from_caller(raw: *const pyro_ctx_options) -> Result<pyro_ctx_options, Error> {
+    // SAFETY: non-NULL (checked by the caller); `struct_size` is the first field, which
+    // every layout has.
+    let size = unsafe { raw.cast::<usize>().read_unaligned() };
+    check_options_size(size, "options->struct_size")?;
+    let ours = std::mem::size_of::<pyro_ctx_options>();
+    let src = raw.cast::<u8>();
+    if size > ours {
+        // SAFETY: the caller's struct is `size` readable bytes.
+        let extra = unsafe { std::slice::from_raw_parts(src.add(ours), size - ours) };
+        if let Some(at) = extra.iter().position(|&b| b != 0) {
+            return Err(Error::invalid(format!(
+                "options->struct_size is {size} but this library (version {}) knows {ours} \
+                 bytes of pyro_ctx_options, and byte {} is set: the program was built \
+                 against a newer pyro_async.h",
+                env!("CARGO_PKG_VERSION"),
+                ours + at
+            )));
+        }
+    }
+    let mut out = default_options(ours);
+    // SAFETY: `size.min(ours)` bytes are readable at `src` and writable in `out`; every
+    // layout ends at a field boundary, so whole fields are copied.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            src,
+            (&mut out as *mut pyro_ctx_options).cast::<u8>(),
+            size.min(ours),
+        );
+    }
+    Ok(out)
 }
 
 pub(crate) fn patience_from_c(interval_ms: u32, max_tries: u32) -> Option<Patience> {
@@ -204,9 +288,10 @@ fn options_from_c(raw: &pyro_ctx_options) -> Result<ContextOptions, Error> {
 #[no_mangle]
 pub extern "C" fn pyro_ctx_new(options: *const pyro_ctx_options) -> *mut pyro_ctx {
     checked(std::ptr::null_mut(), || {
-        let opts = match unsafe { options.as_ref() } {
-            None => ContextOptions::from_env(),
-            Some(raw) => options_from_c(raw)?,
+        let opts = if options.is_null() {
+            ContextOptions::from_env()
+        } else {
+            options_from_c(&options_from_caller(options)?)?
         };
         let ctx = Context::new(opts)?;
         Ok(Box::into_raw(Box::new(pyro_ctx { ctx })))

@@ -114,9 +114,9 @@ pub(crate) fn set_out_error(out: *mut *mut pyro_error, e: Error) {
 /// `pyro_error **` out-parameter stores the same error there too.
 ///
 /// These never set or clear it, so that it can be read and things freed in between:
-/// the `pyro_*_free` functions, `pyro_ctx_options_init`, `pyro_version`,
-/// `pyro_last_error`, `pyro_error_kind_name` and the `pyro_error_*` accessors. Calls made
-/// inside callbacks set it as usual; `pyro_ctx_dispatch` sets its own outcome last.
+/// the `pyro_*_free` functions, `pyro_version`, `pyro_last_error`, `pyro_error_kind_name`
+/// and the `pyro_error_*` accessors. Calls made inside callbacks set it as usual;
+/// `pyro_ctx_dispatch` sets its own outcome last.
 ///
 /// Borrowed: do not free it. It stays valid until a function that sets or clears it is
 /// next called on this thread. Each thread has its own.

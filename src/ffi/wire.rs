@@ -387,7 +387,8 @@ pub type pyro_log_cb = Option<
 /// Route the library's messages (connections failing, names not found, state changes)
 /// at `max_level` and more severe to `cb` (NULL stops logging). Like every callback it is
 /// called inside `pyro_ctx_dispatch`, on the dispatching thread, never from an internal
-/// thread. Returns false for a NULL context.
+/// thread. Returns false for a NULL context. While a callback is set, the
+/// `PYRO_LOGLEVEL`/`PYRO_LOGFILE` log (README, Configuration) stays silent.
 #[no_mangle]
 pub extern "C" fn pyro_ctx_set_log_callback(
     ctx: *mut crate::ffi::ctx::pyro_ctx,

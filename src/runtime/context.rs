@@ -179,6 +179,8 @@ pub(crate) struct Shared {
     calls: Mutex<IdMap<CallEntry>>,
     /// Where library messages go (delivered through dispatch), and the most verbose level.
     log: Mutex<Option<(LogLevel, LogCallback)>>,
+    /// `PYRO_LOGLEVEL`'s log, used while the host has no log callback.
+    env_log: Option<super::env_log::EnvLog>,
     /// Active item streams, by the id returned for them.
     streams: Mutex<HashMap<CallId, super::stream::SharedStream>>,
     queue: CompletionQueue<Done>,
@@ -246,18 +248,22 @@ impl Shared {
         self.streams.lock().unwrap().remove(&key);
     }
 
-    /// Report a library message to the host's log callback (through dispatch).
+    /// Report a library message to the host's log callback (through dispatch), or else
+    /// to `PYRO_LOGLEVEL`'s log (at once). `message` runs only if someone listens.
     pub(crate) fn log(&self, level: LogLevel, message: impl FnOnce() -> String) {
-        let sink = self
-            .log
-            .lock()
-            .unwrap()
-            .as_ref()
-            .filter(|(max, _)| level <= *max)
-            .map(|(_, cb)| cb.clone());
-        if let Some(cb) = sink {
-            let text = message();
-            self.post(Box::new(move || cb(level, &text)));
+        let sink = self.log.lock().unwrap().clone();
+        match sink {
+            Some((max, cb)) => {
+                if level <= max {
+                    let text = message();
+                    self.post(Box::new(move || cb(level, &text)));
+                }
+            }
+            None => {
+                if let Some(env) = self.env_log.as_ref().filter(|e| e.enabled(level)) {
+                    env.write(level, &message());
+                }
+            }
         }
     }
 
@@ -461,6 +467,7 @@ impl Context {
         let shared = Arc::new(Shared {
             calls: Mutex::new(IdMap::default()),
             log: Mutex::new(None),
+            env_log: super::env_log::EnvLog::from_env(),
             streams: Mutex::new(HashMap::new()),
             queue,
             next_call: AtomicU64::new(1),

@@ -111,8 +111,13 @@ fn start_thread_if_needed(pool: &DecodePool, shared: &Arc<Shared>) {
             block_signals();
             pool_thread(rx, weak)
         });
-    if spawned.is_err() {
-        pool.threads.fetch_sub(1, Ordering::Relaxed);
+    match spawned {
+        Ok(_) => shared.log(super::context::LogLevel::Debug, || {
+            format!("decode thread {} started for large replies", running + 1)
+        }),
+        Err(_) => {
+            pool.threads.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 

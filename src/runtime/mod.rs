@@ -4,6 +4,7 @@ mod completion;
 mod context;
 mod decode;
 mod dispatch_reads;
+mod env_log;
 mod id_map;
 mod reactor;
 mod signal_fd;

@@ -898,6 +898,10 @@ impl Reactor {
         self.events_scratch = events;
         if connected {
             st.tries = 0;
+            let label = st.label();
+            self.shared.log(super::context::LogLevel::Info, || {
+                format!("{label}: connected, handshake done")
+            });
             self.set_state(proxy, ConnState::Connected);
             self.drain_queue_into_conn(proxy);
             self.open_lane(proxy);
@@ -952,6 +956,9 @@ impl Reactor {
             return;
         };
         let timeout = Error::timeout(format!("call timed out ({})", st.label()));
+        self.shared.log(super::context::LogLevel::Info, || {
+            format!("{}: call {call} timed out", st.label())
+        });
         if let Some(pos) = st.queued.iter().position(|q| q.call == call) {
             st.queued.remove(pos);
             return self.shared.finish(call, Err(timeout));
@@ -1124,6 +1131,14 @@ impl Reactor {
         for u in unfinished.into_iter().flatten() {
             match u.resend {
                 Some((m, r)) if err.kind == ErrorKind::Communication && had_connected => {
+                    self.shared.log(super::context::LogLevel::Info, || {
+                        format!(
+                            "{}: call {} is retried on a new connection ({} retries left)",
+                            st.label(),
+                            u.call,
+                            r.left - 1
+                        )
+                    });
                     keep.push_back(Queued {
                         call: u.call,
                         payload: Payload::Encoded(m),
@@ -1185,6 +1200,14 @@ impl Reactor {
                 } else {
                     ConnState::Disconnected
                 };
+                self.shared.log(super::context::LogLevel::Info, || {
+                    format!(
+                        "{label}: trying again in {} ms (try {} of {})",
+                        p.interval.as_millis(),
+                        st.tries + 1,
+                        p.max_tries
+                    )
+                });
                 self.add_timer(
                     Instant::now() + p.interval,
                     proxy,

@@ -14,7 +14,7 @@ use crate::value::Value;
 use std::sync::{Arc, Mutex};
 
 /// Items requested ahead of delivery.
-pub const FETCH_AHEAD: usize = 4;
+pub(crate) const FETCH_AHEAD: usize = 4;
 /// The daemon's own object id, where stream items are fetched.
 pub const DAEMON_OBJECT: &str = "Pyro.Daemon";
 
