@@ -820,7 +820,7 @@ inline pyro_value *opt_release(std::optional<Value> &v) noexcept { return v ? v-
 /// Setters chain: `pyro::Context ctx(pyro::Options().call_timeout(2s).max_retries(1));`
 class Options {
 public:
-    Options() noexcept { pyro_ctx_options_init(&o_); }
+    Options() noexcept { pyro_ctx_options_init(&o_, sizeof o_); }
     Options &serializer(pyro_serializer s) noexcept {
         o_.serializer = s;
         return *this;
