@@ -917,8 +917,10 @@ impl Reactor {
         if st.conn.as_ref().is_some_and(|c| c.is_on_wire(call)) {
             // The deadline fails this call only: the calls sent behind it keep theirs,
             // and new calls go over a fresh connection instead of waiting behind it.
-            self.shared.finish(call, Err(timeout));
-            return self.retire_connection(proxy, call);
+            // Retired before the timeout is reported, so that a call the host makes on
+            // hearing of it cannot still take the direct lane onto this connection.
+            self.retire_connection(proxy, call);
+            return self.shared.finish(call, Err(timeout));
         }
         let drained = self
             .draining
