@@ -149,30 +149,30 @@ pub(crate) fn new(options: &super::ContextOptions) -> io::Result<(ReactorHandle,
 
 impl Runner {
     pub(crate) fn spawn(self, shared: Arc<Shared>) -> io::Result<JoinHandle<()>> {
-        std::thread::Builder::new()
+        let builder = std::thread::Builder::new()
             .name("pyro-io".into())
-            .stack_size(IO_THREAD_STACK)
-            .spawn(move || {
-                let mut reactor = Reactor {
-                    draining: HashMap::new(),
-                    next_drain_token: DRAIN_TOKEN_BASE,
-                    poll: self.poll,
-                    rx: self.rx,
-                    handle: self.handle,
-                    shared,
-                    proxies: IdMap::default(),
-                    timers: BinaryHeap::new(),
-                    timer_seq: 0,
-                    workers: Workers::new(self.worker_threads),
-                    connect_timeout: self.connect_timeout,
-                    max_message_size: self.max_message_size,
-                    ns: Arc::new(self.ns),
-                    events_scratch: Vec::new(),
-                    dirty: Vec::new(),
-                    compact_at: MIN_TIMER_SWEEP,
-                };
-                reactor.run();
-            })
+            .stack_size(IO_THREAD_STACK);
+        super::threads::spawn(builder, move || {
+            let mut reactor = Reactor {
+                draining: HashMap::new(),
+                next_drain_token: DRAIN_TOKEN_BASE,
+                poll: self.poll,
+                rx: self.rx,
+                handle: self.handle,
+                shared,
+                proxies: IdMap::default(),
+                timers: BinaryHeap::new(),
+                timer_seq: 0,
+                workers: Workers::new(self.worker_threads),
+                connect_timeout: self.connect_timeout,
+                max_message_size: self.max_message_size,
+                ns: Arc::new(self.ns),
+                events_scratch: Vec::new(),
+                dirty: Vec::new(),
+                compact_at: MIN_TIMER_SWEEP,
+            };
+            reactor.run();
+        })
     }
 }
 
