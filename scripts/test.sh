@@ -24,7 +24,7 @@ fi
 grep -E "^test result" build/cargo-test.log | awk '{n += $4} END {print n " Rust tests passed"}'
 # The runtime suites once more with replies read in dispatch (Context::read_replies_in_dispatch).
 if ! PYRO_TEST_READ_IN_DISPATCH=1 cargo test --release --test async_runtime --test faults \
-        --test direct_lane --test chaos --test timers >build/cargo-test-dispatch.log 2>&1; then
+        --test direct_lane --test chaos --test timers --test teardown_sync >build/cargo-test-dispatch.log 2>&1; then
     grep -E "^test .*FAILED|panicked|^failures:" -A12 build/cargo-test-dispatch.log | head -80
     echo "cargo test (replies read in dispatch) failed (full log: build/cargo-test-dispatch.log)"
     exit 1

@@ -562,7 +562,8 @@ impl Context {
         self.shared.forked()
     }
 
-    /// Whether the context is closed, or will be when the current round ends.
+    /// Whether the context takes no more work: closed, closing at the end of the current
+    /// round, or the parent's context in a forked child.
     pub fn is_closed(&self) -> bool {
         self.shared.accepting().is_err()
     }
