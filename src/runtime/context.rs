@@ -792,7 +792,7 @@ impl Shared {
     }
 }
 
-/// This thread is dispatching `key` until the guard is dropped. Returns the requests
+/// This thread is dispatching `key` until `leave_round`. Returns the requests
 /// corked so far: a nested dispatch (a callback waiting for its own call) must not wait
 /// for them.
 fn enter_round(key: usize) -> Vec<Corked> {
