@@ -305,34 +305,7 @@ static void test_callbacks_from_callbacks(pyro_ctx *ctx) {
     CHECK(pyro_call_async(chain_proxy, "echo", args1("(7,)"), NULL, chain_result, NULL, NULL) != 0);
     CHECK(run_until(ctx, &chain_done, 50, 20) == 0);
     CHECK(chain_proxy == NULL);
-    /* freeing the context from inside its own callback is refused */
-}
-
-static void count_result_plain(const pyro_value *v, void *ud) {
-    (void)v;
-    (*(int *)ud)++;
-}
-
-static pyro_ctx *refuse_ctx;
-static int refuse_seen;
-static void try_free_ctx(const pyro_value *v, void *ud) {
-    (void)v; (void)ud;
-    pyro_ctx_free(refuse_ctx); /* refused inside its own callback: a no-op */
-    refuse_seen++;
-}
-
-static void test_free_ctx_in_callback_refused(void) {
-    refuse_ctx = test_ctx_new(NULL);
-    pyro_proxy *p = pyro_proxy_new(refuse_ctx, echo_uri, NULL);
-    refuse_seen = 0;
-    CHECK(pyro_call_async(p, "echo", args1("(1,)"), NULL, try_free_ctx, NULL, NULL) != 0);
-    CHECK(run_until(refuse_ctx, &refuse_seen, 1, 10) == 0);
-    /* the context survived: it still completes calls */
-    refuse_seen = 0;
-    CHECK(pyro_call_async(p, "echo", args1("(2,)"), NULL, count_result_plain, NULL, &refuse_seen) != 0);
-    CHECK(run_until(refuse_ctx, &refuse_seen, 1, 10) == 0);
-    pyro_proxy_free(p);
-    pyro_ctx_free(refuse_ctx);
+    /* freeing the context from inside its own callback: test_teardown.c */
 }
 
 /* Freeing proxies and the context with calls in flight: every callback runs once,
@@ -544,7 +517,6 @@ int main(void) {
     RUN(test_submit_from_threads(ctx));
     RUN(test_dispatch_max_keeps_fd_readable(ctx));
     pyro_ctx_free(ctx);
-    RUN(test_free_ctx_in_callback_refused());
     RUN(test_free_with_calls_in_flight());
     RUN(test_busy_poll_and_chained_calls());
     RUN(test_read_in_dispatch_switch());

@@ -166,6 +166,11 @@ typedef struct pyro_batch pyro_batch;
 
 // A client context: one internal I/O thread and one completion fd. Create with
 // `pyro_ctx_new`, free with `pyro_ctx_free`.
+//
+// The handle is reference-counted: the reference `pyro_ctx_new` returns (released by
+// `pyro_ctx_free`), one per `pyro_ctx_ref`, and one that `pyro_ctx_dispatch` holds
+// while it runs, so a callback that frees the context never pulls the memory from
+// under the dispatch that runs it.
 typedef struct pyro_ctx pyro_ctx;
 
 // An error: kind, message and, for remote errors, the Python exception's class, args
@@ -355,8 +360,11 @@ struct pyro_ctx *pyro_ctx_new(const struct pyro_ctx_options *options);
 // It is readable while completions are pending; call `pyro_ctx_dispatch` then. It is
 // the same fd for the context's whole life: an eventfd on Linux (a pipe elsewhere), or
 // an epoll fd once `pyro_ctx_read_replies_in_dispatch` was called before the first
-// `pyro_ctx_fd` (also readable when reply bytes have arrived).
-// Returns -1 for a NULL context.
+// `pyro_ctx_fd` (also readable when reply bytes have arrived). A handle kept by
+// `pyro_ctx_ref` past `pyro_ctx_free` still returns it (open, and never readable again
+// until the last reference goes).
+// Returns -1 for a NULL context, and in a child process forked after the context was
+// made.
 int pyro_ctx_fd(const struct pyro_ctx *ctx);
 
 // Let the context's I/O thread poll without sleeping for up to `microseconds` after
@@ -400,6 +408,15 @@ bool pyro_ctx_read_replies_in_dispatch(struct pyro_ctx *ctx, struct pyro_error *
 // how many ran. If it stops at `max`, the fd stays readable. 0 for a NULL context (and
 // `pyro_last_error` set; it is cleared when the dispatch itself succeeded, whatever the
 // callbacks' own calls left there).
+//
+// If a callback frees the context (`pyro_ctx_free`), the round stops after that
+// callback and the teardown runs before this returns: the remaining calls' callbacks
+// run, with their outcome if it had arrived, else PYRO_ERR_CANCELLED; the count
+// includes them. `ctx` must not be used after such a dispatch (unless a `pyro_ctx_ref`
+// keeps the handle): the host knows, since its own callback freed it.
+//
+// In a child process forked after the context was made, returns 0 and runs, reads
+// and clears nothing: the queue, the fd and the connections are the parent's.
 uintptr_t pyro_ctx_dispatch(struct pyro_ctx *ctx, uintptr_t max);
 
 // Number of completions waiting for `pyro_ctx_dispatch` (0 for NULL, with
@@ -411,10 +428,36 @@ uintptr_t pyro_ctx_pending(const struct pyro_ctx *ctx);
 // on the calling thread and before returning, the callback of every call still
 // outstanding: real outcomes that already arrived, PYRO_ERR_CANCELLED for the rest.
 // No callback of this context runs after it returns. Proxies stay valid to free
-// afterwards (calls on them are refused). Calling it from inside one of this context's
-// own callbacks is refused: nothing happens, the context stays usable, and it must be
-// freed later from outside its callbacks. NULL is ignored.
+// afterwards (calls on them are refused). `ctx` must not be used after this call
+// (unless a `pyro_ctx_ref` keeps the handle). NULL is ignored.
+//
+// Inside one of this context's own callbacks the free is deferred (as hiredis does):
+// from then on new calls, proxies and posted work are refused; the dispatch round
+// stops after the current callback; at its end, before `pyro_ctx_dispatch` (or
+// `pyro_call_sync`) returns, the teardown above runs on that thread and the handle is
+// released. Every outstanding call still gets exactly one callback. Calling
+// `pyro_ctx_free` again from the callbacks the teardown runs is allowed and ignored.
+//
+// In a child process forked after the context was made, nothing is stopped, joined
+// or called back (those threads and calls belong to the parent), and the context's
+// memory and fds are left as they are, deliberately: they are released when the child
+// execs or exits.
 void pyro_ctx_free(struct pyro_ctx *ctx);
+
+// Take a reference to the context handle; returns `ctx` (NULL for NULL). For code that
+// watches a context on behalf of its owner, such as the loop adapters: with a
+// reference, `ctx` stays valid memory after the owner's `pyro_ctx_free`, so the
+// adapter may be detached before or after the context is freed. A reference keeps
+// the handle, not the context: `pyro_ctx_free` still stops it and runs its callbacks.
+// A freed context held by a reference keeps its fd open and never readable again;
+// `pyro_ctx_dispatch` and `pyro_ctx_pending` return 0, `pyro_ctx_fd` the same fd, and
+// functions that start work refuse it. Release each reference with `pyro_ctx_unref`.
+struct pyro_ctx *pyro_ctx_ref(struct pyro_ctx *ctx);
+
+// Release a reference taken with `pyro_ctx_ref`. Releasing the last one of a context
+// that was never freed frees it as `pyro_ctx_free` would. NULL is ignored. Never use
+// it for the reference `pyro_ctx_new` returned: that one is released by `pyro_ctx_free`.
+void pyro_ctx_unref(struct pyro_ctx *ctx);
 
 // Create a proxy for `uri` (`PYRO:objectid@host:port`, `PYRO:obj@[::1]:port`,
 // `PYRO:obj@./u:/path/to/socket`). No I/O happens until the first call. On failure
@@ -425,7 +468,8 @@ struct pyro_proxy *pyro_proxy_new(struct pyro_ctx *ctx, const char *uri, struct 
 // Free the proxy and close its connection. Its pending calls complete with
 // PYRO_ERR_CANCELLED through the next `pyro_ctx_dispatch` (so their user_data must stay
 // valid until then). May be called from inside a callback, including one of this
-// proxy's own. NULL is ignored.
+// proxy's own. NULL is ignored. In a child process forked after its context was made
+// it only frees the handle: the connection and the calls are the parent's.
 void pyro_proxy_free(struct pyro_proxy *proxy);
 
 // Call `method` on the proxy's object without blocking.
@@ -435,10 +479,11 @@ void pyro_proxy_free(struct pyro_proxy *proxy);
 // exactly once, later, inside `pyro_ctx_dispatch` on the dispatching thread (or inside
 // `pyro_ctx_free`). Either callback may be NULL to drop that outcome on purpose.
 // Returns the call id, or 0 if the call was refused (NULL proxy or method, args not a
-// tuple/list, kwargs not a dict with str keys, context closed; `pyro_last_error` says
-// which); a refused call never calls back. A method that returns an iterator (a
-// generator) fails with PYRO_ERR_INVALID_ARGUMENT and has its stream closed on the
-// server: use `pyro_call_stream` for those.
+// tuple/list, kwargs not a dict with str keys, context closed or being freed, a child
+// process forked after the context was made; `pyro_last_error` says which); a refused
+// call never calls back. A method that returns an iterator (a generator) fails with
+// PYRO_ERR_INVALID_ARGUMENT and has its stream closed on the server: use
+// `pyro_call_stream` for those.
 pyro_call_id pyro_call_async(struct pyro_proxy *proxy,
                              const char *method,
                              struct pyro_value *args,
@@ -447,17 +492,51 @@ pyro_call_id pyro_call_async(struct pyro_proxy *proxy,
                              pyro_error_cb on_error,
                              void *user_data);
 
+// Call `method` and wait for its outcome: for sequential programs (tools, tests,
+// scripts). Blocks the calling thread, dispatching the proxy's context meanwhile, so
+// the callbacks of other calls that complete during the wait run on this thread, as
+// inside `pyro_ctx_dispatch`; use it on the thread that dispatches the context (or in
+// a program that has no loop). `args` and `kwargs` are consumed as by
+// `pyro_call_async`, whatever the outcome.
+//
+// `timeout_ms` is this call's deadline (PYRO_ERR_TIMEOUT when it passes, handled like
+// the proxy's own deadline: the late reply is dropped); 0 = only the proxy's deadline
+// (`pyro_proxy_set_timeout`), if it has one, else wait as long as it takes.
+//
+// On entry `*result` and `*error` are set to NULL (each pointer may itself be NULL to
+// ignore that outcome). Returns true with `*result` = the return value (caller owns;
+// free with `pyro_value_free`), or false with `*error` = why (caller owns; free with
+// `pyro_error_free`): the remote exception, a communication error, a timeout,
+// PYRO_ERR_CANCELLED if the call was cancelled or the context freed during the wait,
+// or PYRO_ERR_INVALID_ARGUMENT for what `pyro_call_async` refuses (NULL proxy or
+// method, bad args or kwargs, closed context, a forked child) and for a call made
+// inside one of the context's own callbacks, which is refused rather than run:
+// waiting there would stall the loop running that callback and run other callbacks
+// inside it.
+//
+// A callback that runs during the wait may free this proxy (the call then fails with
+// PYRO_ERR_CANCELLED) or the context (it is torn down when this returns, as after a
+// dispatch round).
+bool pyro_call_sync(struct pyro_proxy *proxy,
+                    const char *method,
+                    struct pyro_value *args,
+                    struct pyro_value *kwargs,
+                    uint32_t timeout_ms,
+                    struct pyro_value **result,
+                    struct pyro_error **error);
+
 // Run `fn(user_data)` once on the thread that dispatches, inside the next
 // `pyro_ctx_dispatch` (or inside `pyro_ctx_free`). Callable from any thread: the
 // standard way to hand work from a worker thread to the host loop. Returns false (and
-// never calls `fn`) for NULL arguments or a closed context.
+// never calls `fn`) for NULL arguments, a closed context (or one being freed), and in
+// a child process forked after the context was made.
 bool pyro_ctx_post(struct pyro_ctx *ctx, void (*func)(void *user_data), void *user_data);
 
 // Cancel a pending call. Returns true if it was still pending: its `on_error` then gets
 // PYRO_ERR_CANCELLED at the next `pyro_ctx_dispatch` (the fd turns readable at once).
 // A call already on the wire is not stopped on the server; its late reply is dropped.
 // False for a NULL context or a call that is not pending (completed, cancelled, never
-// issued).
+// issued), and in a child process forked after the context was made.
 bool pyro_call_cancel(struct pyro_ctx *ctx, pyro_call_id id);
 
 // Why the last refused call on this thread was refused; NULL if it succeeded.

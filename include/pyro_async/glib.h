@@ -5,7 +5,13 @@
  *   g_source_attach(src, NULL);          // NULL: the default main context (GTK's)
  *   ... g_main_loop_run(loop) ...
  *   g_source_destroy(src); g_source_unref(src);
- *   pyro_ctx_free(ctx);                  // after the source is destroyed */
+ *   pyro_ctx_free(ctx);
+ *
+ * Destroy the source and free the context in either order: the source holds a reference
+ * to the context handle (pyro_ctx_ref) until it is finalized, so a context freed first
+ * (also from inside one of its callbacks, which the source dispatched) leaves the source
+ * on an fd that stays open and quiet. Destroy it in any case: the handle's memory goes
+ * with the later of the two. */
 #ifndef PYRO_ASYNC_GLIB_H
 #define PYRO_ASYNC_GLIB_H
 
@@ -15,7 +21,7 @@
 
 typedef struct pyro_glib_source {
     GSource source;
-    pyro_ctx *ctx;
+    pyro_ctx *ctx; /* a reference of the source's own */
     gpointer fd_tag;
 } pyro_glib_source;
 
@@ -36,14 +42,21 @@ static gboolean pyro_glib__dispatch(GSource *s, GSourceFunc cb, gpointer data) {
     return G_SOURCE_CONTINUE;
 }
 
-static GSourceFuncs pyro_glib__funcs = {pyro_glib__prepare, pyro_glib__check, pyro_glib__dispatch, NULL, NULL, NULL};
+static void pyro_glib__finalize(GSource *s) {
+    /* GLib has dropped the fd from its poll set by now (the source is destroyed). */
+    pyro_ctx_unref(((pyro_glib_source *)s)->ctx);
+}
 
-/* A new source for `ctx` (borrowed; must outlive the source). Caller owns the returned
- * reference: attach it with g_source_attach, release with g_source_unref. */
+static GSourceFuncs pyro_glib__funcs = {pyro_glib__prepare, pyro_glib__check, pyro_glib__dispatch,
+                                        pyro_glib__finalize, NULL, NULL};
+
+/* A new source for `ctx`; it takes a reference to the context, released when the source
+ * is finalized. Caller owns the returned reference: attach it with g_source_attach,
+ * release with g_source_unref (and g_source_destroy to detach it). */
 static inline GSource *pyro_glib_source_new(pyro_ctx *ctx) {
     GSource *s = g_source_new(&pyro_glib__funcs, sizeof(pyro_glib_source));
     pyro_glib_source *p = (pyro_glib_source *)s;
-    p->ctx = ctx;
+    p->ctx = pyro_ctx_ref(ctx);
     p->fd_tag = g_source_add_unix_fd(s, pyro_ctx_fd(ctx), G_IO_IN);
     g_source_set_name(s, "pyro_async");
     return s;

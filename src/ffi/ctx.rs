@@ -10,12 +10,34 @@ use crate::runtime::{CallRequest, Context, ContextOptions, Outcome, Patience, Pr
 use crate::serial::SerializerId;
 use crate::value::Value;
 use std::ffi::{c_char, c_int, c_void, CStr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A client context: one internal I/O thread and one completion fd. Create with
 /// `pyro_ctx_new`, free with `pyro_ctx_free`.
+///
+/// The handle is reference-counted: the reference `pyro_ctx_new` returns (released by
+/// `pyro_ctx_free`), one per `pyro_ctx_ref`, and one that `pyro_ctx_dispatch` holds
+/// while it runs, so a callback that frees the context never pulls the memory from
+/// under the dispatch that runs it.
 pub struct pyro_ctx {
     pub(crate) ctx: Context,
+    /// The host's own reference is gone (`pyro_ctx_free` ran).
+    freed: AtomicBool,
+}
+
+/// A reference to the handle for the length of one call into the library.
+fn hold(ctx: *const pyro_ctx) -> Option<Arc<pyro_ctx>> {
+    if ctx.is_null() {
+        return None;
+    }
+    // SAFETY: a live handle from pyro_ctx_new (caller's contract): its count is at
+    // least one, and the Arc made here owns the increment.
+    unsafe {
+        Arc::increment_strong_count(ctx);
+        Some(Arc::from_raw(ctx))
+    }
 }
 
 /// A proxy for one remote object. Create with `pyro_proxy_new`, free with `pyro_proxy_free`.
@@ -294,7 +316,10 @@ pub extern "C" fn pyro_ctx_new(options: *const pyro_ctx_options) -> *mut pyro_ct
             options_from_c(&options_from_caller(options)?)?
         };
         let ctx = Context::new(opts)?;
-        Ok(Box::into_raw(Box::new(pyro_ctx { ctx })))
+        Ok(Arc::into_raw(Arc::new(pyro_ctx {
+            ctx,
+            freed: AtomicBool::new(false),
+        })) as *mut pyro_ctx)
     })
 }
 
@@ -302,8 +327,11 @@ pub extern "C" fn pyro_ctx_new(options: *const pyro_ctx_options) -> *mut pyro_ct
 /// It is readable while completions are pending; call `pyro_ctx_dispatch` then. It is
 /// the same fd for the context's whole life: an eventfd on Linux (a pipe elsewhere), or
 /// an epoll fd once `pyro_ctx_read_replies_in_dispatch` was called before the first
-/// `pyro_ctx_fd` (also readable when reply bytes have arrived).
-/// Returns -1 for a NULL context.
+/// `pyro_ctx_fd` (also readable when reply bytes have arrived). A handle kept by
+/// `pyro_ctx_ref` past `pyro_ctx_free` still returns it (open, and never readable again
+/// until the last reference goes).
+/// Returns -1 for a NULL context, and in a child process forked after the context was
+/// made.
 #[no_mangle]
 pub extern "C" fn pyro_ctx_fd(ctx: *const pyro_ctx) -> c_int {
     checked(-1, || Ok(ctx_arg(ctx)?.ctx.fd()))
@@ -367,9 +395,21 @@ pub extern "C" fn pyro_ctx_read_replies_in_dispatch(
 /// how many ran. If it stops at `max`, the fd stays readable. 0 for a NULL context (and
 /// `pyro_last_error` set; it is cleared when the dispatch itself succeeded, whatever the
 /// callbacks' own calls left there).
+///
+/// If a callback frees the context (`pyro_ctx_free`), the round stops after that
+/// callback and the teardown runs before this returns: the remaining calls' callbacks
+/// run, with their outcome if it had arrived, else PYRO_ERR_CANCELLED; the count
+/// includes them. `ctx` must not be used after such a dispatch (unless a `pyro_ctx_ref`
+/// keeps the handle): the host knows, since its own callback freed it.
+///
+/// In a child process forked after the context was made, returns 0 and runs, reads
+/// and clears nothing: the queue, the fd and the connections are the parent's.
 #[no_mangle]
 pub extern "C" fn pyro_ctx_dispatch(ctx: *mut pyro_ctx, max: usize) -> usize {
-    checked(0, || Ok(ctx_arg(ctx)?.ctx.dispatch(max)))
+    checked(0, || {
+        let c = hold(ctx).ok_or_else(|| null("ctx"))?;
+        Ok(c.ctx.dispatch(max))
+    })
 }
 
 /// Number of completions waiting for `pyro_ctx_dispatch` (0 for NULL, with
@@ -384,21 +424,65 @@ pub extern "C" fn pyro_ctx_pending(ctx: *const pyro_ctx) -> usize {
 /// on the calling thread and before returning, the callback of every call still
 /// outstanding: real outcomes that already arrived, PYRO_ERR_CANCELLED for the rest.
 /// No callback of this context runs after it returns. Proxies stay valid to free
-/// afterwards (calls on them are refused). Calling it from inside one of this context's
-/// own callbacks is refused: nothing happens, the context stays usable, and it must be
-/// freed later from outside its callbacks. NULL is ignored.
+/// afterwards (calls on them are refused). `ctx` must not be used after this call
+/// (unless a `pyro_ctx_ref` keeps the handle). NULL is ignored.
+///
+/// Inside one of this context's own callbacks the free is deferred (as hiredis does):
+/// from then on new calls, proxies and posted work are refused; the dispatch round
+/// stops after the current callback; at its end, before `pyro_ctx_dispatch` (or
+/// `pyro_call_sync`) returns, the teardown above runs on that thread and the handle is
+/// released. Every outstanding call still gets exactly one callback. Calling
+/// `pyro_ctx_free` again from the callbacks the teardown runs is allowed and ignored.
+///
+/// In a child process forked after the context was made, nothing is stopped, joined
+/// or called back (those threads and calls belong to the parent), and the context's
+/// memory and fds are left as they are, deliberately: they are released when the child
+/// execs or exits.
 #[no_mangle]
 pub extern "C" fn pyro_ctx_free(ctx: *mut pyro_ctx) {
     guard((), || {
         if ctx.is_null() {
             return;
         }
-        // SAFETY: non-NULL pointer from pyro_ctx_new, not yet freed (caller's contract).
+        // SAFETY: non-NULL pointer from pyro_ctx_new whose host reference is still held,
+        // or is held by the dispatch running the teardown that calls this again.
         let c = unsafe { &*ctx };
-        if c.ctx.close().is_err() {
+        if c.ctx.is_forked() || c.freed.swap(true, Ordering::SeqCst) {
             return;
         }
-        drop(unsafe { Box::from_raw(ctx) });
+        // SAFETY: takes over the host's reference, released once the teardown is done:
+        // the teardown's callbacks may still pass `ctx` (to free it again, say).
+        let host_ref = unsafe { Arc::from_raw(ctx as *const pyro_ctx) };
+        let _ = c.ctx.close_then(Some(Box::new(move || drop(host_ref))));
+    })
+}
+
+/// Take a reference to the context handle; returns `ctx` (NULL for NULL). For code that
+/// watches a context on behalf of its owner, such as the loop adapters: with a
+/// reference, `ctx` stays valid memory after the owner's `pyro_ctx_free`, so the
+/// adapter may be detached before or after the context is freed. A reference keeps
+/// the handle, not the context: `pyro_ctx_free` still stops it and runs its callbacks.
+/// A freed context held by a reference keeps its fd open and never readable again;
+/// `pyro_ctx_dispatch` and `pyro_ctx_pending` return 0, `pyro_ctx_fd` the same fd, and
+/// functions that start work refuse it. Release each reference with `pyro_ctx_unref`.
+#[no_mangle]
+pub extern "C" fn pyro_ctx_ref(ctx: *mut pyro_ctx) -> *mut pyro_ctx {
+    guard(std::ptr::null_mut(), || match hold(ctx) {
+        Some(c) => Arc::into_raw(c) as *mut pyro_ctx,
+        None => std::ptr::null_mut(),
+    })
+}
+
+/// Release a reference taken with `pyro_ctx_ref`. Releasing the last one of a context
+/// that was never freed frees it as `pyro_ctx_free` would. NULL is ignored. Never use
+/// it for the reference `pyro_ctx_new` returned: that one is released by `pyro_ctx_free`.
+#[no_mangle]
+pub extern "C" fn pyro_ctx_unref(ctx: *mut pyro_ctx) {
+    guard((), || {
+        if !ctx.is_null() {
+            // SAFETY: a reference taken with pyro_ctx_ref (caller's contract).
+            drop(unsafe { Arc::from_raw(ctx as *const pyro_ctx) });
+        }
     })
 }
 
@@ -421,7 +505,8 @@ pub extern "C" fn pyro_proxy_new(
 /// Free the proxy and close its connection. Its pending calls complete with
 /// PYRO_ERR_CANCELLED through the next `pyro_ctx_dispatch` (so their user_data must stay
 /// valid until then). May be called from inside a callback, including one of this
-/// proxy's own. NULL is ignored.
+/// proxy's own. NULL is ignored. In a child process forked after its context was made
+/// it only frees the handle: the connection and the calls are the parent's.
 #[no_mangle]
 pub extern "C" fn pyro_proxy_free(proxy: *mut pyro_proxy) {
     guard((), || {
@@ -473,10 +558,11 @@ pub(crate) fn deliver(
 /// exactly once, later, inside `pyro_ctx_dispatch` on the dispatching thread (or inside
 /// `pyro_ctx_free`). Either callback may be NULL to drop that outcome on purpose.
 /// Returns the call id, or 0 if the call was refused (NULL proxy or method, args not a
-/// tuple/list, kwargs not a dict with str keys, context closed; `pyro_last_error` says
-/// which); a refused call never calls back. A method that returns an iterator (a
-/// generator) fails with PYRO_ERR_INVALID_ARGUMENT and has its stream closed on the
-/// server: use `pyro_call_stream` for those.
+/// tuple/list, kwargs not a dict with str keys, context closed or being freed, a child
+/// process forked after the context was made; `pyro_last_error` says which); a refused
+/// call never calls back. A method that returns an iterator (a generator) fails with
+/// PYRO_ERR_INVALID_ARGUMENT and has its stream closed on the server: use
+/// `pyro_call_stream` for those.
 #[no_mangle]
 pub extern "C" fn pyro_call_async(
     proxy: *mut pyro_proxy,
@@ -496,6 +582,66 @@ pub extern "C" fn pyro_call_async(
         let ud = UserData(user_data);
         let cb = Box::new(move |outcome: Outcome| deliver(outcome, on_result, on_error, ud));
         p.call(req, cb)
+    })
+}
+
+/// Call `method` and wait for its outcome: for sequential programs (tools, tests,
+/// scripts). Blocks the calling thread, dispatching the proxy's context meanwhile, so
+/// the callbacks of other calls that complete during the wait run on this thread, as
+/// inside `pyro_ctx_dispatch`; use it on the thread that dispatches the context (or in
+/// a program that has no loop). `args` and `kwargs` are consumed as by
+/// `pyro_call_async`, whatever the outcome.
+///
+/// `timeout_ms` is this call's deadline (PYRO_ERR_TIMEOUT when it passes, handled like
+/// the proxy's own deadline: the late reply is dropped); 0 = only the proxy's deadline
+/// (`pyro_proxy_set_timeout`), if it has one, else wait as long as it takes.
+///
+/// On entry `*result` and `*error` are set to NULL (each pointer may itself be NULL to
+/// ignore that outcome). Returns true with `*result` = the return value (caller owns;
+/// free with `pyro_value_free`), or false with `*error` = why (caller owns; free with
+/// `pyro_error_free`): the remote exception, a communication error, a timeout,
+/// PYRO_ERR_CANCELLED if the call was cancelled or the context freed during the wait,
+/// or PYRO_ERR_INVALID_ARGUMENT for what `pyro_call_async` refuses (NULL proxy or
+/// method, bad args or kwargs, closed context, a forked child) and for a call made
+/// inside one of the context's own callbacks, which is refused rather than run:
+/// waiting there would stall the loop running that callback and run other callbacks
+/// inside it.
+///
+/// A callback that runs during the wait may free this proxy (the call then fails with
+/// PYRO_ERR_CANCELLED) or the context (it is torn down when this returns, as after a
+/// dispatch round).
+#[no_mangle]
+pub extern "C" fn pyro_call_sync(
+    proxy: *mut pyro_proxy,
+    method: *const c_char,
+    args: *mut Value,
+    kwargs: *mut Value,
+    timeout_ms: u32,
+    result: *mut *mut Value,
+    error: *mut *mut pyro_error,
+) -> bool {
+    // SAFETY: the caller passes writable out-parameters or NULL.
+    unsafe {
+        if !result.is_null() {
+            *result = std::ptr::null_mut();
+        }
+        if !error.is_null() {
+            *error = std::ptr::null_mut();
+        }
+    }
+    checked_out(false, error, move || {
+        let args = crate::ffi::value::take(args);
+        let kwargs = crate::ffi::value::take(kwargs);
+        // A clone: a callback run during the wait may free the caller's handle.
+        let p = proxy_arg(proxy)?.clone();
+        let req = build_request(cstr(method, "method")?, args, kwargs)?;
+        let timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms.into()));
+        let reply = p.call_sync(req, timeout)?;
+        if !result.is_null() {
+            // SAFETY: checked non-NULL above; the caller owns what is stored.
+            unsafe { *result = crate::ffi::value::boxed(reply.value) };
+        }
+        Ok(true)
     })
 }
 
@@ -537,7 +683,8 @@ pub(crate) fn build_request(
 /// Run `fn(user_data)` once on the thread that dispatches, inside the next
 /// `pyro_ctx_dispatch` (or inside `pyro_ctx_free`). Callable from any thread: the
 /// standard way to hand work from a worker thread to the host loop. Returns false (and
-/// never calls `fn`) for NULL arguments or a closed context.
+/// never calls `fn`) for NULL arguments, a closed context (or one being freed), and in
+/// a child process forked after the context was made.
 #[no_mangle]
 pub extern "C" fn pyro_ctx_post(
     ctx: *mut pyro_ctx,
@@ -563,7 +710,7 @@ pub extern "C" fn pyro_ctx_post(
 /// PYRO_ERR_CANCELLED at the next `pyro_ctx_dispatch` (the fd turns readable at once).
 /// A call already on the wire is not stopped on the server; its late reply is dropped.
 /// False for a NULL context or a call that is not pending (completed, cancelled, never
-/// issued).
+/// issued), and in a child process forked after the context was made.
 #[no_mangle]
 pub extern "C" fn pyro_call_cancel(ctx: *mut pyro_ctx, id: pyro_call_id) -> bool {
     checked(false, || {

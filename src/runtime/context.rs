@@ -10,11 +10,12 @@ use super::completion::CompletionQueue;
 use super::dispatch_reads::DispatchReads;
 use super::id_map::IdMap;
 use super::reactor::{self, CallInfo, Command, ConfigChange, Payload, ReactorHandle};
+use super::signal_fd::SignalFd;
 pub use crate::client::outbox::CallKind;
 use crate::client::outbox::{Expect, Outbox, Resend};
 use crate::client::target::Uri;
 use crate::client::wire::{self, ConnectInfo, WireOptions};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::naming::resolve::NsConfig;
 use crate::protocol::Annotations;
 use crate::protocol::FLAGS_ONEWAY;
@@ -196,6 +197,17 @@ pub(crate) struct Shared {
     next_timer: AtomicU64,
     epoch: Instant,
     closed: AtomicBool,
+    /// Closing was asked for inside a callback: new work is refused, and the context
+    /// closes when the outermost dispatch round on that thread ends.
+    close_requested: AtomicBool,
+    /// Run once the deferred close is done (a C handle's last reference, released only
+    /// after the teardown callbacks, which may still name it).
+    after_close: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
+    /// The I/O thread, joined by whoever closes the context (a dispatch round that ends
+    /// a deferred close may hold only the shared state, not the `Context`).
+    io_thread: Mutex<Option<JoinHandle<()>>>,
+    /// The process the context was made in; in a forked child it is unusable.
+    owner_pid: i32,
     /// Replies are read in dispatch (opt-in, set before the fd is handed out).
     dispatch_reads: OnceLock<DispatchReads>,
     /// `fd()` has been called: what the host polls can no longer change.
@@ -325,6 +337,62 @@ impl Shared {
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
     }
+
+    /// Whether this is a child process forked after the context was made: its threads
+    /// are not here, and a lock they held at the fork stays held.
+    pub(crate) fn forked(&self) -> bool {
+        self.owner_pid != super::threads::current_pid()
+    }
+
+    fn forked_error(&self) -> Error {
+        Error::invalid(format!(
+            "this context was created in process {} and cannot be used in process {}, a child \
+             forked from it: its I/O thread exists only in the parent (make a new context \
+             in the child)",
+            self.owner_pid,
+            super::threads::current_pid()
+        ))
+    }
+
+    /// Whether new calls, proxies and posted work are taken.
+    fn accepting(&self) -> Result<()> {
+        if self.forked() {
+            return Err(self.forked_error());
+        }
+        if self.closed.load(Ordering::SeqCst) || self.close_requested.load(Ordering::SeqCst) {
+            return Err(Error::invalid("context is closed"));
+        }
+        Ok(())
+    }
+
+    /// The current round must stop: a callback asked to close the context.
+    fn round_must_stop(&self) -> bool {
+        self.close_requested.load(Ordering::SeqCst) && !self.closed.load(Ordering::SeqCst)
+    }
+
+    fn key(&self) -> usize {
+        self as *const Shared as usize
+    }
+
+    /// The fd the host polls (see `Context::fd`).
+    fn fd(&self) -> std::os::fd::RawFd {
+        if self.forked() {
+            return -1;
+        }
+        // Hosts call this in their loops: the answer is settled after the first call.
+        if let Some(r) = self.dispatch_reads() {
+            return r.fd();
+        }
+        if !self.fd_taken.load(Ordering::Acquire) {
+            // Settle it against a concurrent `read_replies_in_dispatch`.
+            let _settle = self.fd_choice.lock().unwrap();
+            self.fd_taken.store(true, Ordering::Release);
+            if let Some(r) = self.dispatch_reads() {
+                return r.fd();
+            }
+        }
+        self.queue.fd().raw()
+    }
 }
 
 /// What a thread is doing with the library: one thread-local, so the hot path pays for
@@ -348,7 +416,6 @@ thread_local! {
 /// A Pyro4 client context: one I/O thread, one completion fd.
 pub struct Context {
     shared: Arc<Shared>,
-    io_thread: Mutex<Option<JoinHandle<()>>>,
     /// The proxy behind the context-level name-server calls, made on first use.
     ns_proxy: Mutex<Option<Proxy>>,
 }
@@ -478,6 +545,10 @@ impl Context {
             timers: AtomicUsize::new(0),
             epoch: Instant::now(),
             closed: AtomicBool::new(false),
+            close_requested: AtomicBool::new(false),
+            after_close: Mutex::new(Vec::new()),
+            io_thread: Mutex::new(None),
+            owner_pid: super::threads::owner_pid(),
             dispatch_reads: OnceLock::new(),
             fd_taken: AtomicBool::new(false),
             fd_choice: Mutex::new(()),
@@ -488,29 +559,30 @@ impl Context {
         let io_thread = runner
             .spawn(shared.clone())
             .map_err(|e| Error::communication(format!("cannot start I/O thread: {e}")))?;
+        *shared.io_thread.lock().unwrap() = Some(io_thread);
         Ok(Context {
             shared,
-            io_thread: Mutex::new(Some(io_thread)),
             ns_proxy: Mutex::new(None),
         })
     }
 
     /// The fd that is readable while completions are pending (and, when replies are
-    /// read in dispatch, also while reply bytes wait on a connection).
+    /// read in dispatch, also while reply bytes wait on a connection). The same fd for
+    /// the context's whole life, closed ones included; -1 in a forked child.
     pub fn fd(&self) -> std::os::fd::RawFd {
-        // Hosts call this in their loops: the answer is settled after the first call.
-        if let Some(r) = self.shared.dispatch_reads() {
-            return r.fd();
-        }
-        if !self.shared.fd_taken.load(Ordering::Acquire) {
-            // Settle it against a concurrent `read_replies_in_dispatch`.
-            let _settle = self.shared.fd_choice.lock().unwrap();
-            self.shared.fd_taken.store(true, Ordering::Release);
-            if let Some(r) = self.shared.dispatch_reads() {
-                return r.fd();
-            }
-        }
-        self.shared.queue.fd().raw()
+        self.shared.fd()
+    }
+
+    /// Whether this process is a child forked after the context was made (where every
+    /// use of it is refused).
+    pub fn is_forked(&self) -> bool {
+        self.shared.forked()
+    }
+
+    /// Whether the context takes no more work: closed, closing at the end of the current
+    /// round, or the parent's context in a forked child.
+    pub fn is_closed(&self) -> bool {
+        self.shared.accepting().is_err()
     }
 
     /// Read replies on the dispatching thread instead of the I/O thread (Linux only;
@@ -521,6 +593,9 @@ impl Context {
     /// dispatch runs, as completions wait in the queue. TLS connections keep being read
     /// by the I/O thread. Must be called before `fd()`; once on, it stays on.
     pub fn read_replies_in_dispatch(&self) -> Result<()> {
+        if self.shared.forked() {
+            return Err(self.shared.forked_error());
+        }
         let _settle = self.shared.fd_choice.lock().unwrap();
         if self.shared.dispatch_reads().is_some() {
             return Ok(());
@@ -561,9 +636,7 @@ impl Context {
 
     /// Create a proxy for `uri` (no I/O happens until the first call).
     pub fn proxy(&self, uri: &str) -> Result<Proxy> {
-        if self.shared.closed.load(Ordering::SeqCst) {
-            return Err(Error::invalid("context is closed"));
-        }
+        self.shared.accepting()?;
         let given = uri;
         let uri = Uri::parse(given)?;
         let id = self.shared.next_proxy.fetch_add(1, Ordering::Relaxed);
@@ -610,6 +683,7 @@ impl Context {
 
     /// The context's own name-server proxy (located as configured, on first call).
     pub fn name_server(&self) -> Result<Proxy> {
+        self.shared.accepting()?;
         let mut slot = self.ns_proxy.lock().unwrap();
         if let Some(p) = slot.as_ref() {
             return Ok(p.clone());
@@ -623,26 +697,11 @@ impl Context {
     }
 
     /// Run up to `max` callbacks (0 = all pending) on this thread; returns how many ran.
+    /// If a callback closed the context, the round stops after it and the context closes
+    /// before this returns (the callbacks of that teardown are counted too). 0 in a
+    /// forked child, where nothing is run or read.
     pub fn dispatch(&self, max: usize) -> usize {
-        let key = Arc::as_ptr(&self.shared) as usize;
-        // A nested dispatch (a callback waiting for its own call) must not wait for
-        // requests that are still corked.
-        let corked = HERE.with(|h| {
-            let mut h = h.borrow_mut();
-            h.dispatching.push(key);
-            std::mem::take(&mut h.corked)
-        });
-        uncork(corked);
-        let ran = dispatch_queue(&self.shared, max);
-        let corked = HERE.with(|h| {
-            let mut h = h.borrow_mut();
-            if let Some(pos) = h.dispatching.iter().rposition(|k| *k == key) {
-                h.dispatching.remove(pos);
-            }
-            std::mem::take(&mut h.corked)
-        });
-        uncork(corked);
-        ran
+        dispatch(&self.shared, max)
     }
 
     /// Let the I/O thread poll without sleeping for up to `window` after socket activity
@@ -650,6 +709,9 @@ impl Context {
     /// wake-up, which lowers latency against fast servers at the price of CPU spent
     /// spinning. At most 10 ms.
     pub fn set_busy_poll(&self, window: Duration) -> Result<()> {
+        if self.shared.forked() {
+            return Err(self.shared.forked_error());
+        }
         if window > MAX_BUSY_POLL {
             return Err(Error::invalid(format!(
                 "busy-poll window of {window:?} exceeds the maximum of 10 ms"
@@ -666,13 +728,16 @@ impl Context {
     /// Route library messages at `max` level and below to `cb`, called inside dispatch
     /// like every callback (None: stop).
     pub fn set_log_callback(&self, max: LogLevel, cb: Option<LogCallback>) {
+        if self.shared.forked() {
+            return;
+        }
         *self.shared.log.lock().unwrap() = cb.map(|cb| (max, cb));
     }
 
     /// Run `f` on the dispatching thread at the next `dispatch` (or during `close`).
     /// Returns false (and drops `f` uncalled) once the context is closed.
     pub fn post(&self, f: Box<dyn FnOnce() + Send>) -> bool {
-        if self.shared.closed.load(Ordering::SeqCst) {
+        if self.shared.accepting().is_err() {
             return false;
         }
         self.shared.queue.push(Done::Claimed {
@@ -685,6 +750,9 @@ impl Context {
     /// Cancel a pending call: its callback gets CANCELLED at the next dispatch.
     /// Returns false if the call already completed (or never existed).
     pub fn cancel(&self, id: CallId) -> bool {
+        if self.shared.forked() {
+            return false;
+        }
         let stream = self.shared.streams.lock().unwrap().remove(&id);
         if let Some(s) = stream {
             let shared = self.shared.clone();
@@ -693,46 +761,45 @@ impl Context {
         cancel_call(&self.shared, id)
     }
 
-    /// Whether this thread is inside a callback dispatched by this context.
+    /// Whether this thread is inside a callback dispatched by this context (including
+    /// the callbacks its teardown runs).
     pub fn in_dispatch(&self) -> bool {
-        let key = Arc::as_ptr(&self.shared) as usize;
-        HERE.with(|h| h.borrow().dispatching.contains(&key))
+        self.shared.in_dispatch()
     }
 
     /// Tear down: stop I/O, then run every outstanding callback here (real outcomes that
     /// had already arrived, CANCELLED for the rest). No callback runs after this returns.
-    /// Refused (Err) from inside one of this context's callbacks.
+    ///
+    /// From inside one of this context's callbacks the teardown is deferred, as hiredis
+    /// does: new calls, proxies and posted work are refused from now on, the dispatch
+    /// round stops after the current callback, and the teardown runs when the outermost
+    /// dispatch on this thread ends, before it returns. Every outstanding call still gets
+    /// its one callback then.
+    ///
+    /// Err only in a forked child, where nothing is stopped, joined or run: the
+    /// context's threads and calls belong to the parent.
     pub fn close(&self) -> Result<()> {
-        if self.in_dispatch() {
-            return Err(Error::invalid(
-                "a context cannot be freed from inside one of its own callbacks",
-            ));
+        self.close_then(None)
+    }
+
+    /// `close`, then run `after` once the teardown is done (at once if it is done
+    /// already, or deferred with it when called inside a callback).
+    pub(crate) fn close_then(&self, after: Option<Box<dyn FnOnce() + Send>>) -> Result<()> {
+        let shared = &self.shared;
+        if shared.forked() {
+            return Err(shared.forked_error());
         }
-        if self.shared.closed.swap(true, Ordering::SeqCst) {
+        if shared.in_dispatch() {
+            if let Some(f) = after {
+                shared.after_close.lock().unwrap().push(f);
+            }
+            shared.close_requested.store(true, Ordering::SeqCst);
             return Ok(());
         }
-        self.shared.decodes.close();
-        self.shared.reactor.send(Command::Shutdown);
-        if let Some(t) = self.io_thread.lock().unwrap().take() {
-            let _ = t.join();
+        close_now(shared);
+        if let Some(f) = after {
+            f();
         }
-        // Callbacks may start calls (refused now: closed) or cancel; loop until quiet.
-        loop {
-            let ran = self.dispatch(0);
-            let rest: Vec<CallEntry> = {
-                let mut calls = self.shared.calls.lock().unwrap();
-                calls.drain().map(|(_, e)| e).collect()
-            };
-            let cancelled = rest.len();
-            for entry in rest {
-                run_callback(entry.callback, Err(Error::cancelled()));
-            }
-            if ran == 0 && cancelled == 0 {
-                break;
-            }
-        }
-        // Streams hold proxies, which hold the shared state: break the cycle.
-        self.shared.streams.lock().unwrap().clear();
         Ok(())
     }
 }
@@ -741,6 +808,100 @@ impl Drop for Context {
     fn drop(&mut self) {
         let _ = self.close();
     }
+}
+
+impl Shared {
+    fn in_dispatch(&self) -> bool {
+        let key = self.key();
+        HERE.with(|h| h.borrow().dispatching.contains(&key))
+    }
+}
+
+/// This thread is dispatching `key` until `leave_round`. Returns the requests
+/// corked so far: a nested dispatch (a callback waiting for its own call) must not wait
+/// for them.
+fn enter_round(key: usize) -> Vec<Corked> {
+    HERE.with(|h| {
+        let mut h = h.borrow_mut();
+        h.dispatching.push(key);
+        std::mem::take(&mut h.corked)
+    })
+}
+
+/// Leave a round entered with `enter_round`; returns what its callbacks corked, and
+/// whether that was this thread's outermost round of the context.
+fn leave_round(key: usize) -> (Vec<Corked>, bool) {
+    HERE.with(|h| {
+        let mut h = h.borrow_mut();
+        if let Some(pos) = h.dispatching.iter().rposition(|k| *k == key) {
+            h.dispatching.remove(pos);
+        }
+        let outermost = !h.dispatching.contains(&key);
+        (std::mem::take(&mut h.corked), outermost)
+    })
+}
+
+/// Run up to `max` callbacks on this thread (see `Context::dispatch`). Takes the shared
+/// state, not the `Context`: a callback may drop the last `Context` (a C host freeing it
+/// from inside a callback of a synchronous call) while this round still runs.
+pub(crate) fn dispatch(shared: &Arc<Shared>, max: usize) -> usize {
+    // In a forked child the queue, the fd and the sockets are the parent's: reading or
+    // writing any of them would steal its wake-ups and replies.
+    if shared.forked() {
+        return 0;
+    }
+    let key = shared.key();
+    uncork(enter_round(key));
+    let mut ran = dispatch_queue(shared, max);
+    let (corked, outermost) = leave_round(key);
+    uncork(corked);
+    if outermost && shared.round_must_stop() {
+        ran += close_now(shared);
+    }
+    ran
+}
+
+/// The teardown (see `Context::close`); returns how many callbacks it ran.
+fn close_now(shared: &Arc<Shared>) -> usize {
+    if shared.closed.swap(true, Ordering::SeqCst) {
+        return 0;
+    }
+    shared.decodes.close();
+    shared.reactor.send(Command::Shutdown);
+    let io_thread = shared.io_thread.lock().unwrap().take();
+    if let Some(t) = io_thread {
+        let _ = t.join();
+    }
+    // The teardown's callbacks run as a round of their own: a callback that frees the
+    // context again, waits synchronously or dispatches is then treated as inside one.
+    let key = shared.key();
+    uncork(enter_round(key));
+    let mut total = 0;
+    // Callbacks may start calls (refused now: closed) or cancel; loop until quiet.
+    loop {
+        let ran = dispatch_queue(shared, 0);
+        let rest: Vec<CallEntry> = {
+            let mut calls = shared.calls.lock().unwrap();
+            calls.drain().map(|(_, e)| e).collect()
+        };
+        let cancelled = rest.len();
+        for entry in rest {
+            run_callback(entry.callback, Err(Error::cancelled()));
+        }
+        total += ran + cancelled;
+        if ran == 0 && cancelled == 0 {
+            break;
+        }
+    }
+    // What the teardown's callbacks started on other contexts is written as after any round.
+    uncork(leave_round(key).0);
+    // Streams hold proxies, which hold the shared state: break the cycle.
+    shared.streams.lock().unwrap().clear();
+    let after = std::mem::take(&mut *shared.after_close.lock().unwrap());
+    for f in after {
+        f();
+    }
+    total
 }
 
 fn run_callback(cb: Callback, outcome: Outcome) {
@@ -760,7 +921,7 @@ fn dispatch_queue(shared: &Arc<Shared>, max: usize) -> usize {
         }
         None => shared.queue.begin(),
     }
-    while max == 0 || ran < max {
+    while (max == 0 || ran < max) && !shared.round_must_stop() {
         let Some(done) = shared.queue.pop() else {
             break;
         };
@@ -852,9 +1013,7 @@ impl Proxy {
     /// Errors here mean the call was refused and the callback was dropped uncalled.
     pub fn call(&self, req: CallRequest, callback: Callback) -> Result<CallId> {
         let shared = &self.shared;
-        if shared.closed.load(Ordering::SeqCst) {
-            return Err(Error::new(ErrorKind::InvalidArgument, "context is closed"));
-        }
+        shared.accepting()?;
         if req.method.is_empty() {
             return Err(Error::invalid("method name is empty"));
         }
@@ -926,6 +1085,65 @@ impl Proxy {
             info,
         });
         Ok(id)
+    }
+
+    /// Make a call and wait for its outcome: for sequential programs (tools, tests,
+    /// scripts). While waiting, this thread dispatches the proxy's context, so callbacks
+    /// of other calls that complete meanwhile run here, as in `Context::dispatch`; call
+    /// it where the context is dispatched (or where nothing else dispatches it).
+    ///
+    /// `timeout` is this call's deadline (TIMEOUT when it passes, handled as a proxy's
+    /// own deadline is); None leaves the proxy's deadline, if any, as the only one.
+    /// Refused inside a callback of the same context: that callback would stop its loop
+    /// and have the context's other callbacks run inside it.
+    pub fn call_sync(&self, req: CallRequest, timeout: Option<Duration>) -> Result<Reply> {
+        let shared = &self.shared;
+        shared.accepting()?;
+        if shared.in_dispatch() {
+            return Err(Error::invalid(
+                "a synchronous call inside a callback of its own context is refused: waiting \
+                 there would stall the loop that runs the callback and run the context's other \
+                 callbacks inside it; start the call asynchronously instead",
+            ));
+        }
+        // The outcome comes with a wake-up of its own: another thread dispatching the
+        // context may run this call's callback and consume the context fd's wake-up.
+        let wake = SignalFd::new()
+            .map_err(|e| Error::communication(format!("cannot create a wake-up fd: {e}")))?;
+        let slot = Arc::new((Mutex::new(None::<Outcome>), wake));
+        let filled = slot.clone();
+        let id = self.call(
+            req,
+            Box::new(move |outcome| {
+                *filled.0.lock().unwrap() = Some(outcome);
+                filled.1.raise();
+            }),
+        )?;
+        if let Some(t) = timeout {
+            shared.add_deadline(Instant::now() + t, self.id, id);
+        }
+        let ctx_fd = shared.fd();
+        loop {
+            if let Some(outcome) = slot.0.lock().unwrap().take() {
+                return outcome;
+            }
+            let mut fds = [
+                libc::pollfd {
+                    fd: ctx_fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: slot.1.raw(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: two valid pollfd structs. EINTR (a host's signal handler) just
+            // goes round again.
+            unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+            dispatch(shared, 0);
+        }
     }
 
     /// The request's bytes, or None when the I/O thread must encode it (a named proxy
@@ -1103,23 +1321,35 @@ impl Proxy {
     /// Requests made afterwards use them; HMAC key and handshake apply from the next
     /// connection (use `release` to reconnect now).
     pub fn update_wire(&self, f: impl FnOnce(&mut WireOptions)) {
+        if self.shared.forked() {
+            return;
+        }
         f(&mut self.link.wire.lock().unwrap());
     }
 
     /// Use TLS (Pyro4's SSL mode) from the next connection; None for plain TCP.
     pub fn set_tls(&self, config: Option<Arc<rustls::ClientConfig>>) {
+        if self.shared.forked() {
+            return;
+        }
         *self.link.tls.lock().unwrap() = config;
     }
 
     /// What the server said at the last handshake (its reply and the object's metadata);
     /// None before the first connection.
     pub fn connect_info(&self) -> Option<ConnectInfo> {
+        if self.shared.forked() {
+            return None;
+        }
         self.link.info.lock().unwrap().clone()
     }
 
     /// Serializer for calls made from now on through this handle (Pyro4 servers answer
     /// each request in its own serializer, so one connection can carry both).
     pub fn set_serializer(&mut self, serializer: SerializerId) {
+        if self.shared.forked() {
+            return;
+        }
         self.serializer = serializer;
         self.shared.reactor.send(Command::Configure {
             proxy: self.id,
@@ -1133,17 +1363,26 @@ impl Proxy {
 
     /// Connect (and handshake) now, ahead of the first call.
     pub fn bind(&self) {
+        if self.shared.forked() {
+            return;
+        }
         self.shared.reactor.send(Command::Bind(self.id));
     }
 
     /// Drop the connection; the next call connects again. Calls in flight on it fail.
     pub fn release(&self) {
+        if self.shared.forked() {
+            return;
+        }
         self.shared.reactor.send(Command::Release(self.id));
     }
 
     /// Make the proxy patient (or not): while its name cannot be resolved or its server
     /// not reached, calls wait and it retries every `interval`, up to `max_tries` times.
     pub fn set_patience(&self, patience: Option<Patience>) {
+        if self.shared.forked() {
+            return;
+        }
         self.shared.reactor.send(Command::Configure {
             proxy: self.id,
             change: ConfigChange::Patience(patience),
@@ -1152,6 +1391,9 @@ impl Proxy {
 
     /// Retry calls that failed on a dead connection this many times.
     pub fn set_max_retries(&self, n: u32) {
+        if self.shared.forked() {
+            return;
+        }
         self.link.lane.lock().unwrap().retries = n;
         self.shared.reactor.send(Command::Configure {
             proxy: self.id,
@@ -1161,6 +1403,9 @@ impl Proxy {
 
     /// Deadline for each call of this proxy (None: no deadline).
     pub fn set_timeout(&self, timeout: Option<Duration>) {
+        if self.shared.forked() {
+            return;
+        }
         self.link.lane.lock().unwrap().timeout = timeout;
         self.shared.reactor.send(Command::Configure {
             proxy: self.id,
@@ -1170,6 +1415,9 @@ impl Proxy {
 
     /// Report connection state changes through dispatch.
     pub fn set_state_callback(&self, cb: Option<StateCallback>) {
+        if self.shared.forked() {
+            return;
+        }
         self.shared.reactor.send(Command::Configure {
             proxy: self.id,
             change: ConfigChange::StateCallback(cb),
@@ -1180,6 +1428,10 @@ impl Proxy {
     /// its connection. Calls made afterwards through clones of this handle are refused.
     pub fn close(&self) {
         let shared = &self.shared;
+        // The child of a fork leaves the parent's proxy alone (its locks may be held).
+        if shared.forked() {
+            return;
+        }
         {
             let mut lane = self.link.lane.lock().unwrap();
             lane.closed = true;

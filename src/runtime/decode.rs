@@ -103,14 +103,11 @@ fn start_thread_if_needed(pool: &DecodePool, shared: &Arc<Shared>) {
     pool.threads.fetch_add(1, Ordering::Relaxed);
     let rx = pool.rx.clone();
     let weak = Arc::downgrade(shared);
-    let spawned = std::thread::Builder::new()
+    let builder = std::thread::Builder::new()
         .name("pyro-decode".into())
         // Decoders recurse up to MAX_DEPTH levels: the I/O thread's stack size, even in debug builds.
-        .stack_size(8 << 20)
-        .spawn(move || {
-            block_signals();
-            pool_thread(rx, weak)
-        });
+        .stack_size(8 << 20);
+    let spawned = super::threads::spawn(builder, move || pool_thread(rx, weak));
     match spawned {
         Ok(_) => shared.log(super::context::LogLevel::Debug, || {
             format!("decode thread {} started for large replies", running + 1)
@@ -118,16 +115,6 @@ fn start_thread_if_needed(pool: &DecodePool, shared: &Arc<Shared>) {
         Err(_) => {
             pool.threads.fetch_sub(1, Ordering::Relaxed);
         }
-    }
-}
-
-/// Library threads leave every signal to the host's own threads (sigwait, signalfd).
-fn block_signals() {
-    // SAFETY: plain libc calls on a local, initialised signal set.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
     }
 }
 

@@ -9,6 +9,7 @@ mod id_map;
 mod reactor;
 mod signal_fd;
 pub mod stream;
+mod threads;
 mod workers;
 
 pub use context::{

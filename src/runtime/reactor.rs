@@ -154,30 +154,30 @@ pub(crate) fn new(options: &super::ContextOptions) -> io::Result<(ReactorHandle,
 
 impl Runner {
     pub(crate) fn spawn(self, shared: Arc<Shared>) -> io::Result<JoinHandle<()>> {
-        std::thread::Builder::new()
+        let builder = std::thread::Builder::new()
             .name("pyro-io".into())
-            .stack_size(IO_THREAD_STACK)
-            .spawn(move || {
-                let mut reactor = Reactor {
-                    draining: HashMap::new(),
-                    next_drain_token: DRAIN_TOKEN_BASE,
-                    poll: self.poll,
-                    rx: self.rx,
-                    handle: self.handle,
-                    shared,
-                    proxies: IdMap::default(),
-                    timers: BinaryHeap::new(),
-                    timer_seq: 0,
-                    workers: Workers::new(self.worker_threads),
-                    connect_timeout: self.connect_timeout,
-                    max_message_size: self.max_message_size,
-                    ns: Arc::new(self.ns),
-                    events_scratch: Vec::new(),
-                    dirty: Vec::new(),
-                    compact_at: MIN_TIMER_SWEEP,
-                };
-                reactor.run();
-            })
+            .stack_size(IO_THREAD_STACK);
+        super::threads::spawn(builder, move || {
+            let mut reactor = Reactor {
+                draining: HashMap::new(),
+                next_drain_token: DRAIN_TOKEN_BASE,
+                poll: self.poll,
+                rx: self.rx,
+                handle: self.handle,
+                shared,
+                proxies: IdMap::default(),
+                timers: BinaryHeap::new(),
+                timer_seq: 0,
+                workers: Workers::new(self.worker_threads),
+                connect_timeout: self.connect_timeout,
+                max_message_size: self.max_message_size,
+                ns: Arc::new(self.ns),
+                events_scratch: Vec::new(),
+                dirty: Vec::new(),
+                compact_at: MIN_TIMER_SWEEP,
+            };
+            reactor.run();
+        })
     }
 }
 
@@ -966,8 +966,10 @@ impl Reactor {
         if st.conn.as_ref().is_some_and(|c| c.is_on_wire(call)) {
             // The deadline fails this call only: the calls sent behind it keep theirs,
             // and new calls go over a fresh connection instead of waiting behind it.
-            self.shared.finish(call, Err(timeout));
-            return self.retire_connection(proxy, call);
+            // Retired before the timeout is reported, so that a call the host makes on
+            // hearing of it cannot still take the direct lane onto this connection.
+            self.retire_connection(proxy, call);
+            return self.shared.finish(call, Err(timeout));
         }
         let drained = self
             .draining

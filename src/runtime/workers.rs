@@ -28,14 +28,12 @@ impl Workers {
         // Grow while there is more queued work than idle capacity, up to the bound.
         if self.threads.len() < self.max && (self.threads.is_empty() || !self.rx.is_empty()) {
             let rx = self.rx.clone();
-            if let Ok(t) = std::thread::Builder::new()
-                .name("pyro-worker".into())
-                .spawn(move || {
-                    while let Ok(job) = rx.recv() {
-                        job();
-                    }
-                })
-            {
+            let builder = std::thread::Builder::new().name("pyro-worker".into());
+            if let Ok(t) = super::threads::spawn(builder, move || {
+                while let Ok(job) = rx.recv() {
+                    job();
+                }
+            }) {
                 self.threads.push(t);
             }
         }
