@@ -122,7 +122,7 @@ static int signals_host(void) {
     pthread_sigmask(SIG_SETMASK, &none, NULL); /* everything unblocked while the library starts */
 
     pyro_ctx_options o;
-    pyro_ctx_options_init(&o);
+    pyro_ctx_options_init(&o, sizeof o);
     o.worker_threads = 2;
     pyro_ctx *ctx = test_ctx_new(&o);
     pyro_proxy *p = pyro_proxy_new(ctx, echo_uri, NULL);
