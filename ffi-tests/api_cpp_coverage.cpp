@@ -7,6 +7,7 @@
 #include <chrono>
 #include <complex>
 #include <future>
+#include <map>
 
 using namespace std::chrono_literals;
 
@@ -484,6 +485,107 @@ static void test_name_server(const char *uri) {
     never.set_patience(0ms, 0);
 }
 
+// The C++ side of pyro_call_sync, pyro_last_error / pyro_error_kind_name,
+// pyro_proxy_uri / pyro_proxy_resolved_uri, pyro_value_to_str and
+// pyro_response_annotation_count / _at.
+static void test_sync_uris_str_annotations(const char *uri) {
+    pyro::Context ctx = test_ctx_new_cpp(ns_options());
+    pyro::Proxy p(ctx, uri);
+    // call_sync: result, kwargs, remote error, timeout
+    pyro::Value r41 = p.call_sync("echo", pyro::Value::tuple(41));
+    CHECK(r41.ref().as_int() == 41);
+    CHECK(p.call_sync("varargs", pyro::Value::tuple("a"), pyro::Value::dict().insert("k", 1)).repr() ==
+          "(('a',), {'k': 1})");
+    pyro::Value in_time = p.call_sync("slow", pyro::Value::tuple(0.1, "in time"), std::nullopt, 5s);
+    CHECK(in_time.ref().as_string() == "in time");
+    try {
+        p.call_sync("boom", pyro::Value::tuple());
+        CHECK(false);
+    } catch (const pyro::Error &e) {
+        CHECK(e.kind() == PYRO_ERR_REMOTE && std::string(e.kind_name()) == "PYRO_ERR_REMOTE");
+        CHECK(!e.remote_type().empty());
+    }
+    pyro::Proxy slow(ctx, uri);
+    try {
+        slow.call_sync("slow", pyro::Value::tuple(3), std::nullopt, 200ms);
+        CHECK(false);
+    } catch (const pyro::Error &e) {
+        CHECK(e.kind() == PYRO_ERR_TIMEOUT && std::string(e.kind_name()) == "PYRO_ERR_TIMEOUT");
+    }
+    // refused inside one of the context's own callbacks
+    Got inside;
+    pyro_error_kind inside_kind = pyro_error_kind(0);
+    p.call("echo", pyro::Value::tuple(1), [&](pyro::ValueRef) {
+        try {
+            p.call_sync("echo", pyro::Value::tuple(2));
+        } catch (const pyro::Error &e) {
+            inside_kind = e.kind();
+        }
+        inside.results++;
+    });
+    CHECK(wait(ctx, inside) && inside_kind == PYRO_ERR_INVALID_ARGUMENT);
+    CHECK(std::string(pyro::Error(PYRO_ERR_NAMING, "x").kind_name()) == "PYRO_ERR_NAMING");
+    CHECK(std::string(pyro::Error(pyro_error_kind(999), "x").kind_name()) == "(unknown error kind)");
+
+    // refusals carry the library's reason (pyro_last_error)
+    try {
+        pyro::Context bad(pyro::Options().worker_threads(99));
+        CHECK(false);
+    } catch (const pyro::Error &e) {
+        CHECK(e.kind() == PYRO_ERR_INVALID_ARGUMENT);
+        CHECK(std::string(e.what()).find("worker_threads") != std::string::npos);
+    }
+    try {
+        p.call("", pyro::Value::tuple(), {});
+        CHECK(false);
+    } catch (const pyro::Error &e) {
+        CHECK(e.kind() == PYRO_ERR_INVALID_ARGUMENT && std::string(e.what()).find("refused: ") != std::string::npos);
+    }
+    pyro::Proxy moved = std::move(slow);
+    try {
+        slow.bind();
+        CHECK(false);
+    } catch (const pyro::Error &e) {
+        CHECK(e.kind() == PYRO_ERR_INVALID_ARGUMENT && std::string(e.what()).find("bind: moved-from proxy: ") == 0);
+    }
+
+    // uri() / resolved_uri()
+    CHECK(p.uri() == uri && p.resolved_uri() && *p.resolved_uri() == uri);
+    CHECK(slow.uri().empty() && !slow.resolved_uri());
+    pyro::Proxy named(ctx, "PYRONAME:test.echo");
+    CHECK(named.uri() == "PYRONAME:test.echo" && !named.resolved_uri());
+    pyro::Value by_name = named.call_sync("echo", pyro::Value::tuple("by name"));
+    CHECK(by_name.ref().as_string() == "by name");
+    CHECK(named.resolved_uri() && *named.resolved_uri() == uri);
+
+    // str()
+    CHECK(pyro::Value("text").str() == "text" && pyro::Value("text").repr() == "'text'");
+    CHECK(pyro::Value::tuple(1, "a").str() == "(1, 'a')");
+    pyro::Value uri_obj;
+    Got l;
+    ctx.ns_lookup("test.echo", [&](pyro::ValueRef r) { uri_obj = r.clone(); l.results++; }, l.err());
+    CHECK(wait(ctx, l) && uri_obj.str() == uri);
+    CHECK(throws_kind([] { pyro::ValueRef().str(); }, PYRO_ERR_INVALID_ARGUMENT));
+    CHECK(throws_kind([] { pyro::Value(std::string_view("a\0b", 3)).str(); }, PYRO_ERR_INVALID_ARGUMENT));
+
+    // response_annotations(): the daemon's CORR and the server's own
+    std::vector<std::pair<std::string, std::vector<uint8_t>>> anns;
+    Got an;
+    p.call("annotate", pyro::Value::tuple(pyro::Value::list(pyro::Value::tuple("XAAA", "one"),
+                                                            pyro::Value::tuple("XBBB", ""))),
+           [&](pyro::ValueRef) {
+               anns = pyro::response_annotations();
+               an.results++;
+           },
+           an.err());
+    CHECK(wait(ctx, an) && anns.size() == 3);
+    std::map<std::string, std::string> by_key;
+    for (auto &kv : anns) by_key[kv.first] = std::string(kv.second.begin(), kv.second.end());
+    CHECK(by_key.size() == 3 && by_key["CORR"].size() == 16 && by_key["XAAA"] == "one" && by_key.count("XBBB") &&
+          by_key["XBBB"].empty());
+    CHECK(pyro::response_annotations().empty());  // outside a result callback
+}
+
 int main() {
     RUN(test_version_and_options());
     RUN(test_values_and_refs());
@@ -515,6 +617,7 @@ int main() {
     RUN(test_hmac());
     RUN(test_tls());
     RUN(test_name_server(uri));
+    RUN(test_sync_uris_str_annotations(uri));
     test_server_stop(&s);
     stop_pid(ns);
     return check_report();

@@ -86,6 +86,8 @@ public:
     }
 
     pyro_error_kind kind() const noexcept { return kind_; }
+    /// The kind's name as the C header writes it, e.g. "PYRO_ERR_TIMEOUT".
+    const char *kind_name() const noexcept { return pyro_error_kind_name(kind_); }
     bool is_remote() const noexcept { return kind_ == PYRO_ERR_REMOTE; }
     /// e.g. "builtins.ZeroDivisionError"; empty unless kind() == PYRO_ERR_REMOTE.
     const std::string &remote_type() const noexcept { return remote_type_; }
@@ -116,8 +118,16 @@ inline std::string take_string(char *s) {
     std::unique_ptr<pyro_error, void (*)(pyro_error *)> owned(e, pyro_error_free);
     throw Error::from(e);
 }
+/// The error for a C call that just refused: `what`, followed by the library's reason
+/// (pyro_last_error, with its kind) when it gave one.
+inline Error refused(const std::string &what, pyro_error_kind fallback_kind = PYRO_ERR_INVALID_ARGUMENT) {
+    const pyro_error *le = pyro_last_error();
+    if (!le) return Error(fallback_kind, what);
+    const char *m = pyro_error_message(le);
+    return Error(pyro_error_get_kind(le), what + ": " + (m ? m : ""));
+}
 inline void require(bool ok, const std::string &what) {
-    if (!ok) throw Error(PYRO_ERR_INVALID_ARGUMENT, what);
+    if (!ok) throw refused(what);
 }
 template <typename T> struct is_char : std::false_type {};
 template <> struct is_char<char> : std::true_type {};
@@ -173,6 +183,13 @@ public:
     bool is_none() const noexcept { return kind() == PYRO_VALUE_NONE; }
     /// Python's repr().
     std::string repr() const { return detail::take_string(pyro_value_repr(v_)); }
+    /// Python's str() (a str's own text; a Pyro4 URI or proxy's URI; else repr()).
+    /// Throws pyro::Error for a null view and for text holding a NUL character.
+    std::string str() const {
+        char *s = pyro_value_to_str(v_);
+        if (!s) throw detail::refused("str() refused");
+        return detail::take_string(s);
+    }
     /// A deep copy (pyro_value_clone).
     inline Value clone() const;
 
@@ -522,6 +539,7 @@ public:
     ValueRef ref() const && = delete;
     pyro_value_kind kind() const noexcept { return ref().kind(); }
     std::string repr() const { return ref().repr(); }
+    std::string str() const { return ref().str(); }
     /// Hand ownership to a C function that consumes it.
     pyro_value *release() noexcept { return v_.release(); }
     pyro_value *get() const noexcept { return v_.get(); }
@@ -554,6 +572,19 @@ inline std::optional<std::string> response_annotation(const std::string &key) {
     const uint8_t *d = pyro_response_annotation(key.c_str(), &len);
     if (!d) return std::nullopt;
     return std::string(reinterpret_cast<const char *>(d), len);
+}
+
+/// Inside a result callback only: all the reply's annotations (4-character key, bytes),
+/// copied, in the order the reply carries them; empty outside a result callback.
+inline std::vector<std::pair<std::string, std::vector<uint8_t>>> response_annotations() {
+    std::vector<std::pair<std::string, std::vector<uint8_t>>> out;
+    out.reserve(pyro_response_annotation_count());
+    char key[5] = {0};
+    const uint8_t *d = nullptr;
+    size_t len = 0;
+    for (size_t i = 0; pyro_response_annotation_at(i, key, &d, &len); i++)
+        out.emplace_back(std::string(key), std::vector<uint8_t>(d, d + len));
+    return out;
 }
 
 /// A callback: any callable with a fitting signature, move-only ones included (a lambda
@@ -808,7 +839,7 @@ template <typename Start>
 pyro_call_id start_call(CtxState *st, OnResult on_result, OnError on_error, const std::string &what, Start &&start) {
     auto h = std::make_unique<CallHolder>(CallHolder{st, std::move(on_result), std::move(on_error)});
     pyro_call_id id = start(h.get());
-    if (id == 0) throw Error(PYRO_ERR_INVALID_ARGUMENT, what + " refused (arguments, a closed context or a moved-from handle)");
+    if (id == 0) throw refused(what + " refused");
     h.release();
     return id;
 }
@@ -1052,8 +1083,8 @@ private:
     explicit Context(const pyro_ctx_options *o) : st_(std::make_shared<detail::CtxState>()) {
         st_->ctx = pyro_ctx_new(o);
         if (!st_->ctx)
-            throw Error(o ? PYRO_ERR_INVALID_ARGUMENT : PYRO_ERR_COMMUNICATION,
-                        o ? "invalid pyro_ctx_options" : "cannot create pyro_ctx");
+            throw detail::refused(o ? "invalid pyro_ctx_options" : "cannot create pyro_ctx",
+                                  o ? PYRO_ERR_INVALID_ARGUMENT : PYRO_ERR_COMMUNICATION);
     }
     pyro_ctx *c() const noexcept { return st_ ? st_->ctx : nullptr; }
     detail::CtxState *state() const {
@@ -1102,7 +1133,7 @@ public:
     /// (pyro_value_to_proxy); throws pyro::Error for other values.
     static Proxy from_value(Context &ctx, ValueRef v) {
         pyro_proxy *p = pyro_value_to_proxy(ctx.c(), v.get());
-        if (!p) throw Error(PYRO_ERR_INVALID_ARGUMENT, "not a proxy or URI (or a closed context): " + v.repr());
+        if (!p) throw detail::refused("not a proxy or URI (or a closed context): " + v.repr());
         return Proxy(ctx.st_, p);
     }
     static Proxy from_value(Context &ctx, const Value &v) { return from_value(ctx, v.ref()); }
@@ -1132,6 +1163,20 @@ public:
                                    detail::result_trampoline, detail::error_trampoline, h);
         });
     }
+    /// Calls `method(*args, **kwargs)` and waits for its reply on this thread
+    /// (pyro_call_sync): returns the result or throws pyro::Error (remote exception,
+    /// communication error, PYRO_ERR_TIMEOUT after `timeout` (0: only the proxy's own
+    /// deadline), PYRO_ERR_CANCELLED, or INVALID_ARGUMENT when refused, e.g. inside one
+    /// of the context's own callbacks). Other calls' callbacks still run in dispatch.
+    Value call_sync(const std::string &method, Value args, std::optional<Value> kwargs = std::nullopt,
+                    std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
+        uint32_t ms = detail::to_ms(timeout, "timeout");
+        pyro_value *result = nullptr;
+        pyro_error *e = nullptr;
+        if (!pyro_call_sync(p_, method.c_str(), args.release(), detail::opt_release(kwargs), ms, &result, &e))
+            detail::throw_owned(e, "call_sync refused");
+        return Value::adopt(result);
+    }
     /// Sends `method` without waiting for a reply; `on_result` gets None once written.
     pyro_call_id oneway(const std::string &method, Value args, OnResult on_result = {}, OnError on_error = {},
                         std::optional<Value> kwargs = std::nullopt) {
@@ -1150,7 +1195,7 @@ public:
         pyro_call_id id = pyro_call_stream(p_, method.c_str(), args.release(), detail::opt_release(kwargs),
                                            detail::item_trampoline, detail::end_trampoline,
                                            detail::stream_error_trampoline, h.get());
-        if (id == 0) throw Error(PYRO_ERR_INVALID_ARGUMENT, "stream " + method + " refused");
+        if (id == 0) throw detail::refused("stream " + method + " refused");
         h.release();
         return id;
     }
@@ -1269,6 +1314,16 @@ public:
         if (!pyro_proxy_set_tls(p_, nullptr, nullptr, nullptr, &e)) detail::throw_owned(e, "disable_tls refused");
     }
 
+    /// The URI the proxy was made with, unchanged; empty for a moved-from proxy.
+    std::string uri() const { return detail::take_string(pyro_proxy_uri(p_)); }
+    /// The `PYRO:obj@host:port` URI its calls go to; for a PYRONAME:/PYROMETA: proxy,
+    /// nothing until a call (or bind()) resolved the name, or after its connection failed.
+    std::optional<std::string> resolved_uri() const {
+        char *s = pyro_proxy_resolved_uri(p_);
+        if (!s) return std::nullopt;
+        return detail::take_string(s);
+    }
+
     pyro_proxy *get() const noexcept { return p_; }
 
 private:
@@ -1326,7 +1381,7 @@ public:
             detail::CallHolder{st_.get(), std::move(on_result), std::move(on_error)});
         if (!pyro_batch_add(b_, method.c_str(), args.release(), detail::opt_release(kwargs),
                             detail::result_trampoline, detail::error_trampoline, h.get()))
-            throw Error(PYRO_ERR_INVALID_ARGUMENT, "batch call to " + method + " refused (arguments)");
+            throw detail::refused("batch call to " + method + " refused");
         holders_.push_back(std::move(h));
         return *this;
     }
@@ -1339,7 +1394,7 @@ public:
         pyro_call_id id = pyro_batch_send(std::exchange(b_, nullptr), oneway);
         if (id == 0) {
             holders_.clear();
-            throw Error(PYRO_ERR_INVALID_ARGUMENT, "batch refused (empty, or a closed context)");
+            throw detail::refused("batch refused");
         }
         for (auto &h : holders_) h.release();
         holders_.clear();
