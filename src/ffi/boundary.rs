@@ -118,21 +118,12 @@ pub(crate) fn proxy_arg<'a>(p: *const pyro_proxy) -> Result<&'a Proxy, Error> {
     arg(p, "proxy").map(|p| &p.proxy)
 }
 
-/// Python's name for the type of `v`, for messages such as "v is a dict, not a str".
+/// Python's name for the type of `v`, for messages such as "v is a dict, not a str"
+/// (None by its own name: "args is None, not a tuple").
 pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::None => "None",
-        Value::Bool(_) => "bool",
-        Value::Int(_) | Value::BigInt(_) => "int",
-        Value::Float(_) => "float",
-        Value::Complex { .. } => "complex",
-        Value::Str(_) => "str",
-        Value::Bytes(_) => "bytes",
-        Value::List(_) => "list",
-        Value::Tuple(_) => "tuple",
-        Value::Set(_) => "set",
-        Value::Dict(_) => "dict",
-        Value::Object(_) => "object",
+        v => v.type_name(),
     }
 }
 

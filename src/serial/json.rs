@@ -277,21 +277,9 @@ fn bigint_text(b: &BigInt) -> Result<String> {
     Ok(s)
 }
 
+/// Python's `type(v).__name__`.
 pub(crate) fn py_type_name(v: &Value) -> &'static str {
-    match v {
-        Value::None => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Int(_) | Value::BigInt(_) => "int",
-        Value::Float(_) => "float",
-        Value::Complex { .. } => "complex",
-        Value::Str(_) => "str",
-        Value::Bytes(_) => "bytes",
-        Value::List(_) => "list",
-        Value::Tuple(_) => "tuple",
-        Value::Set(_) => "set",
-        Value::Dict(_) => "dict",
-        Value::Object(_) => "object",
-    }
+    v.type_name()
 }
 
 fn write_float(f: f64, out: &mut String) {

@@ -93,6 +93,24 @@ impl Value {
         }
     }
 
+    /// Python's `type(v).__name__` (an object of another class: "object").
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::None => "NoneType",
+            Value::Bool(_) => "bool",
+            Value::Int(_) | Value::BigInt(_) => "int",
+            Value::Float(_) => "float",
+            Value::Complex { .. } => "complex",
+            Value::Str(_) => "str",
+            Value::Bytes(_) => "bytes",
+            Value::List(_) => "list",
+            Value::Tuple(_) => "tuple",
+            Value::Set(_) => "set",
+            Value::Dict(_) => "dict",
+            Value::Object(_) => "object",
+        }
+    }
+
     /// An integer, as `Int` when it fits in 64 bits.
     pub fn from_bigint(b: BigInt) -> Value {
         use num_traits::ToPrimitive;
