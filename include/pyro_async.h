@@ -21,7 +21,8 @@
  *   PYRO_ERR_CANCELLED; pyro_ctx_free runs those callbacks before it returns and none
  *   runs after. A refused call (id 0) frees what it consumed and never calls back.
  * - A callback may start calls, cancel calls and free proxies (its own included).
- *   pyro_ctx_free from inside one of the context's own callbacks is refused (a no-op).
+ *   pyro_ctx_free from inside one of the context's own callbacks is deferred to the end
+ *   of that dispatch round, which then runs the remaining calls' callbacks and frees it.
  * - Calls on one proxy reach the server in the order issued, over one connection, and
  *   are pipelined (TCP_NODELAY). When the request goes out: a call started outside a
  *   callback on a ready, idle connection is written by the calling thread before
