@@ -27,12 +27,7 @@ const N: usize = 100_000;
 fn a_100k_dict_and_set_in_every_serializer() {
     let server = TestServer::start(&[]);
     let ctx = common::new_context(ContextOptions::default());
-    for ser in [
-        SerializerId::Serpent,
-        SerializerId::Json,
-        SerializerId::Marshal,
-        SerializerId::Pickle,
-    ] {
+    for ser in common::SERIALIZERS {
         let mut p = ctx.proxy(&server.uri("test.echo")).unwrap();
         p.set_serializer(ser);
         let mut q = ctx.proxy(&server.uri("test.echo")).unwrap();

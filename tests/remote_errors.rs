@@ -108,12 +108,7 @@ fn remote_exception_messages_are_python_str() {
 
     let mut failures = Vec::new();
     let mut checked = 0;
-    for ser in [
-        SerializerId::Serpent,
-        SerializerId::Json,
-        SerializerId::Marshal,
-        SerializerId::Pickle,
-    ] {
+    for ser in common::SERIALIZERS {
         let reference = python_client(&uri, ser.name(), cases.len());
         assert_eq!(reference.len(), cases.len());
         let mut p = ctx.proxy(&uri).unwrap();
@@ -165,12 +160,7 @@ fn remote_exception_messages_are_python_str() {
 fn refused_handshake_gives_the_servers_reason() {
     let server = TestServer::start(&[]);
     let ctx = common::new_context(ContextOptions::default());
-    for ser in [
-        SerializerId::Serpent,
-        SerializerId::Json,
-        SerializerId::Marshal,
-        SerializerId::Pickle,
-    ] {
+    for ser in common::SERIALIZERS {
         let uri = server.uri("test.echo");
         let mut p = ctx.proxy(&uri).unwrap();
         p.set_serializer(ser);

@@ -20,6 +20,15 @@ pub fn new_context(opts: pyro_async::runtime::ContextOptions) -> pyro_async::run
     ctx
 }
 
+/// Every serializer, for tests that run each (kept out of the library: cbindgen would
+/// export the enum through an associated constant).
+pub const SERIALIZERS: [pyro_async::serial::SerializerId; 4] = [
+    pyro_async::serial::SerializerId::Serpent,
+    pyro_async::serial::SerializerId::Json,
+    pyro_async::serial::SerializerId::Marshal,
+    pyro_async::serial::SerializerId::Pickle,
+];
+
 pub fn read_in_dispatch() -> bool {
     std::env::var("PYRO_TEST_READ_IN_DISPATCH").is_ok_and(|v| v == "1")
 }
